@@ -1,0 +1,8 @@
+//! Who is calling: JWT verification (RS256 and HS256, algorithms pinned per key), the principal
+//! both seeds' claim sets map to, and the checks handlers call.
+
+mod jwt;
+mod principal;
+
+pub use jwt::{Claims, JwtIssuer, JwtVerifier, KeyError};
+pub use principal::{Principal, Role};

@@ -1,0 +1,242 @@
+//! Typed configuration, read from the environment once in `main`; handlers never read env vars.
+
+use std::collections::HashMap;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// Where GOBI runs. `Production` switches off the dev-only routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Development,
+    Test,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok(Self::Local),
+            "development" | "dev" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "staging" => Ok(Self::Staging),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(ConfigError::invalid("NODE_ENV", format!("unknown environment `{other}`"))),
+        }
+    }
+
+    pub fn is_production(self) -> bool {
+        self == Self::Production
+    }
+
+    /// Local and test runs may reach loopback and plain-http services (n8n, fakes).
+    pub fn allows_local_network(self) -> bool {
+        matches!(self, Self::Local | Self::Test)
+    }
+}
+
+/// How tokens are verified (and, for GOBI's own tokens, issued).
+#[derive(Clone, Debug, Default)]
+pub struct JwtConfig {
+    /// PEM: an X.509 certificate or an RSA public key; verifies RS256.
+    pub public_key: Option<String>,
+    /// Verifies (and signs) HS256.
+    pub secret: Option<SecretString>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// DynamoDB table names; the logical names match `template.yaml`.
+#[derive(Clone, Debug)]
+pub struct Tables {
+    pub tenants: String,
+}
+
+impl Tables {
+    /// Every table with the template's logical id, so the local stack can create them.
+    pub fn by_logical_id(&self) -> Vec<(&'static str, &str)> {
+        vec![("TenantsTable", self.tenants.as_str())]
+    }
+}
+
+/// Twilio's REST API.
+#[derive(Clone, Debug)]
+pub struct TwilioConfig {
+    pub api_base_url: Url,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<SecretString>,
+}
+
+/// LiveKit's server API.
+#[derive(Clone, Debug)]
+pub struct LiveKitConfig {
+    pub url: Option<Url>,
+    pub api_key: Option<String>,
+    pub api_secret: Option<SecretString>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    pub port: u16,
+    /// `*` or a list of origins.
+    pub cors_origins: Vec<String>,
+    pub request_body_limit_bytes: usize,
+    pub jwt: JwtConfig,
+    pub tables: Tables,
+    pub handoff_queue_url: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub twilio: TwilioConfig,
+    pub livekit: LiveKitConfig,
+    pub dev_bootstrap_key: Option<SecretString>,
+    pub auth_bootstrap_key: Option<SecretString>,
+    /// Set when the Lambda runtime API is present (`AWS_LAMBDA_RUNTIME_API`).
+    pub in_lambda: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
+        Self { name, reason: reason.into() }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    /// Builds the config from any lookup; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let secret = |name: &str| get(name).map(SecretString::from);
+        let parse_url = |name: &'static str, default: Option<&str>| -> Result<Option<Url>, ConfigError> {
+            match get(name).as_deref().or(default) {
+                None => Ok(None),
+                Some(raw) => Url::parse(raw)
+                    .map(Some)
+                    .map_err(|e| ConfigError::invalid(name, format!("not a URL: {e}"))),
+            }
+        };
+
+        let environment = match get("NODE_ENV") {
+            Some(v) => Environment::parse(&v)?,
+            None => Environment::Development,
+        };
+        let port = match get("PORT") {
+            Some(v) => v.parse().map_err(|_| ConfigError::invalid("PORT", "not a port number"))?,
+            None => 3000,
+        };
+        let request_body_limit_bytes = match get("REQUEST_BODY_LIMIT_BYTES") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError::invalid("REQUEST_BODY_LIMIT_BYTES", "not a positive number"))?,
+            None => 256 * 1024,
+        };
+        let cors_origins = get("CORS_ORIGIN")
+            .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .unwrap_or_default();
+
+        let jwt = JwtConfig {
+            // Env files often carry PEMs on one line with literal `\n`.
+            public_key: get("JWT_PUBLIC_KEY").map(|pem| pem.replace("\\n", "\n")),
+            secret: secret("JWT_SECRET"),
+            issuer: get("JWT_ISSUER"),
+            audience: get("JWT_AUDIENCE"),
+        };
+
+        let table_prefix = get("TABLE_PREFIX").unwrap_or_else(|| "gobi".to_owned());
+        let tables = Tables {
+            tenants: get("TENANTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tenants")),
+        };
+
+        let twilio = TwilioConfig {
+            api_base_url: parse_url("TWILIO_API_BASE_URL", Some("https://api.twilio.com"))?
+                .expect("a default is given"),
+            account_sid: get("TWILIO_ACCOUNT_SID"),
+            auth_token: secret("TWILIO_AUTH_TOKEN"),
+        };
+        let livekit = LiveKitConfig {
+            url: parse_url("LIVEKIT_URL", None)?,
+            api_key: get("LIVEKIT_API_KEY"),
+            api_secret: secret("LIVEKIT_API_SECRET"),
+        };
+
+        Ok(Self {
+            environment,
+            port,
+            cors_origins,
+            request_body_limit_bytes,
+            jwt,
+            tables,
+            handoff_queue_url: get("HANDOFF_QUEUE_URL"),
+            kms_key_id: get("KMS_KEY_ID"),
+            twilio,
+            livekit,
+            dev_bootstrap_key: secret("DEV_BOOTSTRAP_KEY"),
+            auth_bootstrap_key: secret("AUTH_BOOTSTRAP_KEY"),
+            in_lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.tables.tenants, "gobi-tenants");
+        assert_eq!(c.twilio.api_base_url.as_str(), "https://api.twilio.com/");
+        assert!(c.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn values_are_read_and_parsed() {
+        let c = config(&[
+            ("PORT", "4000"),
+            ("NODE_ENV", "production"),
+            ("CORS_ORIGIN", "https://a.example, https://b.example"),
+            ("JWT_SECRET", "s3cret"),
+            ("JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\\nAAA\\n-----END PUBLIC KEY-----"),
+            ("TABLE_PREFIX", "t1"),
+        ])
+        .unwrap();
+        assert_eq!(c.port, 4000);
+        assert!(c.environment.is_production());
+        assert_eq!(c.cors_origins, vec!["https://a.example", "https://b.example"]);
+        assert_eq!(c.jwt.secret.unwrap().expose_secret(), "s3cret");
+        assert!(c.jwt.public_key.unwrap().contains("\nAAA\n"));
+        assert_eq!(c.tables.tenants, "t1-tenants");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_name() {
+        assert_eq!(config(&[("PORT", "eighty")]).unwrap_err().name, "PORT");
+        assert_eq!(config(&[("NODE_ENV", "moon")]).unwrap_err().name, "NODE_ENV");
+        assert_eq!(config(&[("LIVEKIT_URL", "not a url")]).unwrap_err().name, "LIVEKIT_URL");
+    }
+}

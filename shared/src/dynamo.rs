@@ -1,0 +1,109 @@
+//! DynamoDB helpers every store uses: the client, error classification and bounded retries.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
+/// Loads the shared AWS config once; `AWS_ENDPOINT_URL_<SERVICE>` points it at local emulators.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(15))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    Client::new(sdk)
+}
+
+/// A conditional write lost: the item was not in the state the condition required.
+pub fn is_condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// Why each item of a cancelled transaction failed, in request order (`None` where it did not).
+pub fn cancellation_reasons<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<Option<String>>> {
+    match error.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(e) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Whether the transaction item at `index` failed its condition.
+pub fn item_condition_failed(reasons: &[Option<String>], index: usize) -> bool {
+    reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed")
+}
+
+/// A concurrent transaction touched the same items; the write may succeed when tried again.
+pub fn is_transaction_conflict<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
+        _ => cancellation_reasons(error)
+            .is_some_and(|reasons| reasons.iter().flatten().any(|c| c == "TransactionConflict")),
+    }
+}
+
+/// Bounded exponential backoff with jitter, for writes that lost a race and may be retried.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    attempt: u32,
+    max_attempts: u32,
+    base: Duration,
+}
+
+impl Backoff {
+    pub fn new(max_attempts: u32, base: Duration) -> Self {
+        Self { attempt: 0, max_attempts, base }
+    }
+
+    /// Sleeps before the next try; `false` once the attempts are used up.
+    pub async fn wait(&mut self) -> bool {
+        self.attempt += 1;
+        if self.attempt >= self.max_attempts {
+            return false;
+        }
+        let exp = self.base * 2u32.saturating_pow(self.attempt - 1);
+        let jitter = Duration::from_millis(u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20);
+        tokio::time::sleep(exp + jitter).await;
+        true
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new(6, Duration::from_millis(15))
+    }
+}
+
+/// Whether DynamoDB answers for this table; used by `/health/db`.
+pub async fn ping(client: &Client, table: &str) -> anyhow::Result<()> {
+    client.describe_table().table_name(table).send().await?;
+    Ok(())
+}
+
+/// Maps a typed record to a DynamoDB item.
+pub fn to_item<T: serde::Serialize>(value: &T) -> anyhow::Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    Ok(serde_dynamo::to_item(value)?)
+}
+
+/// Maps a DynamoDB item to a typed record.
+pub fn from_item<T: serde::de::DeserializeOwned>(
+    item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> anyhow::Result<T> {
+    Ok(serde_dynamo::from_item(item)?)
+}

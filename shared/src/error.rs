@@ -1,0 +1,177 @@
+//! The one error type. Every failure leaves GOBI as `{"error": {"message", "code", "details"?}}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's name or JSON path (`body`, `query`, `path` when the whole part is unreadable).
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("No authorization token provided")]
+    MissingToken,
+    #[error("Token is invalid or malformed")]
+    InvalidToken,
+    #[error("Token has expired")]
+    TokenExpired,
+    /// The token is valid but this kind of principal may not call the route at all.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("Insufficient permissions: requires {required}")]
+    InsufficientPermissions { required: &'static str },
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("Request validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("Request body is too large")]
+    PayloadTooLarge,
+    #[error("Expected a request body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+    /// Anything unexpected; logged with its cause chain, answered without internals.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The error body, for OpenAPI and for tests that read it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub message: String,
+    /// Stable, UPPER_SNAKE: `MISSING_TOKEN`, `VALIDATION_ERROR`, `TENANT_NOT_FOUND`, ...
+    pub code: String,
+    /// Per-field problems for `VALIDATION_ERROR`; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<FieldError>>)]
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound { code, message: message.into() }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict { code, message: message.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken | Self::TokenExpired => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } | Self::InsufficientPermissions { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "MISSING_TOKEN",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::Forbidden { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unavailable { code, .. } => code,
+            Self::InsufficientPermissions { .. } => "INSUFFICIENT_PERMISSIONS",
+            Self::Validation(_) => "VALIDATION_ERROR",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    fn body(&self) -> ErrorBody {
+        let (message, details) = match self {
+            Self::Internal(_) => ("Internal server error".to_owned(), None),
+            Self::Validation(fields) => (
+                self.to_string(),
+                Some(serde_json::to_value(fields).unwrap_or_default()),
+            ),
+            other => (other.to_string(), None),
+        };
+        ErrorBody { error: ErrorDetail { message, code: self.code().to_owned(), details } }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            // `{:#}` prints the whole cause chain; the request span carries the request id.
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let status = self.status();
+        let mut response = (status, Json(self.body())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn internal_errors_hide_their_cause() {
+        let (status, body) = body_of(ApiError::Internal(anyhow::anyhow!("table gobi-x: secret"))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
+        assert!(!body.to_string().contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn validation_errors_list_their_fields() {
+        let (status, body) = body_of(ApiError::Validation(vec![FieldError::new("name", "is required")])).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+        assert_eq!(body["error"]["details"][0]["field"], "name");
+    }
+}

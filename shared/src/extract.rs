@@ -1,0 +1,101 @@
+//! Extractors whose rejections come back in the GOBI error format (never axum's plain text).
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON body; malformed JSON, wrong types, unknown fields, a wrong content type and an
+/// oversized body each answer with a clear 4xx.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::validation("body", format!("malformed JSON: {}", serde_message(&e.body_text())))
+        }
+        JsonRejection::JsonDataError(e) => data_error("body", &e.body_text()),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge
+        }
+        other => ApiError::validation("body", other.body_text()),
+    }
+}
+
+/// axum's messages read `Failed to deserialize ...: <path>: <serde message>`; keep the useful tail.
+fn serde_message(text: &str) -> &str {
+    text.split_once(": ").map(|(_, rest)| rest).unwrap_or(text)
+}
+
+/// Splits `field.path: message` into a field error when serde named the field.
+fn data_error(part: &str, text: &str) -> ApiError {
+    let detail = serde_message(text);
+    match detail.split_once(": ") {
+        Some((path, message)) if !path.contains(' ') && path != "." => {
+            ApiError::Validation(vec![FieldError::new(path, message)])
+        }
+        _ => ApiError::validation(part, detail),
+    }
+}
+
+/// Query parameters, with GOBI-format rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(data_error("query", &e.body_text())),
+            Err(other) => Err(ApiError::validation("query", other.body_text())),
+        }
+    }
+}
+
+/// Path parameters, with GOBI-format rejections (a malformed id is a 400, not a 500).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(ApiError::validation("path", e.body_text().replace("Invalid URL: ", "")))
+            }
+            Err(other) => Err(ApiError::Internal(anyhow::anyhow!("path extraction: {}", other.body_text()))),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The library every GOBI function links: configuration, the one error type, auth and tenancy,
+//! DynamoDB helpers, the HTTP layers and OpenAPI assembly.
+
+pub mod auth;
+pub mod config;
+pub mod dynamo;
+pub mod error;
+pub mod extract;
+pub mod http;
+pub mod ids;
+pub mod openapi;
+pub mod telemetry;
+pub mod time;
+
+pub use config::Config;
+pub use error::{ApiError, ApiResult};

@@ -1,0 +1,115 @@
+//! OpenAPI assembly: every function contributes its paths; this module adds what all share
+//! (info, the bearer scheme, the error schema and the standard error responses).
+
+use utoipa::Modify;
+use utoipa::OpenApi as _;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+
+use crate::error::{ErrorBody, ErrorDetail, FieldError};
+
+/// The security scheme name handlers use in `security(("bearerAuth" = []))`.
+pub const BEARER: &str = "bearerAuth";
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "GOBI API",
+        description = "Control plane for AI voice agents: tenants, agents, phone numbers, campaigns, tools and calls.",
+        license(name = "UNLICENSED", identifier = "UNLICENSED"),
+    ),
+    components(schemas(ErrorBody, ErrorDetail, FieldError)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "System", description = "Health and documentation"),
+        (name = "Tenants", description = "Tenant management (platform staff)"),
+    )
+)]
+struct BaseDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// One document for every route of every function.
+pub fn assemble(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {
+    let mut document = BaseDoc::openapi();
+    for part in parts {
+        document.merge(part);
+    }
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            item.get.as_mut(),
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add_standard_errors(operation);
+        }
+    }
+    document
+}
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build(),
+    )
+}
+
+/// Adds the errors any operation can answer with, unless the operation documents its own.
+fn add_standard_errors(operation: &mut Operation) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = operation.request_body.is_some();
+    let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let mut add = |status: &str, description: &str| {
+        operation.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+    };
+    if secured {
+        add("401", "MISSING_TOKEN, INVALID_TOKEN or TOKEN_EXPIRED");
+        add("403", "The token may not call this route (ACCOUNT_NOT_AUTHORIZED, INSUFFICIENT_PERMISSIONS)");
+    }
+    if has_body || has_parameters {
+        add("400", "VALIDATION_ERROR, with per-field details");
+    }
+    if has_body {
+        add("413", "PAYLOAD_TOO_LARGE");
+        add("415", "UNSUPPORTED_MEDIA_TYPE: the body must be application/json");
+    }
+    add("500", "INTERNAL_ERROR; the cause is logged with the request id");
+}
+
+/// Every (method, path) the document describes, for checks against `template.yaml`.
+pub fn routes(document: &OpenApi) -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for (path, item) in &document.paths.paths {
+        for (method, operation) in [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+        ] {
+            if operation.is_some() {
+                routes.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    routes.sort();
+    routes
+}
