@@ -10,7 +10,9 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 local_dir="$root/.local"
-run_dir="$local_dir/run"
+# Several stacks may run side by side (dev, test), each with its own ports, pids and data.
+stack_name="${STACK_NAME:-dev}"
+run_dir="$local_dir/run/$stack_name"
 dynamodb_port="${DYNAMODB_PORT:-8000}"
 moto_port="${MOTO_PORT:-5000}"
 
@@ -54,10 +56,10 @@ wait_for_port() {
 running() { [ -f "$run_dir/$1.pid" ] && kill -0 "$(cat "$run_dir/$1.pid")" 2>/dev/null; }
 
 start() {
-  local storage=(-dbPath "$local_dir/dynamodb")
+  local storage=(-dbPath "$local_dir/dynamodb/$stack_name")
   [ "${1:-}" = "--memory" ] && storage=(-inMemory)
   install
-  mkdir -p "$run_dir" "$local_dir/dynamodb"
+  mkdir -p "$run_dir" "$local_dir/dynamodb/$stack_name"
   if running dynamodb; then
     log "DynamoDB Local already running on $dynamodb_port"
   else

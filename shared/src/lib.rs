@@ -9,6 +9,8 @@ pub mod extract;
 pub mod http;
 pub mod ids;
 pub mod openapi;
+pub mod response;
+pub mod serde_fields;
 pub mod telemetry;
 pub mod time;
 

@@ -1,0 +1,375 @@
+//! Tenants as the API shows them, and the bodies and queries that change or list them.
+
+use chrono::{DateTime, Utc};
+use gobi_shared::error::{ApiError, FieldError};
+use gobi_shared::ids::{Domain, E164, Email, TenantId};
+use gobi_shared::serde_fields::nullable;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub const DEFAULT_MAX_USERS: u32 = 100;
+const MAX_NAME: usize = 200;
+const MAX_DESCRIPTION: usize = 2000;
+const MAX_ADDRESS: usize = 500;
+const MAX_SEARCH: usize = 200;
+const MAX_USERS_LIMIT: u32 = 1_000_000;
+
+/// A customer organisation on the platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub id: TenantId,
+    #[schema(example = "Example Corp")]
+    pub name: String,
+    pub domain: Domain,
+    pub description: Option<String>,
+    pub is_active: bool,
+    pub contact_email: Option<Email>,
+    pub contact_phone: Option<E164>,
+    pub address: Option<String>,
+    #[schema(example = 100)]
+    pub max_users: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/tenants`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTenant {
+    /// 1 to 200 characters.
+    #[schema(example = "Example Corp", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Unique across tenants, compared case-insensitively.
+    #[schema(example = "example.com", max_length = 253)]
+    pub domain: String,
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    /// Defaults to true.
+    pub is_active: Option<bool>,
+    #[schema(example = "admin@example.com")]
+    pub contact_email: Option<String>,
+    /// E.164, e.g. +15551234567.
+    #[schema(example = "+15551234567")]
+    pub contact_phone: Option<String>,
+    #[schema(max_length = 500)]
+    pub address: Option<String>,
+    /// Defaults to 100.
+    #[schema(minimum = 1, maximum = 1000000, example = 100)]
+    pub max_users: Option<i64>,
+}
+
+/// `PUT /api/tenants/{id}`: only the fields sent change; `null` clears an optional field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTenant {
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 253)]
+    pub domain: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable, max_length = 2000)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub is_active: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub contact_email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub contact_phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable, max_length = 500)]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    pub max_users: Option<Option<i64>>,
+}
+
+/// Collects every field's problem, so one answer lists them all.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result.map_err(|e| self.0.push(FieldError::new(field, e.to_string()))).ok()
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+    }
+}
+
+fn name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    match name.chars().count() {
+        0 => Err("is required".into()),
+        n if n > MAX_NAME => Err(format!("must be at most {MAX_NAME} characters")),
+        _ => Ok(name.to_owned()),
+    }
+}
+
+/// Optional free text: blank means absent.
+fn text(raw: Option<&str>, max: usize) -> Result<Option<String>, String> {
+    match raw.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) if t.chars().count() > max => Err(format!("must be at most {max} characters")),
+        Some(t) => Ok(Some(t.to_owned())),
+    }
+}
+
+fn optional<T, E: ToString>(raw: Option<&str>, parse: impl Fn(&str) -> Result<T, E>) -> Result<Option<T>, String> {
+    match raw.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => parse(t).map(Some).map_err(|e| e.to_string()),
+    }
+}
+
+fn max_users(raw: i64) -> Result<u32, String> {
+    u32::try_from(raw)
+        .ok()
+        .filter(|n| (1..=MAX_USERS_LIMIT).contains(n))
+        .ok_or_else(|| format!("must be between 1 and {MAX_USERS_LIMIT}"))
+}
+
+/// A new tenant's validated fields.
+pub struct NewTenant {
+    pub name: String,
+    pub domain: Domain,
+    pub description: Option<String>,
+    pub is_active: bool,
+    pub contact_email: Option<Email>,
+    pub contact_phone: Option<E164>,
+    pub address: Option<String>,
+    pub max_users: u32,
+}
+
+impl CreateTenant {
+    pub fn validate(self) -> Result<NewTenant, ApiError> {
+        let mut p = Problems::default();
+        let name = p.check("name", name(&self.name));
+        let domain = p.check("domain", Domain::parse(&self.domain));
+        let description = p.check("description", text(self.description.as_deref(), MAX_DESCRIPTION));
+        let contact_email = p.check("contactEmail", optional(self.contact_email.as_deref(), Email::parse));
+        let contact_phone = p.check("contactPhone", optional(self.contact_phone.as_deref(), E164::parse));
+        let address = p.check("address", text(self.address.as_deref(), MAX_ADDRESS));
+        let max_users = p.check("maxUsers", self.max_users.map(max_users).unwrap_or(Ok(DEFAULT_MAX_USERS)));
+        p.finish()?;
+        Ok(NewTenant {
+            name: name.expect("checked"),
+            domain: domain.expect("checked"),
+            description: description.expect("checked"),
+            is_active: self.is_active.unwrap_or(true),
+            contact_email: contact_email.expect("checked"),
+            contact_phone: contact_phone.expect("checked"),
+            address: address.expect("checked"),
+            max_users: max_users.expect("checked"),
+        })
+    }
+}
+
+/// A validated partial update, applied to the stored tenant by [`TenantChanges::apply`].
+#[derive(Debug, Clone, Default)]
+pub struct TenantChanges {
+    name: Option<String>,
+    domain: Option<Domain>,
+    description: Option<Option<String>>,
+    is_active: Option<bool>,
+    contact_email: Option<Option<Email>>,
+    contact_phone: Option<Option<E164>>,
+    address: Option<Option<String>>,
+    max_users: Option<u32>,
+}
+
+fn required<T>(value: Option<T>) -> Result<T, String> {
+    value.ok_or_else(|| "may not be null".to_owned())
+}
+
+impl UpdateTenant {
+    pub fn validate(self) -> Result<TenantChanges, ApiError> {
+        let mut p = Problems::default();
+        let changes = TenantChanges {
+            name: self.name.and_then(|v| p.check("name", required(v).and_then(|n| name(&n)))),
+            domain: self
+                .domain
+                .and_then(|v| p.check("domain", required(v).and_then(|d| Domain::parse(&d).map_err(|e| e.to_string())))),
+            description: self.description.and_then(|v| p.check("description", text(v.as_deref(), MAX_DESCRIPTION))),
+            is_active: self.is_active.and_then(|v| p.check("isActive", required(v))),
+            contact_email: self.contact_email.and_then(|v| p.check("contactEmail", optional(v.as_deref(), Email::parse))),
+            contact_phone: self.contact_phone.and_then(|v| p.check("contactPhone", optional(v.as_deref(), E164::parse))),
+            address: self.address.and_then(|v| p.check("address", text(v.as_deref(), MAX_ADDRESS))),
+            max_users: self.max_users.and_then(|v| p.check("maxUsers", required(v).and_then(max_users))),
+        };
+        p.finish()?;
+        Ok(changes)
+    }
+}
+
+impl TenantChanges {
+    pub fn domain(&self) -> Option<&Domain> {
+        self.domain.as_ref()
+    }
+
+    /// The tenant after these changes; `updated_at` is the caller's.
+    pub fn apply(&self, tenant: &Tenant, now: DateTime<Utc>) -> Tenant {
+        let mut next = tenant.clone();
+        if let Some(v) = &self.name {
+            next.name = v.clone();
+        }
+        if let Some(v) = &self.domain {
+            next.domain = v.clone();
+        }
+        if let Some(v) = &self.description {
+            next.description = v.clone();
+        }
+        if let Some(v) = self.is_active {
+            next.is_active = v;
+        }
+        if let Some(v) = &self.contact_email {
+            next.contact_email = v.clone();
+        }
+        if let Some(v) = &self.contact_phone {
+            next.contact_phone = v.clone();
+        }
+        if let Some(v) = &self.address {
+            next.address = v.clone();
+        }
+        if let Some(v) = self.max_users {
+            next.max_users = v;
+        }
+        if next != *tenant {
+            next.updated_at = now;
+        }
+        next
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SortBy {
+    Name,
+    Domain,
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    MaxUsers,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    Asc,
+    #[default]
+    Desc,
+}
+
+/// `GET /api/tenants` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTenantsQuery {
+    /// 1-based page number (default 1).
+    #[param(minimum = 1, maximum = 100000)]
+    pub page: Option<u32>,
+    /// Page size, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Case-insensitive match on name, domain, description or contact e-mail.
+    #[param(max_length = 200)]
+    pub search: Option<String>,
+    pub is_active: Option<bool>,
+    #[param(inline)]
+    pub sort_by: Option<SortBy>,
+    #[param(inline)]
+    pub sort_order: Option<SortOrder>,
+}
+
+/// A checked list query.
+pub struct TenantFilter {
+    pub page: u32,
+    pub limit: u32,
+    search: Option<String>,
+    is_active: Option<bool>,
+    sort_by: SortBy,
+    sort_order: SortOrder,
+}
+
+impl ListTenantsQuery {
+    pub fn validate(self) -> Result<TenantFilter, ApiError> {
+        let mut p = Problems::default();
+        let page = p.check(
+            "page",
+            match self.page.unwrap_or(1) {
+                n @ 1..=100_000 => Ok(n),
+                _ => Err("must be between 1 and 100000"),
+            },
+        );
+        let limit = p.check(
+            "limit",
+            match self.limit.unwrap_or(10) {
+                n @ 1..=100 => Ok(n),
+                _ => Err("must be between 1 and 100"),
+            },
+        );
+        let search = p.check("search", text(self.search.as_deref(), MAX_SEARCH));
+        p.finish()?;
+        Ok(TenantFilter {
+            page: page.expect("checked"),
+            limit: limit.expect("checked"),
+            search: search.expect("checked").map(|s| s.to_lowercase()),
+            is_active: self.is_active,
+            sort_by: self.sort_by.unwrap_or_default(),
+            sort_order: self.sort_order.unwrap_or_default(),
+        })
+    }
+}
+
+impl TenantFilter {
+    fn matches(&self, tenant: &Tenant) -> bool {
+        if self.is_active.is_some_and(|active| tenant.is_active != active) {
+            return false;
+        }
+        let Some(needle) = &self.search else { return true };
+        [
+            Some(tenant.name.as_str()),
+            Some(tenant.domain.as_str()),
+            tenant.description.as_deref(),
+            tenant.contact_email.as_ref().map(Email::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|field| field.to_lowercase().contains(needle))
+    }
+
+    /// Filters and orders the whole collection; ties fall back to the id, so pages are stable.
+    pub fn apply(&self, tenants: Vec<Tenant>) -> Vec<Tenant> {
+        let mut kept: Vec<Tenant> = tenants.into_iter().filter(|t| self.matches(t)).collect();
+        kept.sort_by(|a, b| {
+            let order = match self.sort_by {
+                SortBy::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                SortBy::Domain => a.domain.as_str().cmp(b.domain.as_str()),
+                SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
+                SortBy::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+                SortBy::MaxUsers => a.max_users.cmp(&b.max_users),
+            }
+            .then_with(|| a.id.cmp(&b.id));
+            match self.sort_order {
+                SortOrder::Asc => order,
+                SortOrder::Desc => order.reverse(),
+            }
+        });
+        kept
+    }
+}
+
+/// `DELETE /api/tenants/{id}` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteTenantQuery {
+    /// Admin only: remove the tenant for good instead of deactivating it.
+    pub permanent: Option<bool>,
+}

@@ -1,0 +1,312 @@
+//! The tenants table: one item per tenant and one marker item per domain, so a domain's
+//! uniqueness is enforced by DynamoDB inside a transaction, never by read-then-write.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use gobi_shared::dynamo::{self, Backoff};
+use gobi_shared::error::{ApiError, ApiResult};
+use gobi_shared::ids::{Domain, TenantId};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{NewTenant, Tenant, TenantChanges};
+
+/// Key formats of the tenants table.
+mod keys {
+    use gobi_shared::ids::{Domain, TenantId};
+
+    pub const PROFILE: &str = "PROFILE";
+    pub const DOMAIN: &str = "DOMAIN";
+    /// The partition of the `gsi1` index that lists every tenant.
+    pub const ALL_TENANTS: &str = "TENANTS";
+    pub const LIST_INDEX: &str = "gsi1";
+
+    pub fn tenant(id: TenantId) -> String {
+        format!("TENANT#{id}")
+    }
+
+    pub fn domain(domain: &Domain) -> String {
+        format!("DOMAIN#{domain}")
+    }
+
+    pub fn listing(created_at: &chrono::DateTime<chrono::Utc>, id: TenantId) -> String {
+        format!("{}#{id}", created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct TenantItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    /// Bumped by every write; writes are conditional on the version they read.
+    version: u64,
+    #[serde(flatten)]
+    tenant: Tenant,
+}
+
+impl TenantItem {
+    fn new(tenant: Tenant, version: u64) -> Self {
+        Self {
+            pk: keys::tenant(tenant.id),
+            sk: keys::PROFILE.to_owned(),
+            gsi1pk: keys::ALL_TENANTS.to_owned(),
+            gsi1sk: keys::listing(&tenant.created_at, tenant.id),
+            version,
+            tenant,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct DomainMarker {
+    pk: String,
+    sk: String,
+    #[serde(rename = "tenantId")]
+    tenant_id: TenantId,
+}
+
+pub(crate) fn tenant_not_found(id: TenantId) -> ApiError {
+    ApiError::not_found("TENANT_NOT_FOUND", format!("Tenant {id} not found"))
+}
+
+fn domain_exists(domain: &Domain) -> ApiError {
+    ApiError::conflict("DOMAIN_EXISTS", format!("Domain {domain} is already in use"))
+}
+
+#[derive(Clone, Debug)]
+pub struct TenantStore {
+    client: Client,
+    table: String,
+}
+
+impl TenantStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk.to_owned()))])
+    }
+
+    fn put_marker(&self, domain: &Domain, tenant_id: TenantId) -> anyhow::Result<TransactWriteItem> {
+        let marker = DomainMarker { pk: keys::domain(domain), sk: keys::DOMAIN.to_owned(), tenant_id };
+        Ok(TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(dynamo::to_item(&marker)?))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()?,
+            )
+            .build())
+    }
+
+    fn delete_marker(&self, domain: &Domain, tenant_id: TenantId) -> anyhow::Result<TransactWriteItem> {
+        Ok(TransactWriteItem::builder()
+            .delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key(keys::domain(domain), keys::DOMAIN)))
+                    .condition_expression("tenantId = :tenant")
+                    .expression_attribute_values(":tenant", AttributeValue::S(tenant_id.to_string()))
+                    .build()?,
+            )
+            .build())
+    }
+
+    /// Writes `tenant` as the successor of `expected_version` (`None`: a new tenant).
+    fn put_tenant(&self, tenant: &Tenant, expected_version: Option<u64>) -> anyhow::Result<TransactWriteItem> {
+        let item = TenantItem::new(tenant.clone(), expected_version.map_or(1, |v| v + 1));
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(dynamo::to_item(&item)?));
+        put = match expected_version {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("version = :version")
+                .expression_attribute_values(":version", AttributeValue::N(v.to_string())),
+        };
+        Ok(TransactWriteItem::builder().put(put.build()?).build())
+    }
+
+    /// Creates the tenant and claims its domain in one transaction.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn create(&self, id: TenantId, new: NewTenant, now: DateTime<Utc>) -> ApiResult<Tenant> {
+        let tenant = Tenant {
+            id,
+            name: new.name,
+            domain: new.domain,
+            description: new.description,
+            is_active: new.is_active,
+            contact_email: new.contact_email,
+            contact_phone: new.contact_phone,
+            address: new.address,
+            max_users: new.max_users,
+            created_at: now,
+            updated_at: now,
+        };
+        let items = vec![self.put_tenant(&tenant, None)?, self.put_marker(&tenant.domain, id)?];
+        let mut backoff = Backoff::default();
+        loop {
+            match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+                Ok(_) => return Ok(tenant),
+                Err(e) if dynamo::is_transaction_conflict(&e) && backoff.wait().await => continue,
+                Err(e) => {
+                    return Err(match dynamo::cancellation_reasons(&e) {
+                        Some(r) if dynamo::item_condition_failed(&r, 1) => domain_exists(&tenant.domain),
+                        Some(r) if dynamo::item_condition_failed(&r, 0) => {
+                            ApiError::conflict("TENANT_EXISTS", format!("Tenant {id} already exists"))
+                        }
+                        _ => ApiError::Internal(anyhow::Error::new(e).context("creating tenant")),
+                    });
+                }
+            }
+        }
+    }
+
+    async fn get_item(&self, id: TenantId) -> ApiResult<Option<TenantItem>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading tenant"))?;
+        Ok(output.item.map(dynamo::from_item).transpose()?)
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn get(&self, id: TenantId) -> ApiResult<Option<Tenant>> {
+        Ok(self.get_item(id).await?.map(|item| item.tenant))
+    }
+
+    /// Every tenant, from the listing index. Tenants are few; callers filter and page in memory.
+    #[tracing::instrument(skip_all)]
+    pub async fn list(&self) -> ApiResult<Vec<Tenant>> {
+        let mut tenants = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::LIST_INDEX)
+                .key_condition_expression("gsi1pk = :all")
+                .expression_attribute_values(":all", AttributeValue::S(keys::ALL_TENANTS.to_owned()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("listing tenants"))?;
+            for item in output.items.unwrap_or_default() {
+                tenants.push(dynamo::from_item::<TenantItem>(item)?.tenant);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(tenants),
+            }
+        }
+    }
+
+    /// Applies `changes` to the current tenant, conditional on the version read; a lost race is
+    /// read again and retried, a bounded number of times. A new domain is claimed and the old
+    /// one released in the same transaction.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn update(&self, id: TenantId, changes: &TenantChanges, now: DateTime<Utc>) -> ApiResult<Tenant> {
+        let mut backoff = Backoff::default();
+        loop {
+            let current = self.get_item(id).await?.ok_or_else(|| tenant_not_found(id))?;
+            let next = changes.apply(&current.tenant, now);
+            if next == current.tenant {
+                return Ok(next);
+            }
+            let mut items = vec![self.put_tenant(&next, Some(current.version))?];
+            let domain_changed = next.domain != current.tenant.domain;
+            if domain_changed {
+                items.push(self.put_marker(&next.domain, id)?);
+                items.push(self.delete_marker(&current.tenant.domain, id)?);
+            }
+            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => return Ok(next),
+                Err(e) => {
+                    let reasons = dynamo::cancellation_reasons(&e);
+                    if domain_changed && reasons.as_deref().is_some_and(|r| dynamo::item_condition_failed(r, 1)) {
+                        return Err(domain_exists(&next.domain));
+                    }
+                    let lost_race = dynamo::is_transaction_conflict(&e)
+                        || reasons.as_deref().is_some_and(|r| dynamo::item_condition_failed(r, 0));
+                    if lost_race && backoff.wait().await {
+                        continue;
+                    }
+                    return Err(ApiError::Internal(anyhow::Error::new(e).context("updating tenant")));
+                }
+            }
+        }
+    }
+
+    /// Deactivates or reactivates in one conditional update.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn set_active(&self, id: TenantId, active: bool, now: DateTime<Utc>) -> ApiResult<Tenant> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET isActive = :active, updatedAt = :now, version = version + :one")
+            .expression_attribute_values(":active", AttributeValue::Bool(active))
+            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(anyhow::Error::new)?)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(dynamo::from_item::<TenantItem>(output.attributes.unwrap_or_default())?.tenant),
+            Err(e) if dynamo::is_condition_failed(&e) => Err(tenant_not_found(id)),
+            Err(e) => Err(ApiError::Internal(anyhow::Error::new(e).context("changing tenant status"))),
+        }
+    }
+
+    /// Removes the tenant and releases its domain, conditional on the version read.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn delete(&self, id: TenantId) -> ApiResult<Tenant> {
+        let mut backoff = Backoff::default();
+        loop {
+            let current = self.get_item(id).await?.ok_or_else(|| tenant_not_found(id))?;
+            let delete_tenant = TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
+                        .condition_expression("version = :version")
+                        .expression_attribute_values(":version", AttributeValue::N(current.version.to_string()))
+                        .build()
+                        .map_err(anyhow::Error::new)?,
+                )
+                .build();
+            let items = vec![delete_tenant, self.delete_marker(&current.tenant.domain, id)?];
+            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => return Ok(current.tenant),
+                Err(e) => {
+                    let lost_race = dynamo::is_transaction_conflict(&e)
+                        || dynamo::cancellation_reasons(&e).is_some_and(|r| dynamo::item_condition_failed(&r, 0));
+                    if lost_race && backoff.wait().await {
+                        continue;
+                    }
+                    return Err(ApiError::Internal(anyhow::Error::new(e).context("deleting tenant")));
+                }
+            }
+        }
+    }
+}

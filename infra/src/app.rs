@@ -1,0 +1,29 @@
+//! Every function's router in one process, as API Gateway would route to them.
+
+use std::sync::Arc;
+
+use gobi_shared::Config;
+use gobi_shared::auth::JwtVerifier;
+use gobi_system::SystemState;
+use gobi_tenants::TenantsState;
+use gobi_tenants::store::TenantStore;
+
+/// The clients every function is built from.
+#[derive(Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// The routers of all functions, merged (unlayered: the caller adds the common layers once).
+pub fn routes(config: &Config, clients: &Clients) -> anyhow::Result<axum::Router> {
+    let verifier = Arc::new(JwtVerifier::new(&config.jwt)?);
+    let system = gobi_system::router(SystemState {
+        dynamodb: clients.dynamodb.clone(),
+        probe_table: config.tables.tenants.clone(),
+    });
+    let tenants = gobi_tenants::router(TenantsState {
+        store: TenantStore::new(clients.dynamodb.clone(), &config.tables.tenants),
+        verifier,
+    });
+    Ok(system.merge(tenants))
+}
