@@ -38,25 +38,25 @@ pub struct Tenant {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTenant {
     /// 1 to 200 characters.
-    #[schema(example = "Example Corp", min_length = 1, max_length = 200)]
+    #[schema(example = "Example Corp", min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Unique across tenants, compared case-insensitively.
-    #[schema(example = "example.com", max_length = 253)]
+    #[schema(value_type = Domain)]
     pub domain: String,
     #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Defaults to true.
     pub is_active: Option<bool>,
-    #[schema(example = "admin@example.com")]
+    #[schema(value_type = Option<Email>)]
     pub contact_email: Option<String>,
     /// E.164, e.g. +15551234567.
-    #[schema(example = "+15551234567")]
+    #[schema(value_type = Option<E164>)]
     pub contact_phone: Option<String>,
     #[schema(max_length = 500)]
     pub address: Option<String>,
     /// Defaults to 100.
-    #[schema(minimum = 1, maximum = 1000000, example = 100)]
-    pub max_users: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000000, example = 100)]
+    pub max_users: Option<serde_json::Number>,
 }
 
 /// `PUT /api/tenants/{id}`: only the fields sent change; `null` clears an optional field.
@@ -64,29 +64,29 @@ pub struct CreateTenant {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateTenant {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 253)]
+    #[schema(value_type = Domain, required = false)]
     pub domain: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable, max_length = 2000)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Option<Option<bool>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<Email>)]
     pub contact_email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<E164>)]
     pub contact_phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable, max_length = 500)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub address: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
-    pub max_users: Option<Option<i64>>,
+    #[schema(value_type = i64, required = false, minimum = 1, maximum = 1000000)]
+    pub max_users: Option<Option<serde_json::Number>>,
 }
 
 /// Collects every field's problem, so one answer lists them all.
@@ -121,18 +121,19 @@ fn text(raw: Option<&str>, max: usize) -> Result<Option<String>, String> {
     }
 }
 
+/// An optional typed value: absent or null means none; anything sent must parse (send `null`,
+/// not `""`, to clear one).
 fn optional<T, E: ToString>(raw: Option<&str>, parse: impl Fn(&str) -> Result<T, E>) -> Result<Option<T>, String> {
-    match raw.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(t) => parse(t).map(Some).map_err(|e| e.to_string()),
-    }
+    raw.map(|t| parse(t).map_err(|e| e.to_string())).transpose()
 }
 
-fn max_users(raw: i64) -> Result<u32, String> {
-    u32::try_from(raw)
-        .ok()
+/// JSON Schema counts `100.0` as an integer, so it is accepted as 100.
+fn max_users(raw: &serde_json::Number) -> Result<u32, String> {
+    let whole = raw.as_u64().or_else(|| raw.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
+    whole
+        .and_then(|n| u32::try_from(n).ok())
         .filter(|n| (1..=MAX_USERS_LIMIT).contains(n))
-        .ok_or_else(|| format!("must be between 1 and {MAX_USERS_LIMIT}"))
+        .ok_or_else(|| format!("must be a whole number between 1 and {MAX_USERS_LIMIT}"))
 }
 
 /// A new tenant's validated fields.
@@ -156,7 +157,7 @@ impl CreateTenant {
         let contact_email = p.check("contactEmail", optional(self.contact_email.as_deref(), Email::parse));
         let contact_phone = p.check("contactPhone", optional(self.contact_phone.as_deref(), E164::parse));
         let address = p.check("address", text(self.address.as_deref(), MAX_ADDRESS));
-        let max_users = p.check("maxUsers", self.max_users.map(max_users).unwrap_or(Ok(DEFAULT_MAX_USERS)));
+        let max_users = p.check("maxUsers", self.max_users.as_ref().map(max_users).unwrap_or(Ok(DEFAULT_MAX_USERS)));
         p.finish()?;
         Ok(NewTenant {
             name: name.expect("checked"),
@@ -201,7 +202,7 @@ impl UpdateTenant {
             contact_email: self.contact_email.and_then(|v| p.check("contactEmail", optional(v.as_deref(), Email::parse))),
             contact_phone: self.contact_phone.and_then(|v| p.check("contactPhone", optional(v.as_deref(), E164::parse))),
             address: self.address.and_then(|v| p.check("address", text(v.as_deref(), MAX_ADDRESS))),
-            max_users: self.max_users.and_then(|v| p.check("maxUsers", required(v).and_then(max_users))),
+            max_users: self.max_users.and_then(|v| p.check("maxUsers", required(v).and_then(|n| max_users(&n)))),
         };
         p.finish()?;
         Ok(changes)
