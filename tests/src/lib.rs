@@ -1,0 +1,230 @@
+//! Test kit: an app wired to DynamoDB Local with tables of its own (so tests run in parallel
+//! without seeing each other's data), tokens minted with both key types and both seeds' claim
+//! vocabularies, and a small request helper.
+//!
+//! Needs the local stack: `make test` starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use gobi_infra::{app, provision, template};
+use gobi_shared::{Config, dynamo, http as gobi_http};
+
+pub const PLATFORM_ACCOUNT: &str = "00000000-0000-0000-0000-000000000000";
+pub const JWT_SECRET: &str = "test-secret-for-hs256-0123456789abcdef";
+pub const ISSUER: &str = "gobi-test";
+pub const AUDIENCE: &str = "gobi";
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+pub fn read_fixture(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// How `JWT_PUBLIC_KEY` is given to the app under test.
+#[derive(Debug, Clone, Copy)]
+pub enum PublicKeyForm {
+    Certificate,
+    PublicKey,
+}
+
+pub struct TestAppOptions {
+    pub public_key: PublicKeyForm,
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl Default for TestAppOptions {
+    fn default() -> Self {
+        Self { public_key: PublicKeyForm::Certificate, extra: Vec::new() }
+    }
+}
+
+/// One app on DynamoDB Local, with its own freshly created tables.
+pub struct TestApp {
+    pub config: Config,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub router: Router,
+}
+
+fn require_stack() {
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
+        panic!("AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts DynamoDB Local");
+    }
+}
+
+pub fn test_config(options: &TestAppOptions) -> Config {
+    let public_key = match options.public_key {
+        PublicKeyForm::Certificate => read_fixture("jwt-certificate.pem"),
+        PublicKeyForm::PublicKey => read_fixture("jwt-public.pem"),
+    };
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    let mut vars: HashMap<String, String> = [
+        ("NODE_ENV", "test".to_owned()),
+        ("JWT_SECRET", JWT_SECRET.to_owned()),
+        ("JWT_PUBLIC_KEY", public_key),
+        ("JWT_ISSUER", ISSUER.to_owned()),
+        ("JWT_AUDIENCE", AUDIENCE.to_owned()),
+        ("TABLE_PREFIX", prefix),
+        ("CORS_ORIGIN", "https://app.example.com".to_owned()),
+        ("REQUEST_BODY_LIMIT_BYTES", "16384".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in &options.extra {
+        vars.insert((*k).to_owned(), v.clone());
+    }
+    Config::from_map(&vars).expect("test config")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestAppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
+    require_stack();
+    let config = test_config(&options);
+    let sdk = dynamo::sdk_config().await;
+    let dynamodb = dynamo::client(&sdk);
+    let template = template::Template::load(&template::default_path()).expect("template.yaml");
+    provision::ensure_tables(&dynamodb, &template, &config.tables).await.expect("creating test tables");
+    let clients = app::Clients { dynamodb: dynamodb.clone() };
+    let router = gobi_http::layered(app::routes(&config, &clients).expect("routes"), &config);
+    TestApp { config, dynamodb, router }
+}
+
+/// An answer, with its body parsed as JSON (`Value::Null` when it is empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, headers, body, text }
+    }
+
+    /// A JSON request; `token` becomes the bearer header when given.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => builder.header("content-type", "application/json").body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        self.send(request.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::PATCH, path, Some(token), None).await
+    }
+}
+
+/// Token minting for tests.
+pub mod tokens {
+    use super::*;
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    /// Standard claims: issuer, audience and an expiry an hour away, merged with `claims`.
+    pub fn claims(extra: Value) -> Value {
+        let mut base = json!({"iss": ISSUER, "aud": AUDIENCE, "iat": now(), "exp": now() + 3600});
+        for (k, v) in extra.as_object().expect("claims object") {
+            if v.is_null() {
+                base.as_object_mut().unwrap().remove(k);
+            } else {
+                base[k] = v.clone();
+            }
+        }
+        base
+    }
+
+    pub fn hs256(claims: &Value) -> String {
+        hs256_with(claims, JWT_SECRET.as_bytes())
+    }
+
+    pub fn hs256_with(claims: &Value, secret: &[u8]) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    pub fn rs256(claims: &Value) -> String {
+        rs256_with(claims, "jwt-private.pem")
+    }
+
+    pub fn rs256_with(claims: &Value, private_key_fixture: &str) -> String {
+        let key = EncodingKey::from_rsa_pem(read_fixture(private_key_fixture).as_bytes()).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
+    }
+
+    /// First seed: roles list and the platform account.
+    pub fn platform(roles: &[&str]) -> String {
+        rs256(&claims(json!({"sub": "user-1", "email": "ops@example.com", "roles": roles, "acct": PLATFORM_ACCOUNT})))
+    }
+
+    pub fn admin() -> String {
+        platform(&["admin"])
+    }
+
+    pub fn manager() -> String {
+        platform(&["tenant-manager"])
+    }
+
+    pub fn reader() -> String {
+        platform(&["user"])
+    }
+
+    /// Second seed: one role, `is_internal`, a tenant.
+    pub fn internal(role: &str, tenant_id: &str) -> String {
+        hs256(&claims(json!({"sub": "user-2", "role": role, "is_internal": true, "tenant_id": tenant_id})))
+    }
+
+    /// A tenant's own user: not platform staff.
+    pub fn client_viewer(tenant_id: &str) -> String {
+        hs256(&claims(json!({"sub": "user-3", "role": "client_viewer", "is_internal": false, "tenant_id": tenant_id})))
+    }
+}
