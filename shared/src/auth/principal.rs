@@ -116,6 +116,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::MissingToken)?;
         let value = header.to_str().map_err(|_| ApiError::InvalidToken)?.trim();
+        if value.is_empty() {
+            return Err(ApiError::MissingToken);
+        }
         let token = match value.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
             _ => return Err(ApiError::InvalidToken),

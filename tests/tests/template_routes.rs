@@ -1,0 +1,53 @@
+//! `template.yaml` and the routers agree: every route a router serves is an API Gateway route
+//! of its function, and every template route reaches a handler of that function.
+
+use std::collections::BTreeSet;
+
+use gobi_infra::template::{Template, default_path};
+use gobi_tests::spawn_app;
+use http::Method;
+
+fn documented(document: &utoipa::openapi::OpenApi) -> BTreeSet<(String, String)> {
+    gobi_shared::openapi::routes(document).into_iter().collect()
+}
+
+fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
+    let mut system = documented(&gobi_system::openapi());
+    system.extend(gobi_system::DOCUMENTATION_ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())));
+    vec![("gobi-system", system), ("gobi-tenants", documented(&gobi_tenants::openapi()))]
+}
+
+#[test]
+fn every_router_route_is_in_the_template_and_back() {
+    let template = Template::load(&default_path()).unwrap();
+    let in_template = template.http_routes().unwrap();
+    let expected = expected_by_function();
+    for (binary, routes) in &expected {
+        let declared: BTreeSet<(String, String)> =
+            in_template.get(*binary).unwrap_or_else(|| panic!("{binary} is not in template.yaml")).iter().cloned().collect();
+        let missing: Vec<_> = routes.difference(&declared).collect();
+        let extra: Vec<_> = declared.difference(routes).collect();
+        assert!(missing.is_empty(), "{binary}: routes served but missing from template.yaml: {missing:?}");
+        assert!(extra.is_empty(), "{binary}: template.yaml routes the function does not serve: {extra:?}");
+    }
+    let known: BTreeSet<&str> = expected.iter().map(|(b, _)| *b).collect();
+    for binary in in_template.keys() {
+        assert!(known.contains(binary.as_str()), "{binary} has routes in template.yaml but no check here");
+    }
+}
+
+#[tokio::test]
+async fn every_template_route_reaches_a_handler() {
+    let app = spawn_app().await;
+    let template = Template::load(&default_path()).unwrap();
+    for (binary, routes) in template.http_routes().unwrap() {
+        for (method, path) in routes {
+            let concrete = path
+                .replace("{proxy+}", "index.css")
+                .replace("{id}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
+            let answer = app.call(Method::from_bytes(method.as_bytes()).unwrap(), &concrete, None, None).await;
+            assert_ne!(answer.code(), "ROUTE_NOT_FOUND", "{binary}: {method} {path} has no handler");
+            assert_ne!(answer.status, http::StatusCode::METHOD_NOT_ALLOWED, "{binary}: {method} {path}");
+        }
+    }
+}
