@@ -21,7 +21,10 @@ eval "$(infra/stack.sh env)"
 venv=.local/venv/bin
 
 echo "== cargo test"
-cargo test --workspace --no-fail-fast
+cargo_log=.local/run/test/cargo-test.log
+cargo test --workspace --no-fail-fast 2>&1 | tee "$cargo_log"
+cargo_status=${PIPESTATUS[0]}
+[ "$cargo_status" -eq 0 ] || exit "$cargo_status"
 
 echo "== cfn-lint template.yaml"
 "$venv/cfn-lint" template.yaml
@@ -41,9 +44,15 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 token=$(target/debug/gobi-local token --role internal_admin)
+# use_after_free is left out on purpose: DELETE /api/tenants/{id} without ?permanent=true
+# deactivates, as the first seed specifies, so the tenant is still readable afterwards.
 "$venv/schemathesis" run "http://127.0.0.1:$server_port/api-docs/swagger.json" \
   --header "Authorization: Bearer $token" \
   --checks all \
+  --exclude-checks use_after_free \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \
   --seed 1 \
   --no-color
+
+# One closing line for every Rust test that ran (schemathesis has printed its own summary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "rust tests: %d passed, %d failed\n", p, f }' "$cargo_log"

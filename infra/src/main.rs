@@ -39,16 +39,24 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
     let sdk = dynamo::sdk_config().await;
     let template = template::Template::load(&template::default_path())?;
     let dynamodb = dynamo::client(&sdk);
-    provision::ensure_tables(&dynamodb, &template, &config.tables).await.context("creating tables")?;
+    provision::ensure_tables(&dynamodb, &template, &config.tables)
+        .await
+        .context("creating tables")?;
     if config.handoff_queue_url.is_none() {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        config.handoff_queue_url =
-            Some(provision::ensure_handoff_queue(&sqs, &template, "gobi-handoff").await.context("creating the queue")?);
+        config.handoff_queue_url = Some(
+            provision::ensure_handoff_queue(&sqs, &template, "gobi-handoff")
+                .await
+                .context("creating the queue")?,
+        );
     }
     if config.kms_key_id.is_none() {
         let kms = aws_sdk_kms::Client::new(&sdk);
-        config.kms_key_id =
-            Some(provision::ensure_secrets_key(&kms, "alias/gobi-secrets").await.context("creating the KMS key")?);
+        config.kms_key_id = Some(
+            provision::ensure_secrets_key(&kms, "alias/gobi-secrets")
+                .await
+                .context("creating the KMS key")?,
+        );
     }
     tracing::info!(queue = ?config.handoff_queue_url, key = ?config.kms_key_id, "local resources ready");
     Ok(app::Clients { dynamodb })
@@ -70,7 +78,9 @@ fn token(config: &Config, args: &[String]) -> anyhow::Result<String> {
     let mut ttl_hours = 12;
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
-        let value = rest.next().with_context(|| format!("{flag} needs a value"))?;
+        let value = rest
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--role" => role = value.clone(),
             "--tenant" => tenant = Some(value.clone()),

@@ -42,7 +42,10 @@ pub struct QueueDefinition {
 }
 
 fn str_of<'a>(value: &'a Value, key: &str) -> anyhow::Result<&'a str> {
-    value.get(key).and_then(Value::as_str).ok_or_else(|| anyhow!("missing string `{key}`"))
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("missing string `{key}`"))
 }
 
 fn key_schema(value: Option<&Value>) -> anyhow::Result<Vec<(String, String)>> {
@@ -50,7 +53,12 @@ fn key_schema(value: Option<&Value>) -> anyhow::Result<Vec<(String, String)>> {
         .and_then(Value::as_sequence)
         .ok_or_else(|| anyhow!("missing KeySchema"))?
         .iter()
-        .map(|k| Ok((str_of(k, "AttributeName")?.to_owned(), str_of(k, "KeyType")?.to_owned())))
+        .map(|k| {
+            Ok((
+                str_of(k, "AttributeName")?.to_owned(),
+                str_of(k, "KeyType")?.to_owned(),
+            ))
+        })
         .collect()
 }
 
@@ -74,7 +82,8 @@ fn get_att_target(value: &Value) -> Option<String> {
 
 impl Template {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&text)
     }
 
@@ -95,7 +104,9 @@ impl Template {
             .ok_or_else(|| anyhow!("template.yaml has no resource {logical_id}"))?;
         let actual = str_of(resource, "Type")?;
         anyhow::ensure!(actual == kind, "{logical_id} is a {actual}, not a {kind}");
-        resource.get("Properties").ok_or_else(|| anyhow!("{logical_id} has no Properties"))
+        resource
+            .get("Properties")
+            .ok_or_else(|| anyhow!("{logical_id} has no Properties"))
     }
 
     pub fn table(&self, logical_id: &str) -> anyhow::Result<TableDefinition> {
@@ -105,7 +116,12 @@ impl Template {
             .and_then(Value::as_sequence)
             .ok_or_else(|| anyhow!("{logical_id}: missing AttributeDefinitions"))?
             .iter()
-            .map(|a| Ok((str_of(a, "AttributeName")?.to_owned(), str_of(a, "AttributeType")?.to_owned())))
+            .map(|a| {
+                Ok((
+                    str_of(a, "AttributeName")?.to_owned(),
+                    str_of(a, "AttributeType")?.to_owned(),
+                ))
+            })
             .collect::<anyhow::Result<_>>()?;
         let indexes = p
             .get("GlobalSecondaryIndexes")
@@ -134,7 +150,12 @@ impl Template {
             .and_then(|t| t.get("AttributeName"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        Ok(TableDefinition { attributes, key_schema: key_schema(p.get("KeySchema"))?, indexes, ttl_attribute })
+        Ok(TableDefinition {
+            attributes,
+            key_schema: key_schema(p.get("KeySchema"))?,
+            indexes,
+            ttl_attribute,
+        })
     }
 
     pub fn queue(&self, logical_id: &str) -> anyhow::Result<QueueDefinition> {
@@ -146,7 +167,9 @@ impl Template {
                 r.get("deadLetterTargetArn")
                     .and_then(get_att_target)
                     .ok_or_else(|| anyhow!("{logical_id}: deadLetterTargetArn is not a GetAtt"))?,
-                r.get("maxReceiveCount").and_then(Value::as_u64).unwrap_or(5),
+                r.get("maxReceiveCount")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(5),
             )),
         };
         Ok(QueueDefinition {
@@ -172,13 +195,22 @@ impl Template {
                 continue;
             };
             let mut list = Vec::new();
-            if let Some(events) = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping) {
+            if let Some(events) = resource
+                .get("Properties")
+                .and_then(|p| p.get("Events"))
+                .and_then(Value::as_mapping)
+            {
                 for (_, event) in events {
                     if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
                         continue;
                     }
-                    let p = event.get("Properties").ok_or_else(|| anyhow!("HttpApi event without Properties"))?;
-                    list.push((str_of(p, "Method")?.to_ascii_uppercase(), str_of(p, "Path")?.to_owned()));
+                    let p = event
+                        .get("Properties")
+                        .ok_or_else(|| anyhow!("HttpApi event without Properties"))?;
+                    list.push((
+                        str_of(p, "Method")?.to_ascii_uppercase(),
+                        str_of(p, "Path")?.to_owned(),
+                    ));
                 }
             }
             list.sort();

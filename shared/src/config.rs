@@ -23,7 +23,10 @@ impl Environment {
             "test" => Ok(Self::Test),
             "staging" => Ok(Self::Staging),
             "production" | "prod" => Ok(Self::Production),
-            other => Err(ConfigError::invalid("NODE_ENV", format!("unknown environment `{other}`"))),
+            other => Err(ConfigError::invalid(
+                "NODE_ENV",
+                format!("unknown environment `{other}`"),
+            )),
         }
     }
 
@@ -105,7 +108,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
-        Self { name, reason: reason.into() }
+        Self {
+            name,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -120,35 +126,45 @@ impl Config {
 
     /// Builds the config from any lookup; empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let secret = |name: &str| get(name).map(SecretString::from);
-        let parse_url = |name: &'static str, default: Option<&str>| -> Result<Option<Url>, ConfigError> {
-            match get(name).as_deref().or(default) {
-                None => Ok(None),
-                Some(raw) => Url::parse(raw)
-                    .map(Some)
-                    .map_err(|e| ConfigError::invalid(name, format!("not a URL: {e}"))),
-            }
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
         };
+        let secret = |name: &str| get(name).map(SecretString::from);
+        let parse_url =
+            |name: &'static str, default: Option<&str>| -> Result<Option<Url>, ConfigError> {
+                match get(name).as_deref().or(default) {
+                    None => Ok(None),
+                    Some(raw) => Url::parse(raw)
+                        .map(Some)
+                        .map_err(|e| ConfigError::invalid(name, format!("not a URL: {e}"))),
+                }
+            };
 
         let environment = match get("NODE_ENV") {
             Some(v) => Environment::parse(&v)?,
             None => Environment::Development,
         };
         let port = match get("PORT") {
-            Some(v) => v.parse().map_err(|_| ConfigError::invalid("PORT", "not a port number"))?,
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError::invalid("PORT", "not a port number"))?,
             None => 3000,
         };
         let request_body_limit_bytes = match get("REQUEST_BODY_LIMIT_BYTES") {
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError::invalid("REQUEST_BODY_LIMIT_BYTES", "not a positive number"))?,
+            Some(v) => v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError::invalid("REQUEST_BODY_LIMIT_BYTES", "not a positive number")
+            })?,
             None => 256 * 1024,
         };
         let cors_origins = get("CORS_ORIGIN")
-            .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
 
         let jwt = JwtConfig {
@@ -200,7 +216,10 @@ mod tests {
     use secrecy::ExposeSecret;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_map(&map)
     }
 
@@ -221,13 +240,19 @@ mod tests {
             ("NODE_ENV", "production"),
             ("CORS_ORIGIN", "https://a.example, https://b.example"),
             ("JWT_SECRET", "s3cret"),
-            ("JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\\nAAA\\n-----END PUBLIC KEY-----"),
+            (
+                "JWT_PUBLIC_KEY",
+                "-----BEGIN PUBLIC KEY-----\\nAAA\\n-----END PUBLIC KEY-----",
+            ),
             ("TABLE_PREFIX", "t1"),
         ])
         .unwrap();
         assert_eq!(c.port, 4000);
         assert!(c.environment.is_production());
-        assert_eq!(c.cors_origins, vec!["https://a.example", "https://b.example"]);
+        assert_eq!(
+            c.cors_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
         assert_eq!(c.jwt.secret.unwrap().expose_secret(), "s3cret");
         assert!(c.jwt.public_key.unwrap().contains("\nAAA\n"));
         assert_eq!(c.tables.tenants, "t1-tenants");
@@ -236,7 +261,13 @@ mod tests {
     #[test]
     fn bad_values_are_refused_with_their_name() {
         assert_eq!(config(&[("PORT", "eighty")]).unwrap_err().name, "PORT");
-        assert_eq!(config(&[("NODE_ENV", "moon")]).unwrap_err().name, "NODE_ENV");
-        assert_eq!(config(&[("LIVEKIT_URL", "not a url")]).unwrap_err().name, "LIVEKIT_URL");
+        assert_eq!(
+            config(&[("NODE_ENV", "moon")]).unwrap_err().name,
+            "NODE_ENV"
+        );
+        assert_eq!(
+            config(&[("LIVEKIT_URL", "not a url")]).unwrap_err().name,
+            "LIVEKIT_URL"
+        );
     }
 }

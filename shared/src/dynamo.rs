@@ -32,7 +32,9 @@ pub fn is_condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -
 }
 
 /// Why each item of a cancelled transaction failed, in request order (`None` where it did not).
-pub fn cancellation_reasons<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<Option<String>>> {
+pub fn cancellation_reasons<R>(
+    error: &SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<Option<String>>> {
     match error.as_service_error()? {
         TransactWriteItemsError::TransactionCanceledException(e) => Some(
             e.cancellation_reasons()
@@ -68,7 +70,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(max_attempts: u32, base: Duration) -> Self {
-        Self { attempt: 0, max_attempts, base }
+        Self {
+            attempt: 0,
+            max_attempts,
+            base,
+        }
     }
 
     /// Sleeps before the next try; `false` once the attempts are used up.
@@ -97,7 +103,9 @@ pub async fn ping(client: &Client, table: &str) -> anyhow::Result<()> {
 }
 
 /// Maps a typed record to a DynamoDB item.
-pub fn to_item<T: serde::Serialize>(value: &T) -> anyhow::Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+pub fn to_item<T: serde::Serialize>(
+    value: &T,
+) -> anyhow::Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     Ok(serde_dynamo::to_item(value)?)
 }
 

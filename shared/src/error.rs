@@ -18,7 +18,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -77,16 +80,24 @@ impl ApiError {
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::NotFound { code, message: message.into() }
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into() }
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken | Self::TokenExpired => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken | Self::TokenExpired => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden { .. } | Self::InsufficientPermissions { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -126,7 +137,13 @@ impl ApiError {
             ),
             other => (other.to_string(), None),
         };
-        ErrorBody { error: ErrorDetail { message, code: self.code().to_owned(), details } }
+        ErrorBody {
+            error: ErrorDetail {
+                message,
+                code: self.code().to_owned(),
+                details,
+            },
+        }
     }
 }
 
@@ -161,7 +178,8 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_hide_their_cause() {
-        let (status, body) = body_of(ApiError::Internal(anyhow::anyhow!("table gobi-x: secret"))).await;
+        let (status, body) =
+            body_of(ApiError::Internal(anyhow::anyhow!("table gobi-x: secret"))).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
         assert!(!body.to_string().contains("secret"));
@@ -169,7 +187,11 @@ mod tests {
 
     #[tokio::test]
     async fn validation_errors_list_their_fields() {
-        let (status, body) = body_of(ApiError::Validation(vec![FieldError::new("name", "is required")])).await;
+        let (status, body) = body_of(ApiError::Validation(vec![FieldError::new(
+            "name",
+            "is required",
+        )]))
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
         assert_eq!(body["error"]["details"][0]["field"], "name");

@@ -31,9 +31,10 @@ where
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::validation("body", format!("malformed JSON: {}", serde_message(&e.body_text())))
-        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::validation(
+            "body",
+            format!("malformed JSON: {}", serde_message(&e.body_text())),
+        ),
         JsonRejection::JsonDataError(e) => data_error("body", &e.body_text()),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge
@@ -72,7 +73,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(data_error("query", &e.body_text())),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(data_error("query", &e.body_text()))
+            }
             Err(other) => Err(ApiError::validation("query", other.body_text())),
         }
     }
@@ -92,10 +95,14 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Self(value)),
-            Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                Err(ApiError::validation("path", e.body_text().replace("Invalid URL: ", "")))
-            }
-            Err(other) => Err(ApiError::Internal(anyhow::anyhow!("path extraction: {}", other.body_text()))),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(ApiError::validation(
+                "path",
+                e.body_text().replace("Invalid URL: ", ""),
+            )),
+            Err(other) => Err(ApiError::Internal(anyhow::anyhow!(
+                "path extraction: {}",
+                other.body_text()
+            ))),
         }
     }
 }

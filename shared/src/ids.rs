@@ -76,7 +76,11 @@ pub struct Domain(String);
 impl Domain {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let domain = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-        let invalid = |why: &str| Err(InvalidValue(format!("must be a domain name like example.com: {why}")));
+        let invalid = |why: &str| {
+            Err(InvalidValue(format!(
+                "must be a domain name like example.com: {why}"
+            )))
+        };
         if domain.is_empty() {
             return invalid("it is empty");
         }
@@ -91,14 +95,20 @@ impl Domain {
             if label.is_empty() || label.len() > 63 {
                 return invalid("each label has 1 to 63 characters");
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 return invalid("only letters, digits and hyphens are allowed");
             }
             if label.starts_with('-') || label.ends_with('-') {
                 return invalid("a label may not start or end with a hyphen");
             }
         }
-        if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+        if labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
             return invalid("the last label may not be numeric");
         }
         Ok(Self(domain))
@@ -132,7 +142,9 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let email = raw.trim();
         if email.len() > 254 || !email_address::EmailAddress::is_valid(email) {
-            return Err(InvalidValue("must be an e-mail address like admin@example.com".into()));
+            return Err(InvalidValue(
+                "must be an e-mail address like admin@example.com".into(),
+            ));
         }
         Ok(Self(email.to_owned()))
     }
@@ -159,12 +171,19 @@ pub struct E164(String);
 
 impl E164 {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
-        let valid = compact
-            .strip_prefix('+')
-            .is_some_and(|d| (7..=15).contains(&d.len()) && !d.starts_with('0') && d.bytes().all(|b| b.is_ascii_digit()));
+        let compact: String = raw
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        let valid = compact.strip_prefix('+').is_some_and(|d| {
+            (7..=15).contains(&d.len())
+                && !d.starts_with('0')
+                && d.bytes().all(|b| b.is_ascii_digit())
+        });
         if !valid {
-            return Err(InvalidValue("must be a phone number in E.164 form like +15551234567".into()));
+            return Err(InvalidValue(
+                "must be a phone number in E.164 form like +15551234567".into(),
+            ));
         }
         Ok(Self(compact))
     }
@@ -187,9 +206,24 @@ mod tests {
 
     #[test]
     fn domains_are_normalised_and_checked() {
-        assert_eq!(Domain::parse(" Example.COM. ").unwrap().as_str(), "example.com");
-        assert_eq!(Domain::parse("a-b.example.co.uk").unwrap().as_str(), "a-b.example.co.uk");
-        for bad in ["", "localhost", "-a.com", "a-.com", "a..com", "exa mple.com", "1.2.3.4", "a_b.com"] {
+        assert_eq!(
+            Domain::parse(" Example.COM. ").unwrap().as_str(),
+            "example.com"
+        );
+        assert_eq!(
+            Domain::parse("a-b.example.co.uk").unwrap().as_str(),
+            "a-b.example.co.uk"
+        );
+        for bad in [
+            "",
+            "localhost",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "exa mple.com",
+            "1.2.3.4",
+            "a_b.com",
+        ] {
             assert!(Domain::parse(bad).is_err(), "{bad} should be refused");
         }
         assert!(Domain::parse(&format!("{}.com", "a".repeat(64))).is_err());
@@ -197,8 +231,14 @@ mod tests {
 
     #[test]
     fn phone_numbers_become_e164() {
-        assert_eq!(E164::parse("+1 (415) 555-2671").unwrap().as_str(), "+14155552671");
-        assert_eq!(E164::parse("+15551234567").unwrap().as_str(), "+15551234567");
+        assert_eq!(
+            E164::parse("+1 (415) 555-2671").unwrap().as_str(),
+            "+14155552671"
+        );
+        assert_eq!(
+            E164::parse("+15551234567").unwrap().as_str(),
+            "+15551234567"
+        );
         assert!(E164::parse("5551234567").is_err());
         assert!(E164::parse("+1 555").is_err());
         assert!(E164::parse("+1 555 abc").is_err());
@@ -206,7 +246,10 @@ mod tests {
 
     #[test]
     fn emails_are_checked() {
-        assert_eq!(Email::parse(" a@example.com ").unwrap().as_str(), "a@example.com");
+        assert_eq!(
+            Email::parse(" a@example.com ").unwrap().as_str(),
+            "a@example.com"
+        );
         assert!(Email::parse("not-an-email").is_err());
     }
 

@@ -35,7 +35,12 @@ impl Modify for BearerScheme {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             BEARER,
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -67,7 +72,12 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         ResponseBuilder::new()
             .description(description)
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
             .build(),
     )
 }
@@ -78,20 +88,33 @@ fn add_standard_errors(operation: &mut Operation) {
     let has_body = operation.request_body.is_some();
     let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let mut add = |status: &str, description: &str| {
-        operation.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
     };
     if secured {
         add("401", "MISSING_TOKEN, INVALID_TOKEN or TOKEN_EXPIRED");
-        add("403", "The token may not call this route (ACCOUNT_NOT_AUTHORIZED, INSUFFICIENT_PERMISSIONS)");
+        add(
+            "403",
+            "The token may not call this route (ACCOUNT_NOT_AUTHORIZED, INSUFFICIENT_PERMISSIONS)",
+        );
     }
     if has_body || has_parameters {
         add("400", "VALIDATION_ERROR, with per-field details");
     }
     if has_body {
         add("413", "PAYLOAD_TOO_LARGE");
-        add("415", "UNSUPPORTED_MEDIA_TYPE: the body must be application/json");
+        add(
+            "415",
+            "UNSUPPORTED_MEDIA_TYPE: the body must be application/json",
+        );
     }
-    add("500", "INTERNAL_ERROR; the cause is logged with the request id");
+    add(
+        "500",
+        "INTERNAL_ERROR; the cause is logged with the request id",
+    );
 }
 
 /// Every (method, path) the document describes, for checks against `template.yaml`.

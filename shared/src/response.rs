@@ -13,11 +13,17 @@ pub struct DataResponse<T> {
 
 impl<T> DataResponse<T> {
     pub fn new(data: T) -> Self {
-        Self { data, message: None }
+        Self {
+            data,
+            message: None,
+        }
     }
 
     pub fn with_message(data: T, message: impl Into<String>) -> Self {
-        Self { data, message: Some(message.into()) }
+        Self {
+            data,
+            message: Some(message.into()),
+        }
     }
 }
 
@@ -48,7 +54,11 @@ impl<T> PageResponse<T> {
         let total = items.len() as u64;
         let total_pages = total.div_ceil(u64::from(limit));
         let skip = (u64::from(page) - 1) * u64::from(limit);
-        let data = items.into_iter().skip(skip as usize).take(limit as usize).collect();
+        let data = items
+            .into_iter()
+            .skip(skip as usize)
+            .take(limit as usize)
+            .collect();
         Self {
             data,
             pagination: Pagination {
@@ -77,6 +87,11 @@ mod tests {
         assert!(page.pagination.has_prev);
         let beyond = PageResponse::paginate((1..=5).collect::<Vec<i32>>(), 4, 10);
         assert!(beyond.data.is_empty());
-        assert_eq!(PageResponse::paginate(Vec::<i32>::new(), 1, 10).pagination.total_pages, 0);
+        assert_eq!(
+            PageResponse::paginate(Vec::<i32>::new(), 1, 10)
+                .pagination
+                .total_pages,
+            0
+        );
     }
 }

@@ -24,7 +24,9 @@ pub const ISSUER: &str = "gobi-test";
 pub const AUDIENCE: &str = "gobi";
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 pub fn read_fixture(name: &str) -> String {
@@ -45,7 +47,10 @@ pub struct TestAppOptions {
 
 impl Default for TestAppOptions {
     fn default() -> Self {
-        Self { public_key: PublicKeyForm::Certificate, extra: Vec::new() }
+        Self {
+            public_key: PublicKeyForm::Certificate,
+            extra: Vec::new(),
+        }
     }
 }
 
@@ -58,7 +63,9 @@ pub struct TestApp {
 
 fn require_stack() {
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
-        panic!("AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts DynamoDB Local");
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts DynamoDB Local"
+        );
     }
 }
 
@@ -97,10 +104,18 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     let sdk = dynamo::sdk_config().await;
     let dynamodb = dynamo::client(&sdk);
     let template = template::Template::load(&template::default_path()).expect("template.yaml");
-    provision::ensure_tables(&dynamodb, &template, &config.tables).await.expect("creating test tables");
-    let clients = app::Clients { dynamodb: dynamodb.clone() };
+    provision::ensure_tables(&dynamodb, &template, &config.tables)
+        .await
+        .expect("creating test tables");
+    let clients = app::Clients {
+        dynamodb: dynamodb.clone(),
+    };
     let router = gobi_http::layered(app::routes(&config, &clients).expect("routes"), &config);
-    TestApp { config, dynamodb, router }
+    TestApp {
+        config,
+        dynamodb,
+        router,
+    }
 }
 
 /// An answer, with its body parsed as JSON (`Value::Null` when it is empty or not JSON).
@@ -120,23 +135,46 @@ impl Answer {
 
 impl TestApp {
     pub async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router never fails");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, body, text }
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     /// A JSON request; `token` becomes the bearer header when given.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
         }
         let request = match body {
-            Some(body) => builder.header("content-type", "application/json").body(Body::from(body.to_string())),
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
             None => builder.body(Body::empty()),
         };
         self.send(request.expect("request")).await
@@ -189,7 +227,12 @@ pub mod tokens {
     }
 
     pub fn hs256_with(claims: &Value, secret: &[u8]) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret)).unwrap()
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
     }
 
     pub fn rs256(claims: &Value) -> String {
@@ -203,7 +246,9 @@ pub mod tokens {
 
     /// First seed: roles list and the platform account.
     pub fn platform(roles: &[&str]) -> String {
-        rs256(&claims(json!({"sub": "user-1", "email": "ops@example.com", "roles": roles, "acct": PLATFORM_ACCOUNT})))
+        rs256(&claims(
+            json!({"sub": "user-1", "email": "ops@example.com", "roles": roles, "acct": PLATFORM_ACCOUNT}),
+        ))
     }
 
     pub fn admin() -> String {
@@ -220,11 +265,15 @@ pub mod tokens {
 
     /// Second seed: one role, `is_internal`, a tenant.
     pub fn internal(role: &str, tenant_id: &str) -> String {
-        hs256(&claims(json!({"sub": "user-2", "role": role, "is_internal": true, "tenant_id": tenant_id})))
+        hs256(&claims(
+            json!({"sub": "user-2", "role": role, "is_internal": true, "tenant_id": tenant_id}),
+        ))
     }
 
     /// A tenant's own user: not platform staff.
     pub fn client_viewer(tenant_id: &str) -> String {
-        hs256(&claims(json!({"sub": "user-3", "role": "client_viewer", "is_internal": false, "tenant_id": tenant_id})))
+        hs256(&claims(
+            json!({"sub": "user-3", "role": "client_viewer", "is_internal": false, "tenant_id": tenant_id}),
+        ))
     }
 }

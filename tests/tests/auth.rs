@@ -16,11 +16,27 @@ fn b64(value: &serde_json::Value) -> String {
 #[tokio::test]
 async fn valid_tokens_of_both_algorithms_and_key_forms_are_accepted() {
     for form in [PublicKeyForm::Certificate, PublicKeyForm::PublicKey] {
-        let app = spawn_app_with(TestAppOptions { public_key: form, ..Default::default() }).await;
-        assert_eq!(app.get(PATH, &tokens::admin()).await.status, StatusCode::OK, "RS256 with {form:?}");
-        assert_eq!(app.get(PATH, &tokens::internal("internal_admin", "t")).await.status, StatusCode::OK, "HS256");
+        let app = spawn_app_with(TestAppOptions {
+            public_key: form,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            app.get(PATH, &tokens::admin()).await.status,
+            StatusCode::OK,
+            "RS256 with {form:?}"
+        );
+        assert_eq!(
+            app.get(PATH, &tokens::internal("internal_admin", "t"))
+                .await
+                .status,
+            StatusCode::OK,
+            "HS256"
+        );
         // `is_internal` given as a string, as the second seed allows.
-        let text_flag = tokens::hs256(&tokens::claims(json!({"sub": "u", "role": "internal_operator", "is_internal": "true"})));
+        let text_flag = tokens::hs256(&tokens::claims(
+            json!({"sub": "u", "role": "internal_operator", "is_internal": "true"}),
+        ));
         assert_eq!(app.get(PATH, &text_flag).await.status, StatusCode::OK);
     }
 }
@@ -33,8 +49,16 @@ async fn missing_and_malformed_headers() {
     assert_eq!(missing.code(), "MISSING_TOKEN");
     assert_eq!(missing.headers["www-authenticate"], "Bearer");
 
-    for header in ["Basic dXNlcjpwYXNz", "Bearer not.a.jwt", "Bearer abc", "Token xyz"] {
-        let request = http::Request::get(PATH).header("authorization", header).body(axum::body::Body::empty()).unwrap();
+    for header in [
+        "Basic dXNlcjpwYXNz",
+        "Bearer not.a.jwt",
+        "Bearer abc",
+        "Token xyz",
+    ] {
+        let request = http::Request::get(PATH)
+            .header("authorization", header)
+            .body(axum::body::Body::empty())
+            .unwrap();
         let answer = app.send(request).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{header}");
         assert_eq!(answer.code(), "INVALID_TOKEN", "{header}");
@@ -44,19 +68,39 @@ async fn missing_and_malformed_headers() {
 #[tokio::test]
 async fn forged_tokens_are_invalid() {
     let app = spawn_app().await;
-    let claims = tokens::claims(json!({"sub": "u", "roles": ["admin"], "acct": gobi_tests::PLATFORM_ACCOUNT}));
+    let claims = tokens::claims(
+        json!({"sub": "u", "roles": ["admin"], "acct": gobi_tests::PLATFORM_ACCOUNT}),
+    );
 
     let wrong_key = tokens::rs256_with(&claims, "other-private.pem");
     let wrong_secret = tokens::hs256_with(&claims, b"not-the-secret-not-the-secret-00");
     // The classic confusion attack: HS256 "signed" with the RSA public key's bytes.
-    let public_key_as_secret = tokens::hs256_with(&claims, gobi_tests::read_fixture("jwt-public.pem").as_bytes());
-    let certificate_as_secret = tokens::hs256_with(&claims, gobi_tests::read_fixture("jwt-certificate.pem").as_bytes());
-    let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&claims));
-    let alg_none_signed = format!("{}.{}.c2ln", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&claims));
+    let public_key_as_secret = tokens::hs256_with(
+        &claims,
+        gobi_tests::read_fixture("jwt-public.pem").as_bytes(),
+    );
+    let certificate_as_secret = tokens::hs256_with(
+        &claims,
+        gobi_tests::read_fixture("jwt-certificate.pem").as_bytes(),
+    );
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims)
+    );
+    let alg_none_signed = format!(
+        "{}.{}.c2ln",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims)
+    );
     let unsupported_alg = {
         let valid = tokens::rs256(&claims);
         let signature = valid.rsplit('.').next().unwrap().to_owned();
-        format!("{}.{}.{signature}", b64(&json!({"alg": "PS256", "typ": "JWT"})), b64(&claims))
+        format!(
+            "{}.{}.{signature}",
+            b64(&json!({"alg": "PS256", "typ": "JWT"})),
+            b64(&claims)
+        )
     };
     let tampered = {
         let valid = tokens::rs256(&claims);
@@ -101,9 +145,17 @@ async fn claims_are_checked() {
     for (name, claims, code) in [
         ("expired RS256", with(json!({"exp": past})), "TOKEN_EXPIRED"),
         ("no exp", with(json!({"exp": null})), "INVALID_TOKEN"),
-        ("wrong issuer", with(json!({"iss": "someone-else"})), "INVALID_TOKEN"),
+        (
+            "wrong issuer",
+            with(json!({"iss": "someone-else"})),
+            "INVALID_TOKEN",
+        ),
         ("no issuer", with(json!({"iss": null})), "INVALID_TOKEN"),
-        ("wrong audience", with(json!({"aud": "other-api"})), "INVALID_TOKEN"),
+        (
+            "wrong audience",
+            with(json!({"aud": "other-api"})),
+            "INVALID_TOKEN",
+        ),
         ("no audience", with(json!({"aud": null})), "INVALID_TOKEN"),
     ] {
         let answer = app.get(PATH, &tokens::rs256(&claims)).await;
@@ -113,7 +165,11 @@ async fn claims_are_checked() {
     let expired_hs = tokens::hs256(&with(json!({"exp": past})));
     assert_eq!(app.get(PATH, &expired_hs).await.code(), "TOKEN_EXPIRED");
     let audience_list = tokens::rs256(&with(json!({"aud": ["other", "gobi"]})));
-    assert_eq!(app.get(PATH, &audience_list).await.status, StatusCode::OK, "aud may be a list");
+    assert_eq!(
+        app.get(PATH, &audience_list).await.status,
+        StatusCode::OK,
+        "aud may be a list"
+    );
 }
 
 #[tokio::test]

@@ -9,22 +9,31 @@ use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use serde_json::{Value, json};
 
 async fn invoke(router: axum::Router, event: &str) -> Value {
-    let payload: LambdaRequest = serde_json::from_str(event).expect("fixture is an API Gateway v2 event");
+    let payload: LambdaRequest =
+        serde_json::from_str(event).expect("fixture is an API Gateway v2 event");
     let mut adapter = Adapter::from(router);
-    let response = adapter.call(LambdaEvent::new(payload, Context::default())).await.expect("handled");
+    let response = adapter
+        .call(LambdaEvent::new(payload, Context::default()))
+        .await
+        .expect("handled");
     serde_json::to_value(response).expect("response serialises")
 }
 
 fn body_of(response: &Value) -> Value {
     let body = response["body"].as_str().unwrap_or_default();
-    let bytes = if response["isBase64Encoded"] == true { STANDARD.decode(body).unwrap() } else { body.as_bytes().to_vec() };
+    let bytes = if response["isBase64Encoded"] == true {
+        STANDARD.decode(body).unwrap()
+    } else {
+        body.as_bytes().to_vec()
+    };
     serde_json::from_slice(&bytes).expect("JSON body")
 }
 
 #[tokio::test]
 async fn an_api_gateway_v2_event_creates_and_lists_tenants() {
     let app = spawn_app().await;
-    let body = json!({"name": "Lambda Corp", "domain": "lambda.example", "maxUsers": 12}).to_string();
+    let body =
+        json!({"name": "Lambda Corp", "domain": "lambda.example", "maxUsers": 12}).to_string();
     let token = tokens::admin();
     let create = read_fixture("apigw-v2-create-tenant.json")
         .replace("{{TOKEN}}", &token)
@@ -48,7 +57,11 @@ async fn an_api_gateway_v2_event_creates_and_lists_tenants() {
     assert_eq!(page["data"][0]["id"], tenant["id"]);
     assert_eq!(page["pagination"]["limit"], 5);
 
-    let anonymous = invoke(app.router.clone(), &list.replace(&format!("Bearer {token}"), "")).await;
+    let anonymous = invoke(
+        app.router.clone(),
+        &list.replace(&format!("Bearer {token}"), ""),
+    )
+    .await;
     assert_eq!(anonymous["statusCode"], 401);
     assert_eq!(body_of(&anonymous)["error"]["code"], "MISSING_TOKEN");
 }

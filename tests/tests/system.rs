@@ -1,6 +1,6 @@
 //! Health checks, documentation and the layers every function shares.
 
-use gobi_tests::{spawn_app, test_config, tokens, TestAppOptions};
+use gobi_tests::{TestAppOptions, spawn_app, test_config, tokens};
 use http::{Method, StatusCode};
 
 #[tokio::test]
@@ -29,23 +29,35 @@ async fn health_db_is_503_when_dynamodb_is_unreachable() {
         probe_table: config.tables.tenants.clone(),
     };
     let router = gobi_shared::http::layered(gobi_system::router(state), &config);
-    let app = gobi_tests::TestApp { config, dynamodb: aws_sdk_dynamodb::Client::new(&sdk), router };
+    let app = gobi_tests::TestApp {
+        config,
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        router,
+    };
     let started = std::time::Instant::now();
     let answer = app.call(Method::GET, "/health/db", None, None).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.code(), "DATABASE_UNAVAILABLE");
-    assert!(!answer.text.contains("127.0.0.1"), "no internals in the answer");
+    assert!(
+        !answer.text.contains("127.0.0.1"),
+        "no internals in the answer"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
 #[tokio::test]
 async fn the_openapi_document_covers_every_route_with_auth_and_errors() {
     let app = spawn_app().await;
-    let answer = app.call(Method::GET, "/api-docs/swagger.json", None, None).await;
+    let answer = app
+        .call(Method::GET, "/api-docs/swagger.json", None, None)
+        .await;
     assert_eq!(answer.status, StatusCode::OK);
     let doc = &answer.body;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
     for (path, method) in [
         ("/health", "get"),
         ("/health/db", "get"),
@@ -58,9 +70,16 @@ async fn the_openapi_document_covers_every_route_with_auth_and_errors() {
     ] {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} is documented");
-        assert!(op["responses"]["500"].is_object(), "{method} {path} documents 500");
+        assert!(
+            op["responses"]["500"].is_object(),
+            "{method} {path} documents 500"
+        );
         if path.starts_with("/api/") {
-            assert_eq!(op["security"][0]["bearerAuth"], serde_json::json!([]), "{method} {path} needs a bearer token");
+            assert_eq!(
+                op["security"][0]["bearerAuth"],
+                serde_json::json!([]),
+                "{method} {path} needs a bearer token"
+            );
             assert!(op["responses"]["401"].is_object() && op["responses"]["403"].is_object());
         }
     }
@@ -77,11 +96,18 @@ async fn swagger_ui_is_served_from_vendored_assets() {
     let page = app.call(Method::GET, "/api-docs/", None, None).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("swagger-ui"));
-    assert!(!page.text.contains("https://"), "no asset comes from the internet");
-    let bundle = app.call(Method::GET, "/api-docs/swagger-ui-bundle.js", None, None).await;
+    assert!(
+        !page.text.contains("https://"),
+        "no asset comes from the internet"
+    );
+    let bundle = app
+        .call(Method::GET, "/api-docs/swagger-ui-bundle.js", None, None)
+        .await;
     assert_eq!(bundle.status, StatusCode::OK);
     assert!(bundle.text.len() > 100_000);
-    let initializer = app.call(Method::GET, "/api-docs/swagger-initializer.js", None, None).await;
+    let initializer = app
+        .call(Method::GET, "/api-docs/swagger-initializer.js", None, None)
+        .await;
     assert!(initializer.text.contains("/api-docs/swagger.json"));
 }
 
@@ -90,32 +116,68 @@ async fn common_layers_add_request_ids_security_headers_and_cors() {
     let app = spawn_app().await;
     let answer = app.get("/api/tenants", &tokens::admin()).await;
     let h = &answer.headers;
-    assert!(h["x-request-id"].to_str().unwrap().parse::<uuid::Uuid>().is_ok());
+    assert!(
+        h["x-request-id"]
+            .to_str()
+            .unwrap()
+            .parse::<uuid::Uuid>()
+            .is_ok()
+    );
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "SAMEORIGIN"),
         ("referrer-policy", "no-referrer"),
-        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+        (
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ),
         ("cross-origin-opener-policy", "same-origin"),
         ("x-xss-protection", "0"),
     ] {
         assert_eq!(h[name], value, "{name}");
     }
-    assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
 
-    let given = http::Request::get("/health").header("x-request-id", "req-123").body(axum::body::Body::empty()).unwrap();
-    assert_eq!(app.send(given).await.headers["x-request-id"], "req-123", "a caller's request id is kept");
+    let given = http::Request::get("/health")
+        .header("x-request-id", "req-123")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.send(given).await.headers["x-request-id"],
+        "req-123",
+        "a caller's request id is kept"
+    );
 
     let preflight = http::Request::builder()
         .method(Method::OPTIONS)
         .uri("/api/tenants")
         .header("origin", "https://app.example.com")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization,content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
         .body(axum::body::Body::empty())
         .unwrap();
     let answer = app.send(preflight).await;
-    assert_eq!(answer.headers["access-control-allow-origin"], "https://app.example.com");
-    let foreign = http::Request::get("/health").header("origin", "https://evil.example").body(axum::body::Body::empty()).unwrap();
-    assert!(app.send(foreign).await.headers.get("access-control-allow-origin").is_none());
+    assert_eq!(
+        answer.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let foreign = http::Request::get("/health")
+        .header("origin", "https://evil.example")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert!(
+        app.send(foreign)
+            .await
+            .headers
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }

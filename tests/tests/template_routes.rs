@@ -13,8 +13,15 @@ fn documented(document: &utoipa::openapi::OpenApi) -> BTreeSet<(String, String)>
 
 fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
     let mut system = documented(&gobi_system::openapi());
-    system.extend(gobi_system::DOCUMENTATION_ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())));
-    vec![("gobi-system", system), ("gobi-tenants", documented(&gobi_tenants::openapi()))]
+    system.extend(
+        gobi_system::DOCUMENTATION_ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string())),
+    );
+    vec![
+        ("gobi-system", system),
+        ("gobi-tenants", documented(&gobi_tenants::openapi())),
+    ]
 }
 
 #[test]
@@ -23,16 +30,29 @@ fn every_router_route_is_in_the_template_and_back() {
     let in_template = template.http_routes().unwrap();
     let expected = expected_by_function();
     for (binary, routes) in &expected {
-        let declared: BTreeSet<(String, String)> =
-            in_template.get(*binary).unwrap_or_else(|| panic!("{binary} is not in template.yaml")).iter().cloned().collect();
+        let declared: BTreeSet<(String, String)> = in_template
+            .get(*binary)
+            .unwrap_or_else(|| panic!("{binary} is not in template.yaml"))
+            .iter()
+            .cloned()
+            .collect();
         let missing: Vec<_> = routes.difference(&declared).collect();
         let extra: Vec<_> = declared.difference(routes).collect();
-        assert!(missing.is_empty(), "{binary}: routes served but missing from template.yaml: {missing:?}");
-        assert!(extra.is_empty(), "{binary}: template.yaml routes the function does not serve: {extra:?}");
+        assert!(
+            missing.is_empty(),
+            "{binary}: routes served but missing from template.yaml: {missing:?}"
+        );
+        assert!(
+            extra.is_empty(),
+            "{binary}: template.yaml routes the function does not serve: {extra:?}"
+        );
     }
     let known: BTreeSet<&str> = expected.iter().map(|(b, _)| *b).collect();
     for binary in in_template.keys() {
-        assert!(known.contains(binary.as_str()), "{binary} has routes in template.yaml but no check here");
+        assert!(
+            known.contains(binary.as_str()),
+            "{binary} has routes in template.yaml but no check here"
+        );
     }
 }
 
@@ -45,9 +65,24 @@ async fn every_template_route_reaches_a_handler() {
             let concrete = path
                 .replace("{proxy+}", "index.css")
                 .replace("{id}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
-            let answer = app.call(Method::from_bytes(method.as_bytes()).unwrap(), &concrete, None, None).await;
-            assert_ne!(answer.code(), "ROUTE_NOT_FOUND", "{binary}: {method} {path} has no handler");
-            assert_ne!(answer.status, http::StatusCode::METHOD_NOT_ALLOWED, "{binary}: {method} {path}");
+            let answer = app
+                .call(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &concrete,
+                    None,
+                    None,
+                )
+                .await;
+            assert_ne!(
+                answer.code(),
+                "ROUTE_NOT_FOUND",
+                "{binary}: {method} {path} has no handler"
+            );
+            assert_ne!(
+                answer.status,
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "{binary}: {method} {path}"
+            );
         }
     }
 }

@@ -25,8 +25,11 @@ pub const DOCUMENT_PATH: &str = "/api-docs/swagger.json";
 
 /// Routes served but not described in the document (the documentation itself). The last one is
 /// API Gateway's catch-all for Swagger UI's assets.
-pub const DOCUMENTATION_ROUTES: &[(&str, &str)] =
-    &[("GET", DOCS_PATH), ("GET", DOCUMENT_PATH), ("GET", "/api-docs/{proxy+}")];
+pub const DOCUMENTATION_ROUTES: &[(&str, &str)] = &[
+    ("GET", DOCS_PATH),
+    ("GET", DOCUMENT_PATH),
+    ("GET", "/api-docs/{proxy+}"),
+];
 
 /// Swagger UI needs no more than the default policy, less the https upgrade that breaks it on
 /// plain-http local runs.
@@ -58,7 +61,9 @@ pub struct DatabaseHealth {
 }
 
 fn routes() -> OpenApiRouter<SystemState> {
-    OpenApiRouter::default().routes(routes!(health)).routes(routes!(health_db))
+    OpenApiRouter::default()
+        .routes(routes!(health))
+        .routes(routes!(health_db))
 }
 
 /// Every function's part of the document, assembled into one.
@@ -72,12 +77,13 @@ pub fn openapi() -> OpenApi {
 }
 
 pub fn router(state: SystemState) -> axum::Router {
-    let docs: axum::Router = axum::Router::from(SwaggerUi::new(DOCS_PATH).url(DOCUMENT_PATH, document())).layer(
-        SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("content-security-policy"),
-            HeaderValue::from_static(DOCS_CSP),
-        ),
-    );
+    let docs: axum::Router = axum::Router::from(
+        SwaggerUi::new(DOCS_PATH).url(DOCUMENT_PATH, document()),
+    )
+    .layer(SetResponseHeaderLayer::overriding(
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static(DOCS_CSP),
+    ));
     routes().with_state(state).split_for_parts().0.merge(docs)
 }
 
@@ -89,7 +95,10 @@ pub fn router(state: SystemState) -> axum::Router {
     responses((status = 200, description = "The service is up", body = DataResponse<Health>))
 )]
 async fn health() -> Json<DataResponse<Health>> {
-    Json(DataResponse::new(Health { status: "ok".into(), timestamp: time::now() }))
+    Json(DataResponse::new(Health {
+        status: "ok".into(),
+        timestamp: time::now(),
+    }))
 }
 
 /// Readiness of the database: 503 when DynamoDB does not answer within a few seconds.
@@ -102,12 +111,21 @@ async fn health() -> Json<DataResponse<Health>> {
         (status = 503, description = "DATABASE_UNAVAILABLE", body = gobi_shared::error::ErrorBody),
     )
 )]
-async fn health_db(State(state): State<SystemState>) -> ApiResult<Json<DataResponse<DatabaseHealth>>> {
+async fn health_db(
+    State(state): State<SystemState>,
+) -> ApiResult<Json<DataResponse<DatabaseHealth>>> {
     let started = std::time::Instant::now();
-    let probe = tokio::time::timeout(Duration::from_secs(3), dynamo::ping(&state.dynamodb, &state.probe_table)).await;
+    let probe = tokio::time::timeout(
+        Duration::from_secs(3),
+        dynamo::ping(&state.dynamodb, &state.probe_table),
+    )
+    .await;
     let unavailable = |why: String| {
         tracing::warn!(reason = %why, "database health check failed");
-        ApiError::Unavailable { code: "DATABASE_UNAVAILABLE", message: "The database is not reachable".into() }
+        ApiError::Unavailable {
+            code: "DATABASE_UNAVAILABLE",
+            message: "The database is not reachable".into(),
+        }
     };
     match probe {
         Ok(Ok(())) => Ok(Json(DataResponse::new(DatabaseHealth {
@@ -119,4 +137,3 @@ async fn health_db(State(state): State<SystemState>) -> ApiResult<Json<DataRespo
         Err(_) => Err(unavailable("timed out".into())),
     }
 }
-

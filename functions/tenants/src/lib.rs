@@ -79,7 +79,11 @@ async fn list_tenants(
     reader(&principal)?;
     let filter = query.validate()?;
     let tenants = filter.apply(state.store.list().await?);
-    Ok(Json(PageResponse::paginate(tenants, filter.page, filter.limit)))
+    Ok(Json(PageResponse::paginate(
+        tenants,
+        filter.page,
+        filter.limit,
+    )))
 }
 
 /// Get one tenant.
@@ -100,7 +104,11 @@ async fn get_tenant(
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<DataResponse<Tenant>>> {
     reader(&principal)?;
-    let tenant = state.store.get(id).await?.ok_or_else(|| tenant_not_found(id))?;
+    let tenant = state
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| tenant_not_found(id))?;
     Ok(Json(DataResponse::new(tenant)))
 }
 
@@ -123,9 +131,18 @@ async fn create_tenant(
 ) -> ApiResult<(StatusCode, Json<DataResponse<Tenant>>)> {
     writer(&principal)?;
     let new = body.validate()?;
-    let tenant = state.store.create(TenantId::new(), new, time::now()).await?;
+    let tenant = state
+        .store
+        .create(TenantId::new(), new, time::now())
+        .await?;
     tracing::info!(tenant_id = %tenant.id, "tenant created");
-    Ok((StatusCode::CREATED, Json(DataResponse::with_message(tenant, "Tenant created successfully"))))
+    Ok((
+        StatusCode::CREATED,
+        Json(DataResponse::with_message(
+            tenant,
+            "Tenant created successfully",
+        )),
+    ))
 }
 
 /// Update a tenant (admin, tenant-manager): only the fields sent change.
@@ -151,7 +168,10 @@ async fn update_tenant(
     writer(&principal)?;
     let changes = body.validate()?;
     let tenant = state.store.update(id, &changes, time::now()).await?;
-    Ok(Json(DataResponse::with_message(tenant, "Tenant updated successfully")))
+    Ok(Json(DataResponse::with_message(
+        tenant,
+        "Tenant updated successfully",
+    )))
 }
 
 /// Deactivate a tenant (admin, tenant-manager), or with `permanent=true` delete it (admin only).
@@ -177,10 +197,16 @@ async fn delete_tenant(
         principal.require_role(Role::Admin)?;
         let tenant = state.store.delete(id).await?;
         tracing::info!(tenant_id = %id, "tenant deleted permanently");
-        return Ok(Json(DataResponse::with_message(tenant, "Tenant permanently deleted")));
+        return Ok(Json(DataResponse::with_message(
+            tenant,
+            "Tenant permanently deleted",
+        )));
     }
     let tenant = state.store.set_active(id, false, time::now()).await?;
-    Ok(Json(DataResponse::with_message(tenant, "Tenant deactivated successfully")))
+    Ok(Json(DataResponse::with_message(
+        tenant,
+        "Tenant deactivated successfully",
+    )))
 }
 
 /// Reactivate a deactivated tenant (admin, tenant-manager).
@@ -202,5 +228,8 @@ async fn activate_tenant(
 ) -> ApiResult<Json<DataResponse<Tenant>>> {
     writer(&principal)?;
     let tenant = state.store.set_active(id, true, time::now()).await?;
-    Ok(Json(DataResponse::with_message(tenant, "Tenant activated successfully")))
+    Ok(Json(DataResponse::with_message(
+        tenant,
+        "Tenant activated successfully",
+    )))
 }

@@ -38,7 +38,12 @@ pub struct Tenant {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTenant {
     /// 1 to 200 characters.
-    #[schema(example = "Example Corp", min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        example = "Example Corp",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub name: String,
     /// Unique across tenants, compared case-insensitively.
     #[schema(value_type = Domain)]
@@ -95,11 +100,17 @@ struct Problems(Vec<FieldError>);
 
 impl Problems {
     fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result.map_err(|e| self.0.push(FieldError::new(field, e.to_string()))).ok()
+        result
+            .map_err(|e| self.0.push(FieldError::new(field, e.to_string())))
+            .ok()
     }
 
     fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
     }
 }
 
@@ -123,13 +134,20 @@ fn text(raw: Option<&str>, max: usize) -> Result<Option<String>, String> {
 
 /// An optional typed value: absent or null means none; anything sent must parse (send `null`,
 /// not `""`, to clear one).
-fn optional<T, E: ToString>(raw: Option<&str>, parse: impl Fn(&str) -> Result<T, E>) -> Result<Option<T>, String> {
+fn optional<T, E: ToString>(
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, String> {
     raw.map(|t| parse(t).map_err(|e| e.to_string())).transpose()
 }
 
 /// JSON Schema counts `100.0` as an integer, so it is accepted as 100.
 fn max_users(raw: &serde_json::Number) -> Result<u32, String> {
-    let whole = raw.as_u64().or_else(|| raw.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64));
+    let whole = raw.as_u64().or_else(|| {
+        raw.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+            .map(|f| f as u64)
+    });
     whole
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| (1..=MAX_USERS_LIMIT).contains(n))
@@ -153,11 +171,26 @@ impl CreateTenant {
         let mut p = Problems::default();
         let name = p.check("name", name(&self.name));
         let domain = p.check("domain", Domain::parse(&self.domain));
-        let description = p.check("description", text(self.description.as_deref(), MAX_DESCRIPTION));
-        let contact_email = p.check("contactEmail", optional(self.contact_email.as_deref(), Email::parse));
-        let contact_phone = p.check("contactPhone", optional(self.contact_phone.as_deref(), E164::parse));
+        let description = p.check(
+            "description",
+            text(self.description.as_deref(), MAX_DESCRIPTION),
+        );
+        let contact_email = p.check(
+            "contactEmail",
+            optional(self.contact_email.as_deref(), Email::parse),
+        );
+        let contact_phone = p.check(
+            "contactPhone",
+            optional(self.contact_phone.as_deref(), E164::parse),
+        );
         let address = p.check("address", text(self.address.as_deref(), MAX_ADDRESS));
-        let max_users = p.check("maxUsers", self.max_users.as_ref().map(max_users).unwrap_or(Ok(DEFAULT_MAX_USERS)));
+        let max_users = p.check(
+            "maxUsers",
+            self.max_users
+                .as_ref()
+                .map(max_users)
+                .unwrap_or(Ok(DEFAULT_MAX_USERS)),
+        );
         p.finish()?;
         Ok(NewTenant {
             name: name.expect("checked"),
@@ -193,16 +226,33 @@ impl UpdateTenant {
     pub fn validate(self) -> Result<TenantChanges, ApiError> {
         let mut p = Problems::default();
         let changes = TenantChanges {
-            name: self.name.and_then(|v| p.check("name", required(v).and_then(|n| name(&n)))),
-            domain: self
-                .domain
-                .and_then(|v| p.check("domain", required(v).and_then(|d| Domain::parse(&d).map_err(|e| e.to_string())))),
-            description: self.description.and_then(|v| p.check("description", text(v.as_deref(), MAX_DESCRIPTION))),
-            is_active: self.is_active.and_then(|v| p.check("isActive", required(v))),
-            contact_email: self.contact_email.and_then(|v| p.check("contactEmail", optional(v.as_deref(), Email::parse))),
-            contact_phone: self.contact_phone.and_then(|v| p.check("contactPhone", optional(v.as_deref(), E164::parse))),
-            address: self.address.and_then(|v| p.check("address", text(v.as_deref(), MAX_ADDRESS))),
-            max_users: self.max_users.and_then(|v| p.check("maxUsers", required(v).and_then(|n| max_users(&n)))),
+            name: self
+                .name
+                .and_then(|v| p.check("name", required(v).and_then(|n| name(&n)))),
+            domain: self.domain.and_then(|v| {
+                p.check(
+                    "domain",
+                    required(v).and_then(|d| Domain::parse(&d).map_err(|e| e.to_string())),
+                )
+            }),
+            description: self
+                .description
+                .and_then(|v| p.check("description", text(v.as_deref(), MAX_DESCRIPTION))),
+            is_active: self
+                .is_active
+                .and_then(|v| p.check("isActive", required(v))),
+            contact_email: self
+                .contact_email
+                .and_then(|v| p.check("contactEmail", optional(v.as_deref(), Email::parse))),
+            contact_phone: self
+                .contact_phone
+                .and_then(|v| p.check("contactPhone", optional(v.as_deref(), E164::parse))),
+            address: self
+                .address
+                .and_then(|v| p.check("address", text(v.as_deref(), MAX_ADDRESS))),
+            max_users: self
+                .max_users
+                .and_then(|v| p.check("maxUsers", required(v).and_then(|n| max_users(&n)))),
         };
         p.finish()?;
         Ok(changes)
@@ -330,10 +380,15 @@ impl ListTenantsQuery {
 
 impl TenantFilter {
     fn matches(&self, tenant: &Tenant) -> bool {
-        if self.is_active.is_some_and(|active| tenant.is_active != active) {
+        if self
+            .is_active
+            .is_some_and(|active| tenant.is_active != active)
+        {
             return false;
         }
-        let Some(needle) = &self.search else { return true };
+        let Some(needle) = &self.search else {
+            return true;
+        };
         [
             Some(tenant.name.as_str()),
             Some(tenant.domain.as_str()),

@@ -32,7 +32,10 @@ mod keys {
     }
 
     pub fn listing(created_at: &chrono::DateTime<chrono::Utc>, id: TenantId) -> String {
-        format!("{}#{id}", created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        format!(
+            "{}#{id}",
+            created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
     }
 }
 
@@ -74,7 +77,10 @@ pub(crate) fn tenant_not_found(id: TenantId) -> ApiError {
 }
 
 fn domain_exists(domain: &Domain) -> ApiError {
-    ApiError::conflict("DOMAIN_EXISTS", format!("Domain {domain} is already in use"))
+    ApiError::conflict(
+        "DOMAIN_EXISTS",
+        format!("Domain {domain} is already in use"),
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -85,7 +91,10 @@ pub struct TenantStore {
 
 impl TenantStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -97,11 +106,22 @@ impl TenantStore {
     }
 
     fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk.to_owned()))])
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+        ])
     }
 
-    fn put_marker(&self, domain: &Domain, tenant_id: TenantId) -> anyhow::Result<TransactWriteItem> {
-        let marker = DomainMarker { pk: keys::domain(domain), sk: keys::DOMAIN.to_owned(), tenant_id };
+    fn put_marker(
+        &self,
+        domain: &Domain,
+        tenant_id: TenantId,
+    ) -> anyhow::Result<TransactWriteItem> {
+        let marker = DomainMarker {
+            pk: keys::domain(domain),
+            sk: keys::DOMAIN.to_owned(),
+            tenant_id,
+        };
         Ok(TransactWriteItem::builder()
             .put(
                 Put::builder()
@@ -113,23 +133,36 @@ impl TenantStore {
             .build())
     }
 
-    fn delete_marker(&self, domain: &Domain, tenant_id: TenantId) -> anyhow::Result<TransactWriteItem> {
+    fn delete_marker(
+        &self,
+        domain: &Domain,
+        tenant_id: TenantId,
+    ) -> anyhow::Result<TransactWriteItem> {
         Ok(TransactWriteItem::builder()
             .delete(
                 Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(Self::key(keys::domain(domain), keys::DOMAIN)))
                     .condition_expression("tenantId = :tenant")
-                    .expression_attribute_values(":tenant", AttributeValue::S(tenant_id.to_string()))
+                    .expression_attribute_values(
+                        ":tenant",
+                        AttributeValue::S(tenant_id.to_string()),
+                    )
                     .build()?,
             )
             .build())
     }
 
     /// Writes `tenant` as the successor of `expected_version` (`None`: a new tenant).
-    fn put_tenant(&self, tenant: &Tenant, expected_version: Option<u64>) -> anyhow::Result<TransactWriteItem> {
+    fn put_tenant(
+        &self,
+        tenant: &Tenant,
+        expected_version: Option<u64>,
+    ) -> anyhow::Result<TransactWriteItem> {
         let item = TenantItem::new(tenant.clone(), expected_version.map_or(1, |v| v + 1));
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(dynamo::to_item(&item)?));
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(dynamo::to_item(&item)?));
         put = match expected_version {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(v) => put
@@ -141,7 +174,12 @@ impl TenantStore {
 
     /// Creates the tenant and claims its domain in one transaction.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    pub async fn create(&self, id: TenantId, new: NewTenant, now: DateTime<Utc>) -> ApiResult<Tenant> {
+    pub async fn create(
+        &self,
+        id: TenantId,
+        new: NewTenant,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Tenant> {
         let tenant = Tenant {
             id,
             name: new.name,
@@ -155,18 +193,30 @@ impl TenantStore {
             created_at: now,
             updated_at: now,
         };
-        let items = vec![self.put_tenant(&tenant, None)?, self.put_marker(&tenant.domain, id)?];
+        let items = vec![
+            self.put_tenant(&tenant, None)?,
+            self.put_marker(&tenant.domain, id)?,
+        ];
         let mut backoff = Backoff::default();
         loop {
-            match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(tenant),
                 Err(e) if dynamo::is_transaction_conflict(&e) && backoff.wait().await => continue,
                 Err(e) => {
                     return Err(match dynamo::cancellation_reasons(&e) {
-                        Some(r) if dynamo::item_condition_failed(&r, 1) => domain_exists(&tenant.domain),
-                        Some(r) if dynamo::item_condition_failed(&r, 0) => {
-                            ApiError::conflict("TENANT_EXISTS", format!("Tenant {id} already exists"))
+                        Some(r) if dynamo::item_condition_failed(&r, 1) => {
+                            domain_exists(&tenant.domain)
                         }
+                        Some(r) if dynamo::item_condition_failed(&r, 0) => ApiError::conflict(
+                            "TENANT_EXISTS",
+                            format!("Tenant {id} already exists"),
+                        ),
                         _ => ApiError::Internal(anyhow::Error::new(e).context("creating tenant")),
                     });
                 }
@@ -204,7 +254,10 @@ impl TenantStore {
                 .table_name(&self.table)
                 .index_name(keys::LIST_INDEX)
                 .key_condition_expression("gsi1pk = :all")
-                .expression_attribute_values(":all", AttributeValue::S(keys::ALL_TENANTS.to_owned()))
+                .expression_attribute_values(
+                    ":all",
+                    AttributeValue::S(keys::ALL_TENANTS.to_owned()),
+                )
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -223,10 +276,18 @@ impl TenantStore {
     /// read again and retried, a bounded number of times. A new domain is claimed and the old
     /// one released in the same transaction.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    pub async fn update(&self, id: TenantId, changes: &TenantChanges, now: DateTime<Utc>) -> ApiResult<Tenant> {
+    pub async fn update(
+        &self,
+        id: TenantId,
+        changes: &TenantChanges,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Tenant> {
         let mut backoff = Backoff::default();
         loop {
-            let current = self.get_item(id).await?.ok_or_else(|| tenant_not_found(id))?;
+            let current = self
+                .get_item(id)
+                .await?
+                .ok_or_else(|| tenant_not_found(id))?;
             let next = changes.apply(&current.tenant, now);
             if next == current.tenant {
                 return Ok(next);
@@ -237,19 +298,33 @@ impl TenantStore {
                 items.push(self.put_marker(&next.domain, id)?);
                 items.push(self.delete_marker(&current.tenant.domain, id)?);
             }
-            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(next),
                 Err(e) => {
                     let reasons = dynamo::cancellation_reasons(&e);
-                    if domain_changed && reasons.as_deref().is_some_and(|r| dynamo::item_condition_failed(r, 1)) {
+                    if domain_changed
+                        && reasons
+                            .as_deref()
+                            .is_some_and(|r| dynamo::item_condition_failed(r, 1))
+                    {
                         return Err(domain_exists(&next.domain));
                     }
                     let lost_race = dynamo::is_transaction_conflict(&e)
-                        || reasons.as_deref().is_some_and(|r| dynamo::item_condition_failed(r, 0));
+                        || reasons
+                            .as_deref()
+                            .is_some_and(|r| dynamo::item_condition_failed(r, 0));
                     if lost_race && backoff.wait().await {
                         continue;
                     }
-                    return Err(ApiError::Internal(anyhow::Error::new(e).context("updating tenant")));
+                    return Err(ApiError::Internal(
+                        anyhow::Error::new(e).context("updating tenant"),
+                    ));
                 }
             }
         }
@@ -257,7 +332,12 @@ impl TenantStore {
 
     /// Deactivates or reactivates in one conditional update.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    pub async fn set_active(&self, id: TenantId, active: bool, now: DateTime<Utc>) -> ApiResult<Tenant> {
+    pub async fn set_active(
+        &self,
+        id: TenantId,
+        active: bool,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Tenant> {
         let result = self
             .client
             .update_item()
@@ -266,15 +346,22 @@ impl TenantStore {
             .condition_expression("attribute_exists(pk)")
             .update_expression("SET isActive = :active, updatedAt = :now, version = version + :one")
             .expression_attribute_values(":active", AttributeValue::Bool(active))
-            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now).map_err(anyhow::Error::new)?)
+            .expression_attribute_values(
+                ":now",
+                serde_dynamo::to_attribute_value(now).map_err(anyhow::Error::new)?,
+            )
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
-            Ok(output) => Ok(dynamo::from_item::<TenantItem>(output.attributes.unwrap_or_default())?.tenant),
+            Ok(output) => {
+                Ok(dynamo::from_item::<TenantItem>(output.attributes.unwrap_or_default())?.tenant)
+            }
             Err(e) if dynamo::is_condition_failed(&e) => Err(tenant_not_found(id)),
-            Err(e) => Err(ApiError::Internal(anyhow::Error::new(e).context("changing tenant status"))),
+            Err(e) => Err(ApiError::Internal(
+                anyhow::Error::new(e).context("changing tenant status"),
+            )),
         }
     }
 
@@ -283,28 +370,46 @@ impl TenantStore {
     pub async fn delete(&self, id: TenantId) -> ApiResult<Tenant> {
         let mut backoff = Backoff::default();
         loop {
-            let current = self.get_item(id).await?.ok_or_else(|| tenant_not_found(id))?;
+            let current = self
+                .get_item(id)
+                .await?
+                .ok_or_else(|| tenant_not_found(id))?;
             let delete_tenant = TransactWriteItem::builder()
                 .delete(
                     Delete::builder()
                         .table_name(&self.table)
                         .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
                         .condition_expression("version = :version")
-                        .expression_attribute_values(":version", AttributeValue::N(current.version.to_string()))
+                        .expression_attribute_values(
+                            ":version",
+                            AttributeValue::N(current.version.to_string()),
+                        )
                         .build()
                         .map_err(anyhow::Error::new)?,
                 )
                 .build();
-            let items = vec![delete_tenant, self.delete_marker(&current.tenant.domain, id)?];
-            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            let items = vec![
+                delete_tenant,
+                self.delete_marker(&current.tenant.domain, id)?,
+            ];
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(current.tenant),
                 Err(e) => {
                     let lost_race = dynamo::is_transaction_conflict(&e)
-                        || dynamo::cancellation_reasons(&e).is_some_and(|r| dynamo::item_condition_failed(&r, 0));
+                        || dynamo::cancellation_reasons(&e)
+                            .is_some_and(|r| dynamo::item_condition_failed(&r, 0));
                     if lost_race && backoff.wait().await {
                         continue;
                     }
-                    return Err(ApiError::Internal(anyhow::Error::new(e).context("deleting tenant")));
+                    return Err(ApiError::Internal(
+                        anyhow::Error::new(e).context("deleting tenant"),
+                    ));
                 }
             }
         }

@@ -19,7 +19,11 @@ pub struct Claims {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
-    #[serde(default, deserialize_with = "flag", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "flag",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub is_internal: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acct: Option<String>,
@@ -107,10 +111,12 @@ impl JwtVerifier {
             Some(pem) => Some((rsa_decoding_key(pem)?, validation(Algorithm::RS256))),
             None => None,
         };
-        let hs256 = config
-            .secret
-            .as_ref()
-            .map(|s| (DecodingKey::from_secret(s.expose_secret().as_bytes()), validation(Algorithm::HS256)));
+        let hs256 = config.secret.as_ref().map(|s| {
+            (
+                DecodingKey::from_secret(s.expose_secret().as_bytes()),
+                validation(Algorithm::HS256),
+            )
+        });
         if rs256.is_none() && hs256.is_none() {
             return Err(KeyError::NoKey);
         }
@@ -141,15 +147,20 @@ fn rsa_decoding_key(pem_text: &str) -> Result<DecodingKey, KeyError> {
     if pem_text.contains("BEGIN CERTIFICATE") {
         let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes())
             .map_err(|e| KeyError::PublicKey(format!("certificate PEM: {e}")))?;
-        let certificate = pem.parse_x509().map_err(|e| KeyError::PublicKey(format!("certificate: {e}")))?;
+        let certificate = pem
+            .parse_x509()
+            .map_err(|e| KeyError::PublicKey(format!("certificate: {e}")))?;
         let spki = certificate.public_key();
         if spki.algorithm.algorithm != x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION {
-            return Err(KeyError::PublicKey("the certificate's key is not an RSA key".into()));
+            return Err(KeyError::PublicKey(
+                "the certificate's key is not an RSA key".into(),
+            ));
         }
         // For RSA, the SPKI bit string is the PKCS#1 RSAPublicKey DER.
         Ok(DecodingKey::from_rsa_der(&spki.subject_public_key.data))
     } else {
-        DecodingKey::from_rsa_pem(pem_text.as_bytes()).map_err(|e| KeyError::PublicKey(e.to_string()))
+        DecodingKey::from_rsa_pem(pem_text.as_bytes())
+            .map_err(|e| KeyError::PublicKey(e.to_string()))
     }
 }
 
@@ -163,7 +174,9 @@ pub struct JwtIssuer {
 
 impl std::fmt::Debug for JwtIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtIssuer").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("JwtIssuer")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,6 +197,10 @@ impl JwtIssuer {
         claims.exp = now + ttl.num_seconds();
         claims.iss = self.issuer.clone();
         claims.aud = self.audience.clone().map(serde_json::Value::String);
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.key,
+        )?)
     }
 }

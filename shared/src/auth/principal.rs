@@ -53,7 +53,10 @@ pub struct Principal {
 impl Principal {
     pub fn from_claims(claims: Claims) -> Self {
         let names = claims.role.iter().chain(claims.roles.iter());
-        let role = names.filter_map(|n| Role::parse(n)).max().unwrap_or(Role::Viewer);
+        let role = names
+            .filter_map(|n| Role::parse(n))
+            .max()
+            .unwrap_or(Role::Viewer);
         let internal_role = claims
             .role
             .iter()
@@ -91,13 +94,19 @@ impl Principal {
         if self.role >= required {
             Ok(())
         } else {
-            Err(ApiError::InsufficientPermissions { required: required.name() })
+            Err(ApiError::InsufficientPermissions {
+                required: required.name(),
+            })
         }
     }
 
     /// Staff may act on any tenant, others only on their own. Refusals look like absence, so
     /// the caller passes the error its route answers for a missing object.
-    pub fn require_tenant(&self, tenant_id: TenantId, not_found: impl FnOnce() -> ApiError) -> Result<(), ApiError> {
+    pub fn require_tenant(
+        &self,
+        tenant_id: TenantId,
+        not_found: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
         if self.platform || self.tenant_id == Some(tenant_id) {
             Ok(())
         } else {
@@ -114,7 +123,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::MissingToken)?;
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::MissingToken)?;
         let value = header.to_str().map_err(|_| ApiError::InvalidToken)?.trim();
         if value.is_empty() {
             return Err(ApiError::MissingToken);
