@@ -184,6 +184,23 @@ mod tests {
     }
 
     #[test]
+    fn tenant_access_is_own_tenant_or_staff() {
+        let own: TenantId = "0191f5e2-3f6b-7c41-9a0e-3a3b3c3d3e3f".parse().unwrap();
+        let other = TenantId::new();
+        let viewer = Principal::from_claims(claims(serde_json::json!({
+            "sub": "u", "role": "client_viewer", "tenant_id": own.to_string()
+        })));
+        let missing = || ApiError::not_found("X_NOT_FOUND", "not found");
+        assert!(viewer.require_tenant(own, missing).is_ok());
+        let refused = viewer.require_tenant(other, missing).unwrap_err();
+        assert_eq!(refused.code(), "X_NOT_FOUND", "refusal looks like absence");
+        let staff = Principal::from_claims(claims(serde_json::json!({
+            "sub": "s", "role": "internal_operator", "is_internal": true
+        })));
+        assert!(staff.require_tenant(other, missing).is_ok());
+    }
+
+    #[test]
     fn no_role_means_read_only() {
         let p = Principal::from_claims(claims(serde_json::json!({"sub": "u1"})));
         assert_eq!(p.role, Role::Viewer);
