@@ -266,31 +266,20 @@ impl TenantChanges {
 
     /// The tenant after these changes; `updated_at` is the caller's.
     pub fn apply(&self, tenant: &Tenant, now: DateTime<Utc>) -> Tenant {
+        fn set<T: Clone>(slot: &mut T, change: &Option<T>) {
+            if let Some(value) = change {
+                *slot = value.clone();
+            }
+        }
         let mut next = tenant.clone();
-        if let Some(v) = &self.name {
-            next.name = v.clone();
-        }
-        if let Some(v) = &self.domain {
-            next.domain = v.clone();
-        }
-        if let Some(v) = &self.description {
-            next.description = v.clone();
-        }
-        if let Some(v) = self.is_active {
-            next.is_active = v;
-        }
-        if let Some(v) = &self.contact_email {
-            next.contact_email = v.clone();
-        }
-        if let Some(v) = &self.contact_phone {
-            next.contact_phone = v.clone();
-        }
-        if let Some(v) = &self.address {
-            next.address = v.clone();
-        }
-        if let Some(v) = self.max_users {
-            next.max_users = v;
-        }
+        set(&mut next.name, &self.name);
+        set(&mut next.domain, &self.domain);
+        set(&mut next.description, &self.description);
+        set(&mut next.is_active, &self.is_active);
+        set(&mut next.contact_email, &self.contact_email);
+        set(&mut next.contact_phone, &self.contact_phone);
+        set(&mut next.address, &self.address);
+        set(&mut next.max_users, &self.max_users);
         if next != *tenant {
             next.updated_at = now;
         }

@@ -133,24 +133,35 @@ impl TenantStore {
             .build())
     }
 
+    /// Deletes `pk`/`sk` only while `attribute` still holds `value`.
+    fn delete_if(
+        &self,
+        pk: String,
+        sk: &str,
+        attribute: &str,
+        value: AttributeValue,
+    ) -> anyhow::Result<TransactWriteItem> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .condition_expression("#attribute = :value")
+            .expression_attribute_names("#attribute", attribute)
+            .expression_attribute_values(":value", value)
+            .build()?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
     fn delete_marker(
         &self,
         domain: &Domain,
         tenant_id: TenantId,
     ) -> anyhow::Result<TransactWriteItem> {
-        Ok(TransactWriteItem::builder()
-            .delete(
-                Delete::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(Self::key(keys::domain(domain), keys::DOMAIN)))
-                    .condition_expression("tenantId = :tenant")
-                    .expression_attribute_values(
-                        ":tenant",
-                        AttributeValue::S(tenant_id.to_string()),
-                    )
-                    .build()?,
-            )
-            .build())
+        self.delete_if(
+            keys::domain(domain),
+            keys::DOMAIN,
+            "tenantId",
+            AttributeValue::S(tenant_id.to_string()),
+        )
     }
 
     /// Writes `tenant` as the successor of `expected_version` (`None`: a new tenant).
@@ -374,20 +385,12 @@ impl TenantStore {
                 .get_item(id)
                 .await?
                 .ok_or_else(|| tenant_not_found(id))?;
-            let delete_tenant = TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
-                        .condition_expression("version = :version")
-                        .expression_attribute_values(
-                            ":version",
-                            AttributeValue::N(current.version.to_string()),
-                        )
-                        .build()
-                        .map_err(anyhow::Error::new)?,
-                )
-                .build();
+            let delete_tenant = self.delete_if(
+                keys::tenant(id),
+                keys::PROFILE,
+                "version",
+                AttributeValue::N(current.version.to_string()),
+            )?;
             let items = vec![
                 delete_tenant,
                 self.delete_marker(&current.tenant.domain, id)?,
