@@ -25,5 +25,6 @@ pub fn routes(config: &Config, clients: &Clients) -> anyhow::Result<axum::Router
         store: TenantStore::new(clients.dynamodb.clone(), &config.tables.tenants),
         verifier,
     });
-    Ok(system.merge(tenants))
+    let auth = gobi_auth::router(gobi_auth::AuthState::new(config, clients.dynamodb.clone())?);
+    Ok(system.merge(auth).merge(tenants))
 }

@@ -55,12 +55,17 @@ pub struct JwtConfig {
 #[derive(Clone, Debug)]
 pub struct Tables {
     pub tenants: String,
+    /// Users, e-mail markers, memberships and login throttles.
+    pub users: String,
 }
 
 impl Tables {
     /// Every table with the template's logical id, so the local stack can create them.
     pub fn by_logical_id(&self) -> Vec<(&'static str, &str)> {
-        vec![("TenantsTable", self.tenants.as_str())]
+        vec![
+            ("TenantsTable", self.tenants.as_str()),
+            ("UsersTable", self.users.as_str()),
+        ]
     }
 }
 
@@ -95,6 +100,8 @@ pub struct Config {
     pub livekit: LiveKitConfig,
     pub dev_bootstrap_key: Option<SecretString>,
     pub auth_bootstrap_key: Option<SecretString>,
+    /// Lifetime of the tokens GOBI issues at login and first-admin setup.
+    pub token_ttl_seconds: i64,
     /// Set when the Lambda runtime API is present (`AWS_LAMBDA_RUNTIME_API`).
     pub in_lambda: bool,
 }
@@ -175,9 +182,20 @@ impl Config {
             audience: get("JWT_AUDIENCE"),
         };
 
+        let token_ttl_seconds = match get("JWT_EXPIRES_IN_SECONDS") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (60..=30 * 24 * 3600).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::invalid("JWT_EXPIRES_IN_SECONDS", "between 60 and 2592000")
+                })?,
+            None => 3600,
+        };
         let table_prefix = get("TABLE_PREFIX").unwrap_or_else(|| "gobi".to_owned());
         let tables = Tables {
             tenants: get("TENANTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tenants")),
+            users: get("USERS_TABLE").unwrap_or_else(|| format!("{table_prefix}-users")),
         };
 
         let twilio = TwilioConfig {
@@ -205,6 +223,7 @@ impl Config {
             livekit,
             dev_bootstrap_key: secret("DEV_BOOTSTRAP_KEY"),
             auth_bootstrap_key: secret("AUTH_BOOTSTRAP_KEY"),
+            token_ttl_seconds,
             in_lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
         })
     }

@@ -96,6 +96,31 @@ impl Default for Backoff {
     }
 }
 
+/// Error of a transactional write, as the SDK reports it.
+pub type TransactError =
+    SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>;
+
+/// Runs a transaction, trying again (bounded, with backoff) while it only lost a race with a
+/// concurrent transaction; any other outcome is returned for the caller to map.
+pub async fn transact(
+    client: &Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    mut backoff: Backoff,
+) -> Result<(), TransactError> {
+    loop {
+        match client
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if is_transaction_conflict(&e) && backoff.wait().await => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Whether DynamoDB answers for this table; used by `/health/db`.
 pub async fn ping(client: &Client, table: &str) -> anyhow::Result<()> {
     client.describe_table().table_name(table).send().await?;

@@ -33,6 +33,9 @@ pub enum ApiError {
     InvalidToken,
     #[error("Token has expired")]
     TokenExpired,
+    /// Any other 401: wrong credentials, a wrong bootstrap key.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
     /// The token is valid but this kind of principal may not call the route at all.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
@@ -52,6 +55,13 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
+    /// Answered with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_seconds: u64,
+    },
     /// Anything unexpected; logged with its cause chain, answered without internals.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -95,9 +105,10 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken | Self::TokenExpired => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::MissingToken
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } | Self::InsufficientPermissions { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -106,6 +117,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,9 +128,11 @@ impl ApiError {
             Self::InvalidToken => "INVALID_TOKEN",
             Self::TokenExpired => "TOKEN_EXPIRED",
             Self::Forbidden { code, .. }
+            | Self::Unauthorized { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unavailable { code, .. } => code,
+            | Self::Unavailable { code, .. }
+            | Self::TooManyRequests { code, .. } => code,
             Self::InsufficientPermissions { .. } => "INSUFFICIENT_PERMISSIONS",
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -154,7 +168,19 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let status = self.status();
+        let retry_after = match &self {
+            Self::TooManyRequests {
+                retry_after_seconds,
+                ..
+            } => Some((*retry_after_seconds).max(1)),
+            _ => None,
+        };
         let mut response = (status, Json(self.body())).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

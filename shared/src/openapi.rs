@@ -4,13 +4,17 @@
 use utoipa::Modify;
 use utoipa::OpenApi as _;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
 use crate::error::{ErrorBody, ErrorDetail, FieldError};
 
 /// The security scheme name handlers use in `security(("bearerAuth" = []))`.
 pub const BEARER: &str = "bearerAuth";
+/// `x-auth-bootstrap-key`, for `POST /auth/bootstrap/user`.
+pub const AUTH_BOOTSTRAP_KEY: &str = "authBootstrapKey";
+/// `x-dev-bootstrap-key`, for `POST /internal/dev/token`.
+pub const DEV_BOOTSTRAP_KEY: &str = "devBootstrapKey";
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -23,6 +27,7 @@ pub const BEARER: &str = "bearerAuth";
     modifiers(&BearerScheme),
     tags(
         (name = "System", description = "Health and documentation"),
+        (name = "Auth", description = "First admin, login, bootstrap users and dev tokens"),
         (name = "Tenants", description = "Tenant management (platform staff)"),
     )
 )]
@@ -42,6 +47,15 @@ impl Modify for BearerScheme {
                     .build(),
             ),
         );
+        for (name, header) in [
+            (AUTH_BOOTSTRAP_KEY, "x-auth-bootstrap-key"),
+            (DEV_BOOTSTRAP_KEY, "x-dev-bootstrap-key"),
+        ] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(header))),
+            );
+        }
     }
 }
 
@@ -95,10 +109,13 @@ fn add_standard_errors(operation: &mut Operation) {
             .or_insert_with(|| error_response(description));
     };
     if secured {
-        add("401", "MISSING_TOKEN, INVALID_TOKEN or TOKEN_EXPIRED");
+        add(
+            "401",
+            "MISSING_TOKEN, INVALID_TOKEN, TOKEN_EXPIRED or INVALID_BOOTSTRAP_KEY",
+        );
         add(
             "403",
-            "The token may not call this route (ACCOUNT_NOT_AUTHORIZED, INSUFFICIENT_PERMISSIONS)",
+            "The caller may not call this route (ACCOUNT_NOT_AUTHORIZED, INSUFFICIENT_PERMISSIONS, BOOTSTRAP_DISABLED)",
         );
     }
     if has_body || has_parameters {

@@ -22,6 +22,8 @@ pub const PLATFORM_ACCOUNT: &str = "00000000-0000-0000-0000-000000000000";
 pub const JWT_SECRET: &str = "test-secret-for-hs256-0123456789abcdef";
 pub const ISSUER: &str = "gobi-test";
 pub const AUDIENCE: &str = "gobi";
+pub const AUTH_BOOTSTRAP_KEY: &str = "test-auth-bootstrap-key";
+pub const DEV_BOOTSTRAP_KEY: &str = "test-dev-bootstrap-key";
 
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -84,6 +86,8 @@ pub fn test_config(options: &TestAppOptions) -> Config {
         ("TABLE_PREFIX", prefix),
         ("CORS_ORIGIN", "https://app.example.com".to_owned()),
         ("REQUEST_BODY_LIMIT_BYTES", "16384".to_owned()),
+        ("AUTH_BOOTSTRAP_KEY", AUTH_BOOTSTRAP_KEY.to_owned()),
+        ("DEV_BOOTSTRAP_KEY", DEV_BOOTSTRAP_KEY.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -134,6 +138,18 @@ impl Answer {
 }
 
 impl TestApp {
+    /// Serves the app on an ephemeral loopback port, for tests that go over real HTTP; the
+    /// server stops with the test's runtime.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let router = self.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}")
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Answer {
         let response = self
             .router

@@ -68,7 +68,11 @@ fn routes() -> OpenApiRouter<SystemState> {
 
 /// Every function's part of the document, assembled into one.
 pub fn document() -> OpenApi {
-    openapi::assemble([routes().split_for_parts().1, gobi_tenants::openapi()])
+    openapi::assemble([
+        routes().split_for_parts().1,
+        gobi_auth::openapi(),
+        gobi_tenants::openapi(),
+    ])
 }
 
 /// The function's part of the OpenAPI document.

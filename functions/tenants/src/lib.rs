@@ -133,7 +133,7 @@ async fn create_tenant(
     let new = body.validate()?;
     let tenant = state
         .store
-        .create(TenantId::new(), new, time::now())
+        .create(new.into_tenant(TenantId::new(), time::now()))
         .await?;
     tracing::info!(tenant_id = %tenant.id, "tenant created");
     Ok((

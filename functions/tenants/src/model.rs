@@ -166,7 +166,39 @@ pub struct NewTenant {
     pub max_users: u32,
 }
 
+impl NewTenant {
+    pub fn into_tenant(self, id: TenantId, now: DateTime<Utc>) -> Tenant {
+        Tenant {
+            id,
+            name: self.name,
+            domain: self.domain,
+            description: self.description,
+            is_active: self.is_active,
+            contact_email: self.contact_email,
+            contact_phone: self.contact_phone,
+            address: self.address,
+            max_users: self.max_users,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 impl CreateTenant {
+    /// A tenant with only the required fields (first-admin setup names no more).
+    pub fn from_name_and_domain(name: String, domain: String) -> Self {
+        Self {
+            name,
+            domain,
+            description: None,
+            is_active: None,
+            contact_email: None,
+            contact_phone: None,
+            address: None,
+            max_users: None,
+        }
+    }
+
     pub fn validate(self) -> Result<NewTenant, ApiError> {
         let mut p = Problems::default();
         let name = p.check("name", name(&self.name));

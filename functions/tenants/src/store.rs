@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
+};
 use chrono::{DateTime, Utc};
 use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{Domain, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{NewTenant, Tenant, TenantChanges};
+use crate::model::{Tenant, TenantChanges};
 
 /// Key formats of the tenants table.
 mod keys {
@@ -76,7 +78,7 @@ pub(crate) fn tenant_not_found(id: TenantId) -> ApiError {
     ApiError::not_found("TENANT_NOT_FOUND", format!("Tenant {id} not found"))
 }
 
-fn domain_exists(domain: &Domain) -> ApiError {
+pub fn domain_exists(domain: &Domain) -> ApiError {
     ApiError::conflict(
         "DOMAIN_EXISTS",
         format!("Domain {domain} is already in use"),
@@ -184,55 +186,47 @@ impl TenantStore {
     }
 
     /// Creates the tenant and claims its domain in one transaction.
-    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    pub async fn create(
-        &self,
-        id: TenantId,
-        new: NewTenant,
-        now: DateTime<Utc>,
-    ) -> ApiResult<Tenant> {
-        let tenant = Tenant {
-            id,
-            name: new.name,
-            domain: new.domain,
-            description: new.description,
-            is_active: new.is_active,
-            contact_email: new.contact_email,
-            contact_phone: new.contact_phone,
-            address: new.address,
-            max_users: new.max_users,
-            created_at: now,
-            updated_at: now,
-        };
-        let items = vec![
-            self.put_tenant(&tenant, None)?,
-            self.put_marker(&tenant.domain, id)?,
-        ];
-        let mut backoff = Backoff::default();
-        loop {
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(tenant),
-                Err(e) if dynamo::is_transaction_conflict(&e) && backoff.wait().await => continue,
-                Err(e) => {
-                    return Err(match dynamo::cancellation_reasons(&e) {
-                        Some(r) if dynamo::item_condition_failed(&r, 1) => {
-                            domain_exists(&tenant.domain)
-                        }
-                        Some(r) if dynamo::item_condition_failed(&r, 0) => ApiError::conflict(
-                            "TENANT_EXISTS",
-                            format!("Tenant {id} already exists"),
-                        ),
-                        _ => ApiError::Internal(anyhow::Error::new(e).context("creating tenant")),
-                    });
-                }
-            }
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
+    pub async fn create(&self, tenant: Tenant) -> ApiResult<Tenant> {
+        match dynamo::transact(
+            &self.client,
+            self.create_items(&tenant)?.to_vec(),
+            Backoff::default(),
+        )
+        .await
+        {
+            Ok(()) => Ok(tenant),
+            Err(e) => Err(match dynamo::cancellation_reasons(&e) {
+                Some(r) if dynamo::item_condition_failed(&r, 1) => domain_exists(&tenant.domain),
+                Some(r) if dynamo::item_condition_failed(&r, 0) => ApiError::conflict(
+                    "TENANT_EXISTS",
+                    format!("Tenant {} already exists", tenant.id),
+                ),
+                _ => ApiError::Internal(anyhow::Error::new(e).context("creating tenant")),
+            }),
         }
+    }
+
+    /// The writes that create `tenant`, for this store's own transaction or a larger one:
+    /// `[0]` puts the tenant (if new), `[1]` claims its domain (if free).
+    pub fn create_items(&self, tenant: &Tenant) -> anyhow::Result<[TransactWriteItem; 2]> {
+        Ok([
+            self.put_tenant(tenant, None)?,
+            self.put_marker(&tenant.domain, tenant.id)?,
+        ])
+    }
+
+    /// A transaction item that holds only while the tenant exists.
+    pub fn exists_check(&self, id: TenantId) -> anyhow::Result<TransactWriteItem> {
+        Ok(TransactWriteItem::builder()
+            .condition_check(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
+                    .condition_expression("attribute_exists(pk)")
+                    .build()?,
+            )
+            .build())
     }
 
     async fn get_item(&self, id: TenantId) -> ApiResult<Option<TenantItem>> {

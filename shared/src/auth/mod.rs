@@ -2,7 +2,9 @@
 //! both seeds' claim sets map to, and the checks handlers call.
 
 mod jwt;
+mod keys;
 mod principal;
 
 pub use jwt::{Claims, JwtIssuer, JwtVerifier, KeyError};
+pub use keys::{require_header_key, secret_matches};
 pub use principal::{Principal, Role};

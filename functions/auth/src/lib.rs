@@ -1,0 +1,458 @@
+//! The `auth` function: first-admin setup, login, bootstrap users and dev tokens, so a new
+//! deployment can be set up and used without an external identity provider.
+
+pub mod model;
+pub mod password;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use gobi_shared::auth::{Claims, JwtIssuer, require_header_key};
+use gobi_shared::dynamo::{self, Backoff};
+use gobi_shared::error::{ApiError, ApiResult, ErrorBody};
+use gobi_shared::extract::ApiJson;
+use gobi_shared::ids::{Email, TenantId};
+use gobi_shared::response::DataResponse;
+use gobi_shared::{Config, time};
+use gobi_tenants::model::CreateTenant;
+use gobi_tenants::store::{TenantStore, domain_exists};
+use secrecy::SecretString;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::model::{
+    BootstrapUser, CreatedUser, DevToken, Login, Membership, MembershipRole, Problems,
+    RegisterFirstAdmin, TokenGrant, display_name, new_password, parse_expires_in,
+};
+use crate::store::{User, UserStore, email_exists, membership, slot};
+
+pub const AUTH_BOOTSTRAP_HEADER: &str = "x-auth-bootstrap-key";
+pub const DEV_BOOTSTRAP_HEADER: &str = "x-dev-bootstrap-key";
+
+#[derive(Clone)]
+pub struct AuthState {
+    pub users: UserStore,
+    pub tenants: TenantStore,
+    pub issuer: Arc<JwtIssuer>,
+    pub token_ttl_seconds: i64,
+    pub auth_bootstrap_key: Option<SecretString>,
+    pub dev_bootstrap_key: Option<SecretString>,
+    /// Production answers 404 on the dev token route, whatever the key.
+    pub production: bool,
+}
+
+impl AuthState {
+    pub fn new(config: &Config, dynamodb: aws_sdk_dynamodb::Client) -> anyhow::Result<Self> {
+        password::warm_up();
+        Ok(Self {
+            users: UserStore::new(dynamodb.clone(), &config.tables.users),
+            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            issuer: Arc::new(JwtIssuer::new(&config.jwt)?),
+            token_ttl_seconds: config.token_ttl_seconds,
+            auth_bootstrap_key: config.auth_bootstrap_key.clone(),
+            dev_bootstrap_key: config.dev_bootstrap_key.clone(),
+            production: config.environment.is_production(),
+        })
+    }
+
+    fn grant(
+        &self,
+        user: Option<&User>,
+        tenant_id: Option<String>,
+        role: MembershipRole,
+        memberships: Vec<Membership>,
+        ttl: i64,
+    ) -> ApiResult<TokenGrant> {
+        let claims = Claims {
+            sub: Some(user.map(|u| u.id.to_string()).unwrap_or_default()),
+            tenant_id: tenant_id.clone(),
+            role: Some(role.as_str().to_owned()),
+            is_internal: Some(role.is_internal()),
+            email: user.map(|u| u.email.as_str().to_owned()),
+            name: user.and_then(|u| u.name.clone()),
+            ..Claims::default()
+        };
+        let token = self.issuer.issue(claims, chrono::Duration::seconds(ttl))?;
+        Ok(TokenGrant {
+            token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            user: user.map(User::view),
+            tenant_id,
+            role,
+            memberships,
+        })
+    }
+}
+
+fn routes() -> OpenApiRouter<AuthState> {
+    OpenApiRouter::default()
+        .routes(routes!(register_first_admin))
+        .routes(routes!(login))
+        .routes(routes!(bootstrap_user))
+        .routes(routes!(dev_token))
+}
+
+pub fn router(state: AuthState) -> axum::Router {
+    routes().with_state(state).split_for_parts().0
+}
+
+pub fn openapi() -> OpenApi {
+    routes().split_for_parts().1
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized {
+        code: "INVALID_CREDENTIALS",
+        message: "E-mail or password is wrong".into(),
+    }
+}
+
+/// One-time setup while no user exists: creates a tenant, its first `internal_admin` and the
+/// membership in one transaction, and returns a token. Afterwards: 409, nothing written.
+#[utoipa::path(
+    post,
+    path = "/auth/register-first-admin",
+    tag = "Auth",
+    request_body = RegisterFirstAdmin,
+    responses(
+        (status = 201, description = "The first admin, with a token", body = DataResponse<TokenGrant>),
+        (status = 409, description = "ALREADY_INITIALIZED or DOMAIN_EXISTS", body = ErrorBody),
+        (status = 503, description = "SETUP_BUSY: the setup raced with itself; try again", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all)]
+async fn register_first_admin(
+    State(state): State<AuthState>,
+    ApiJson(body): ApiJson<RegisterFirstAdmin>,
+) -> ApiResult<(StatusCode, Json<DataResponse<TokenGrant>>)> {
+    let mut p = Problems::default();
+    let email = p.check("email", Email::parse(&body.email));
+    p.check("password", new_password(&body.password));
+    let name = p.check("name", display_name(body.name.as_deref()));
+    let tenant =
+        CreateTenant::from_name_and_domain(body.tenant_name, body.tenant_domain).validate();
+    if let Err(ApiError::Validation(fields)) = &tenant {
+        for f in fields {
+            p.0.push(gobi_shared::error::FieldError::new(
+                format!("tenant_{}", f.field),
+                f.message.clone(),
+            ));
+        }
+    }
+    p.finish()?;
+    let (email, name, tenant) = (email.expect("checked"), name.expect("checked"), tenant?);
+
+    let already = || {
+        ApiError::conflict(
+            "ALREADY_INITIALIZED",
+            "GOBI is already set up: an admin exists",
+        )
+    };
+    // Cheap early answer; the transaction below is what actually guarantees one admin.
+    if state.users.users_exist().await? {
+        return Err(already());
+    }
+    let now = time::now();
+    let tenant = tenant.into_tenant(TenantId::new(), now);
+    let user = User {
+        id: uuid::Uuid::now_v7(),
+        email,
+        name,
+        password_hash: password::hash(body.password).await?,
+        created_at: now,
+    };
+    let memberships = vec![membership(tenant.id, MembershipRole::InternalAdmin, now)];
+    let mut items = state.users.new_user_items(&user, &memberships, true)?;
+    let tenant_slot = items.len();
+    items.extend(state.tenants.create_items(&tenant)?);
+
+    if let Err(e) = dynamo::transact(
+        state.users.client(),
+        items,
+        Backoff::new(12, Duration::from_millis(20)),
+    )
+    .await
+    {
+        let reasons = dynamo::cancellation_reasons(&e).unwrap_or_default();
+        if dynamo::item_condition_failed(&reasons, slot::USERS_EXIST) {
+            return Err(already());
+        }
+        if dynamo::item_condition_failed(&reasons, slot::EMAIL) {
+            return Err(email_exists(&user.email));
+        }
+        if dynamo::item_condition_failed(&reasons, tenant_slot + 1) {
+            return Err(domain_exists(&tenant.domain));
+        }
+        if dynamo::is_transaction_conflict(&e) {
+            return Err(if state.users.users_exist().await? {
+                already()
+            } else {
+                ApiError::Unavailable {
+                    code: "SETUP_BUSY",
+                    message: "Setup is busy; try again".into(),
+                }
+            });
+        }
+        return Err(ApiError::Internal(
+            anyhow::Error::new(e).context("registering the first admin"),
+        ));
+    }
+    tracing::info!(tenant_id = %tenant.id, user_id = %user.id, "first admin registered");
+    let grant = state.grant(
+        Some(&user),
+        Some(tenant.id.to_string()),
+        MembershipRole::InternalAdmin,
+        memberships,
+        state.token_ttl_seconds,
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(DataResponse::with_message(grant, "First admin registered")),
+    ))
+}
+
+/// E-mail and password login. With `tenant_id` the token is scoped to that tenant (the user
+/// must be a member); without, to the user's first membership. Failed attempts per e-mail are
+/// limited (429 with `Retry-After`).
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "Auth",
+    request_body = Login,
+    responses(
+        (status = 200, description = "A token and the user's memberships", body = DataResponse<TokenGrant>),
+        (status = 401, description = "INVALID_CREDENTIALS: unknown e-mail or wrong password", body = ErrorBody),
+        (status = 403, description = "NOT_A_MEMBER of the tenant asked for, or NO_MEMBERSHIP", body = ErrorBody),
+        (status = 429, description = "TOO_MANY_LOGIN_ATTEMPTS; see Retry-After", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all)]
+async fn login(
+    State(state): State<AuthState>,
+    ApiJson(body): ApiJson<Login>,
+) -> ApiResult<Json<DataResponse<TokenGrant>>> {
+    let mut p = Problems::default();
+    p.check(
+        "email",
+        if body.email.trim().is_empty() {
+            Err("is required")
+        } else {
+            Ok(())
+        },
+    );
+    p.check(
+        "password",
+        if body.password.is_empty() {
+            Err("is required")
+        } else {
+            Ok(())
+        },
+    );
+    p.finish()?;
+
+    state
+        .users
+        .take_login_attempt(&body.email, time::now())
+        .await?;
+    let found = state.users.find_by_email(&body.email).await?;
+    let (user, memberships) = match found {
+        Some((user, memberships)) => (Some(user), memberships),
+        None => (None, Vec::new()),
+    };
+    let matches = password::verify(
+        body.password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(invalid_credentials());
+    };
+    let chosen = match body.tenant_id {
+        Some(tenant_id) => memberships
+            .iter()
+            .find(|m| m.tenant_id == tenant_id)
+            .cloned()
+            .ok_or_else(|| ApiError::Forbidden {
+                code: "NOT_A_MEMBER",
+                message: format!("You are not a member of tenant {tenant_id}"),
+            })?,
+        None => memberships
+            .first()
+            .cloned()
+            .ok_or_else(|| ApiError::Forbidden {
+                code: "NO_MEMBERSHIP",
+                message: "This user belongs to no tenant".into(),
+            })?,
+    };
+    state.users.clear_login_attempts(&body.email).await?;
+    tracing::info!(user_id = %user.id, tenant_id = %chosen.tenant_id, "login");
+    let grant = state.grant(
+        Some(&user),
+        Some(chosen.tenant_id.to_string()),
+        chosen.role,
+        memberships,
+        state.token_ttl_seconds,
+    )?;
+    Ok(Json(DataResponse::new(grant)))
+}
+
+/// Creates a further user and their memberships; guarded by `x-auth-bootstrap-key`.
+#[utoipa::path(
+    post,
+    path = "/auth/bootstrap/user",
+    tag = "Auth",
+    request_body = BootstrapUser,
+    security(("authBootstrapKey" = [])),
+    responses(
+        (status = 201, description = "The user and memberships", body = DataResponse<CreatedUser>),
+        (status = 404, description = "TENANT_NOT_FOUND: a membership names no tenant", body = ErrorBody),
+        (status = 409, description = "EMAIL_EXISTS", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all)]
+async fn bootstrap_user(
+    State(state): State<AuthState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<BootstrapUser>,
+) -> ApiResult<(StatusCode, Json<DataResponse<CreatedUser>>)> {
+    require_header_key(
+        &headers,
+        AUTH_BOOTSTRAP_HEADER,
+        state.auth_bootstrap_key.as_ref(),
+    )?;
+    let mut p = Problems::default();
+    let email = p.check("email", Email::parse(&body.email));
+    p.check("password", new_password(&body.password));
+    let name = p.check("name", display_name(body.name.as_deref()));
+    let mut tenants: Vec<TenantId> = body.memberships.iter().map(|m| m.tenant_id).collect();
+    tenants.sort();
+    tenants.dedup();
+    p.check(
+        "memberships",
+        match body.memberships.len() {
+            0 => Err("needs at least one tenant"),
+            n if n > 20 => Err("at most 20 tenants"),
+            n if n != tenants.len() => Err("names a tenant twice"),
+            _ => Ok(()),
+        },
+    );
+    p.finish()?;
+    let (email, name) = (email.expect("checked"), name.expect("checked"));
+
+    let now = time::now();
+    let user = User {
+        id: uuid::Uuid::now_v7(),
+        email,
+        name,
+        password_hash: password::hash(body.password).await?,
+        created_at: now,
+    };
+    let memberships: Vec<Membership> = body
+        .memberships
+        .iter()
+        .map(|m| membership(m.tenant_id, m.role, now))
+        .collect();
+    let mut items = state.users.new_user_items(&user, &memberships, false)?;
+    let checks_from = items.len();
+    for m in &memberships {
+        items.push(state.tenants.exists_check(m.tenant_id)?);
+    }
+    if let Err(e) = dynamo::transact(state.users.client(), items, Backoff::default()).await {
+        let reasons = dynamo::cancellation_reasons(&e).unwrap_or_default();
+        if dynamo::item_condition_failed(&reasons, slot::EMAIL) {
+            return Err(email_exists(&user.email));
+        }
+        if let Some(i) = (0..memberships.len())
+            .find(|i| dynamo::item_condition_failed(&reasons, checks_from + i))
+        {
+            let id = memberships[i].tenant_id;
+            return Err(ApiError::not_found(
+                "TENANT_NOT_FOUND",
+                format!("Tenant {id} not found"),
+            ));
+        }
+        return Err(ApiError::Internal(
+            anyhow::Error::new(e).context("creating a user"),
+        ));
+    }
+    tracing::info!(user_id = %user.id, "user created by bootstrap key");
+    Ok((
+        StatusCode::CREATED,
+        Json(DataResponse::with_message(
+            CreatedUser {
+                user: user.view(),
+                memberships,
+            },
+            "User created",
+        )),
+    ))
+}
+
+/// A token for local and staging use, guarded by `x-dev-bootstrap-key`; 404 in production.
+#[utoipa::path(
+    post,
+    path = "/internal/dev/token",
+    tag = "Auth",
+    request_body = DevToken,
+    security(("devBootstrapKey" = [])),
+    responses(
+        (status = 200, description = "A token with the claims asked for", body = DataResponse<TokenGrant>),
+        (status = 404, description = "ROUTE_NOT_FOUND in production", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all)]
+async fn dev_token(
+    State(state): State<AuthState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<DevToken>,
+) -> ApiResult<Json<DataResponse<TokenGrant>>> {
+    if state.production {
+        return Err(ApiError::not_found(
+            "ROUTE_NOT_FOUND",
+            "No route matches this path",
+        ));
+    }
+    require_header_key(
+        &headers,
+        DEV_BOOTSTRAP_HEADER,
+        state.dev_bootstrap_key.as_ref(),
+    )?;
+    let mut p = Problems::default();
+    let user_id = p.check(
+        "user_id",
+        if body.user_id.trim().is_empty() {
+            Err("is required")
+        } else {
+            Ok(body.user_id.trim().to_owned())
+        },
+    );
+    let ttl = p.check(
+        "expires_in",
+        parse_expires_in(body.expires_in.as_deref().unwrap_or("1h")),
+    );
+    p.finish()?;
+    let claims = Claims {
+        sub: user_id,
+        tenant_id: body.tenant_id.clone(),
+        role: Some(body.role.as_str().to_owned()),
+        is_internal: Some(body.is_internal),
+        ..Claims::default()
+    };
+    let ttl = ttl.expect("checked");
+    let token = state.issuer.issue(claims, chrono::Duration::seconds(ttl))?;
+    Ok(Json(DataResponse::new(TokenGrant {
+        token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        user: None,
+        tenant_id: body.tenant_id,
+        role: body.role,
+        memberships: Vec::new(),
+    })))
+}

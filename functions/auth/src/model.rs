@@ -1,0 +1,213 @@
+//! Bodies and answers of the auth routes (snake_case, as the second seed writes them).
+
+use chrono::{DateTime, Utc};
+use gobi_shared::error::{ApiError, FieldError};
+use gobi_shared::ids::{Email, TenantId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::password;
+
+/// A user's role in one tenant (the second seed's roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipRole {
+    InternalAdmin,
+    InternalOperator,
+    ClientViewer,
+}
+
+impl MembershipRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InternalAdmin => "internal_admin",
+            Self::InternalOperator => "internal_operator",
+            Self::ClientViewer => "client_viewer",
+        }
+    }
+
+    pub fn is_internal(self) -> bool {
+        !matches!(self, Self::ClientViewer)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Membership {
+    pub tenant_id: TenantId,
+    pub role: MembershipRole,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user as answers show it (never the password hash).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: uuid::Uuid,
+    pub email: Email,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /auth/register-first-admin`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterFirstAdmin {
+    #[schema(value_type = Email)]
+    pub email: String,
+    /// At least 12 characters.
+    #[schema(min_length = 12, max_length = 256)]
+    pub password: String,
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    /// The platform operator's own tenant, created with the admin.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Acme Voice Ops"
+    )]
+    pub tenant_name: String,
+    #[schema(value_type = gobi_shared::ids::Domain)]
+    pub tenant_domain: String,
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    #[schema(max_length = 254)]
+    pub email: String,
+    #[schema(max_length = 256)]
+    pub password: String,
+    /// Scope the token to this tenant; the user must be a member.
+    pub tenant_id: Option<TenantId>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMembership {
+    pub tenant_id: TenantId,
+    pub role: MembershipRole,
+}
+
+/// `POST /auth/bootstrap/user`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapUser {
+    #[schema(value_type = Email)]
+    pub email: String,
+    #[schema(min_length = 12, max_length = 256)]
+    pub password: String,
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    /// 1 to 20 tenants, each once.
+    #[schema(min_items = 1, max_items = 20)]
+    pub memberships: Vec<NewMembership>,
+}
+
+/// `POST /internal/dev/token`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DevToken {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "user-1")]
+    pub user_id: String,
+    #[schema(max_length = 200, example = "tenant-1")]
+    pub tenant_id: Option<String>,
+    pub role: MembershipRole,
+    #[serde(default)]
+    pub is_internal: bool,
+    /// `30m`, `1h`, `7d` or seconds; at most 30 days (default `1h`).
+    #[schema(example = "1h", pattern = r"^[0-9]{1,7}[smhd]?$")]
+    pub expires_in: Option<String>,
+}
+
+/// A token and who it is for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenGrant {
+    pub token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub user: Option<UserView>,
+    /// The tenant the token is scoped to.
+    pub tenant_id: Option<String>,
+    pub role: MembershipRole,
+    pub memberships: Vec<Membership>,
+}
+
+/// `POST /auth/bootstrap/user` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub user: UserView,
+    pub memberships: Vec<Membership>,
+}
+
+#[derive(Default)]
+pub struct Problems(pub Vec<FieldError>);
+
+impl Problems {
+    pub fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result
+            .map_err(|e| self.0.push(FieldError::new(field, e.to_string())))
+            .ok()
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}
+
+pub fn display_name(raw: Option<&str>) -> Result<Option<String>, String> {
+    match raw.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) if n.chars().count() > 200 => Err("must be at most 200 characters".into()),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+pub fn new_password(raw: &str) -> Result<(), String> {
+    password::check_strength(raw)
+}
+
+/// `30m`, `1h`, `7d`, `3600`: seconds, at most 30 days.
+pub fn parse_expires_in(raw: &str) -> Result<i64, String> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&raw[..i], c),
+        _ => (raw, 's'),
+    };
+    let count: i64 = digits
+        .parse()
+        .map_err(|_| "must look like 30m, 1h, 7d or a number of seconds".to_owned())?;
+    let seconds = match unit {
+        's' => count,
+        'm' => count * 60,
+        'h' => count * 3600,
+        'd' => count * 86_400,
+        _ => return Err("the unit must be s, m, h or d".into()),
+    };
+    if !(1..=30 * 86_400).contains(&seconds) {
+        return Err("must be between 1 second and 30 days".into());
+    }
+    Ok(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_spans_parse() {
+        assert_eq!(parse_expires_in("1h"), Ok(3600));
+        assert_eq!(parse_expires_in("30m"), Ok(1800));
+        assert_eq!(parse_expires_in("7d"), Ok(604_800));
+        assert_eq!(parse_expires_in("90"), Ok(90));
+        assert!(parse_expires_in("31d").is_err());
+        assert!(parse_expires_in("0").is_err());
+        assert!(parse_expires_in("1y").is_err());
+        assert!(parse_expires_in("h").is_err());
+    }
+}

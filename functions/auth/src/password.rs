@@ -1,0 +1,98 @@
+//! Argon2id password hashing (PHC strings). Hashing and verifying run on the blocking pool.
+
+use std::sync::LazyLock;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use gobi_shared::error::{ApiError, ApiResult};
+
+pub const MIN_LENGTH: usize = 12;
+pub const MAX_LENGTH: usize = 256;
+
+/// A hash no password matches, verified when the e-mail is unknown so that answer takes as long
+/// as a wrong password does.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    Argon2::default()
+        .hash_password(b"gobi-no-such-user-placeholder")
+        .expect("hashing a constant")
+        .to_string()
+});
+
+/// The length rule, as a message for the `password` field.
+pub fn check_strength(password: &str) -> Result<(), String> {
+    let length = password.chars().count();
+    if length < MIN_LENGTH {
+        return Err(format!("must be at least {MIN_LENGTH} characters"));
+    }
+    if length > MAX_LENGTH {
+        return Err(format!("must be at most {MAX_LENGTH} characters"));
+    }
+    Ok(())
+}
+
+pub async fn hash(password: String) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+    })
+    .await
+    .map_err(anyhow::Error::new)?
+    .map_err(ApiError::Internal)
+}
+
+/// Verifies against `stored`, or against the dummy hash when there is no user.
+pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+        let parsed = PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+        let matches = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        Ok(known && matches)
+    })
+    .await
+    .map_err(anyhow::Error::new)?
+    .map_err(ApiError::Internal)
+}
+
+/// Computes the dummy hash ahead of the first login.
+pub fn warm_up() {
+    LazyLock::force(&DUMMY_HASH);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_are_argon2id() {
+        let phc = hash("correct horse battery".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(
+            verify("correct horse battery".into(), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("wrong horse battery".into(), Some(phc))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("gobi-no-such-user-placeholder".into(), None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(check_strength("short").is_err());
+        assert!(check_strength("long enough password").is_ok());
+        assert!(check_strength(&"x".repeat(MAX_LENGTH + 1)).is_err());
+    }
+}
