@@ -33,7 +33,8 @@ echo "== schemathesis"
 # The server reads only the environment: no .env file, fresh tables, GOBI's own test secret.
 export NODE_ENV=test PORT="$server_port" TABLE_PREFIX="schemathesis-$(date +%s)" \
   JWT_SECRET="schemathesis-secret-0123456789abcdef" JWT_ISSUER=gobi-test JWT_AUDIENCE=gobi \
-  CORS_ORIGIN="http://localhost" RUST_LOG=warn JWT_PUBLIC_KEY=""
+  CORS_ORIGIN="http://localhost" RUST_LOG=warn JWT_PUBLIC_KEY="" \
+  AUTH_BOOTSTRAP_KEY="schemathesis-auth-key" DEV_BOOTSTRAP_KEY="schemathesis-dev-key"
 cargo build -q -p gobi-infra --bin gobi-local
 log=.local/run/test/server.log
 target/debug/gobi-local serve >"$log" 2>&1 &
@@ -48,6 +49,8 @@ token=$(target/debug/gobi-local token --role internal_admin)
 # deactivates, as the first seed specifies, so the tenant is still readable afterwards.
 "$venv/schemathesis" run "http://127.0.0.1:$server_port/api-docs/swagger.json" \
   --header "Authorization: Bearer $token" \
+  --header "x-auth-bootstrap-key: $AUTH_BOOTSTRAP_KEY" \
+  --header "x-dev-bootstrap-key: $DEV_BOOTSTRAP_KEY" \
   --checks all \
   --exclude-checks use_after_free \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \

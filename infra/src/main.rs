@@ -67,7 +67,8 @@ fn print_banner(config: &Config) {
     eprintln!(
         "\nGOBI is running on {base}\n  Swagger UI:   {base}/api-docs\n  OpenAPI:      {base}/api-docs/swagger.json\n  \
          Health:       {base}/health and {base}/health/db\n  A token:      make token   \
-         (or: cargo run -q -p gobi-infra --bin gobi-local -- token --role internal_admin)\n"
+         (or: cargo run -q -p gobi-infra --bin gobi-local -- token --role internal_admin),\n                \
+         or POST {base}/auth/register-first-admin once, then POST {base}/auth/login\n"
     );
 }
 

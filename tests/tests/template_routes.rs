@@ -20,6 +20,7 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
     );
     vec![
         ("gobi-system", system),
+        ("gobi-auth", documented(&gobi_auth::openapi())),
         ("gobi-tenants", documented(&gobi_tenants::openapi())),
     ]
 }

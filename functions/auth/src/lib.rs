@@ -426,15 +426,22 @@ async fn dev_token(
     let mut p = Problems::default();
     let user_id = p.check(
         "user_id",
-        if body.user_id.trim().is_empty() {
-            Err("is required")
-        } else {
-            Ok(body.user_id.trim().to_owned())
+        match body.user_id.trim() {
+            "" => Err("is required"),
+            id if id.chars().count() > 200 => Err("must be at most 200 characters"),
+            id => Ok(id.to_owned()),
         },
     );
     let ttl = p.check(
         "expires_in",
         parse_expires_in(body.expires_in.as_deref().unwrap_or("1h")),
+    );
+    p.check(
+        "tenant_id",
+        match body.tenant_id.as_deref() {
+            Some(t) if t.chars().count() > 200 => Err("must be at most 200 characters"),
+            _ => Ok(()),
+        },
     );
     p.finish()?;
     let claims = Claims {

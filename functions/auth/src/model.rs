@@ -74,9 +74,9 @@ pub struct RegisterFirstAdmin {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
-    #[schema(max_length = 254)]
+    #[schema(min_length = 1, max_length = 254, pattern = r"\S")]
     pub email: String,
-    #[schema(max_length = 256)]
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
     /// Scope the token to this tenant; the user must be a member.
     pub tenant_id: Option<TenantId>,
@@ -116,7 +116,10 @@ pub struct DevToken {
     #[serde(default)]
     pub is_internal: bool,
     /// `30m`, `1h`, `7d` or seconds; at most 30 days (default `1h`).
-    #[schema(example = "1h", pattern = r"^[0-9]{1,7}[smhd]?$")]
+    #[schema(
+        example = "1h",
+        pattern = r"^(([1-9]|[12][0-9]|30)d|([1-9][0-9]?|[1-6][0-9]{2}|7[01][0-9]|720)h|([1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43200)m|([1-9][0-9]{0,5}|1[0-9]{6}|2[0-4][0-9]{5}|25[0-8][0-9]{4}|259[01][0-9]{3}|2592000)s?)$"
+    )]
     pub expires_in: Option<String>,
 }
 
