@@ -67,6 +67,10 @@ async fn the_openapi_document_covers_every_route_with_auth_and_errors() {
         ("/api/tenants/{id}", "put"),
         ("/api/tenants/{id}", "delete"),
         ("/api/tenants/{id}/activate", "patch"),
+        ("/auth/register-first-admin", "post"),
+        ("/auth/login", "post"),
+        ("/auth/bootstrap/user", "post"),
+        ("/internal/dev/token", "post"),
     ] {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} is documented");
@@ -84,6 +88,19 @@ async fn the_openapi_document_covers_every_route_with_auth_and_errors() {
         }
     }
     assert!(doc["paths"]["/api/tenants"]["post"]["requestBody"].is_object());
+    assert_eq!(
+        doc["paths"]["/auth/bootstrap/user"]["post"]["security"][0]["authBootstrapKey"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        doc["paths"]["/internal/dev/token"]["post"]["security"][0]["devBootstrapKey"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["authBootstrapKey"]["name"],
+        "x-auth-bootstrap-key"
+    );
+    assert!(doc["paths"]["/auth/login"]["post"]["responses"]["429"].is_object());
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert!(doc["components"]["schemas"]["CreateTenant"].is_object());
 }
