@@ -9,9 +9,13 @@ export DYNAMODB_PORT="${TEST_DYNAMODB_PORT:-8100}"
 export MOTO_PORT="${TEST_MOTO_PORT:-5100}"
 server_port="${TEST_SERVER_PORT:-3100}"
 server_pid=""
+fakes_pid=""
 
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  for pid in $server_pid $fakes_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   infra/stack.sh stop
 }
 trap cleanup EXIT
@@ -35,7 +39,16 @@ export NODE_ENV=test PORT="$server_port" TABLE_PREFIX="schemathesis-$(date +%s)"
   JWT_SECRET="schemathesis-secret-0123456789abcdef" JWT_ISSUER=gobi-test JWT_AUDIENCE=gobi \
   CORS_ORIGIN="http://localhost" RUST_LOG=warn JWT_PUBLIC_KEY="" \
   AUTH_BOOTSTRAP_KEY="schemathesis-auth-key" DEV_BOOTSTRAP_KEY="schemathesis-dev-key"
+# Twilio and LiveKit are the local stand-ins from the test kit.
+twilio_port="${TEST_TWILIO_PORT:-3201}" livekit_port="${TEST_LIVEKIT_PORT:-3202}"
+export TWILIO_ACCOUNT_SID=AC0000000000000000000000000000beef TWILIO_AUTH_TOKEN=schemathesis-twilio-token \
+  TWILIO_API_BASE_URL="http://127.0.0.1:$twilio_port" TWILIO_WEBHOOK_BASE_URL="https://hooks.gobi.test" \
+  LIVEKIT_URL="http://127.0.0.1:$livekit_port" LIVEKIT_API_KEY=APIschemathesis \
+  LIVEKIT_API_SECRET=schemathesis-livekit-secret-0123456789
 cargo build -q -p gobi-infra --bin gobi-local
+cargo build -q -p gobi-tests --bin gobi-fakes
+target/debug/gobi-fakes "$twilio_port" "$livekit_port" >.local/run/test/fakes.log 2>&1 &
+fakes_pid=$!
 log=.local/run/test/server.log
 target/debug/gobi-local serve >"$log" 2>&1 &
 server_pid=$!

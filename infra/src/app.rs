@@ -23,8 +23,13 @@ pub fn routes(config: &Config, clients: &Clients) -> anyhow::Result<axum::Router
     });
     let tenants = gobi_tenants::router(TenantsState {
         store: TenantStore::new(clients.dynamodb.clone(), &config.tables.tenants),
-        verifier,
+        verifier: verifier.clone(),
     });
+    let phone_numbers = gobi_phone_numbers::router(gobi_phone_numbers::PhoneNumbersState::new(
+        config,
+        clients.dynamodb.clone(),
+        verifier,
+    ));
     let auth = gobi_auth::router(gobi_auth::AuthState::new(config, clients.dynamodb.clone())?);
-    Ok(system.merge(auth).merge(tenants))
+    Ok(system.merge(auth).merge(tenants).merge(phone_numbers))
 }

@@ -57,6 +57,8 @@ pub struct Tables {
     pub tenants: String,
     /// Users, e-mail markers, memberships and login throttles.
     pub users: String,
+    /// Phone numbers and the inbound route index (E.164 → tenant, agent).
+    pub phone_numbers: String,
 }
 
 impl Tables {
@@ -65,6 +67,7 @@ impl Tables {
         vec![
             ("TenantsTable", self.tenants.as_str()),
             ("UsersTable", self.users.as_str()),
+            ("PhoneNumbersTable", self.phone_numbers.as_str()),
         ]
     }
 }
@@ -75,6 +78,9 @@ pub struct TwilioConfig {
     pub api_base_url: Url,
     pub account_sid: Option<String>,
     pub auth_token: Option<SecretString>,
+    /// Public base of GOBI's Twilio webhook (the Function URL); purchased numbers point their
+    /// voice URL at `<base>/twilio/webhook/inbound`.
+    pub webhook_base_url: Option<Url>,
 }
 
 /// LiveKit's server API.
@@ -83,6 +89,8 @@ pub struct LiveKitConfig {
     pub url: Option<Url>,
     pub api_key: Option<String>,
     pub api_secret: Option<SecretString>,
+    /// The agent worker name dispatch rules send calls to.
+    pub agent_name: String,
 }
 
 #[derive(Clone, Debug)]
@@ -196,6 +204,8 @@ impl Config {
         let tables = Tables {
             tenants: get("TENANTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tenants")),
             users: get("USERS_TABLE").unwrap_or_else(|| format!("{table_prefix}-users")),
+            phone_numbers: get("PHONE_NUMBERS_TABLE")
+                .unwrap_or_else(|| format!("{table_prefix}-phone-numbers")),
         };
 
         let twilio = TwilioConfig {
@@ -203,11 +213,13 @@ impl Config {
                 .expect("a default is given"),
             account_sid: get("TWILIO_ACCOUNT_SID"),
             auth_token: secret("TWILIO_AUTH_TOKEN"),
+            webhook_base_url: parse_url("TWILIO_WEBHOOK_BASE_URL", None)?,
         };
         let livekit = LiveKitConfig {
             url: parse_url("LIVEKIT_URL", None)?,
             api_key: get("LIVEKIT_API_KEY"),
             api_secret: secret("LIVEKIT_API_SECRET"),
+            agent_name: get("LIVEKIT_AGENT_NAME").unwrap_or_else(|| "gobi-voice-agent".to_owned()),
         };
 
         Ok(Self {

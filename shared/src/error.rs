@@ -62,6 +62,16 @@ pub enum ApiError {
         message: String,
         retry_after_seconds: u64,
     },
+    /// An external service (Twilio, LiveKit, n8n) refused or failed; `status` is a 4xx when the
+    /// caller can fix it, 502 when the service failed.
+    #[error("{message}")]
+    Dependency {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        details: Option<serde_json::Value>,
+        twilio_code: Option<i64>,
+    },
     /// Anything unexpected; logged with its cause chain, answered without internals.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -78,10 +88,14 @@ pub struct ErrorDetail {
     pub message: String,
     /// Stable, UPPER_SNAKE: `MISSING_TOKEN`, `VALIDATION_ERROR`, `TENANT_NOT_FOUND`, ...
     pub code: String,
-    /// Per-field problems for `VALIDATION_ERROR`; absent otherwise.
+    /// Per-field problems (`[{field, message}]`) for `VALIDATION_ERROR`; for other codes a
+    /// string or object that explains more; absent when there is nothing to add.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<FieldError>>)]
+    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
+    /// Twilio's own error code, when Twilio refused.
+    #[serde(rename = "twilioCode", skip_serializing_if = "Option::is_none")]
+    pub twilio_code: Option<i64>,
 }
 
 impl ApiError {
@@ -118,6 +132,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Dependency { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,7 +147,8 @@ impl ApiError {
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unavailable { code, .. }
-            | Self::TooManyRequests { code, .. } => code,
+            | Self::TooManyRequests { code, .. }
+            | Self::Dependency { code, .. } => code,
             Self::InsufficientPermissions { .. } => "INSUFFICIENT_PERMISSIONS",
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -143,19 +159,26 @@ impl ApiError {
     }
 
     fn body(&self) -> ErrorBody {
-        let (message, details) = match self {
-            Self::Internal(_) => ("Internal server error".to_owned(), None),
+        let (message, details, twilio_code) = match self {
+            Self::Internal(_) => ("Internal server error".to_owned(), None, None),
             Self::Validation(fields) => (
                 self.to_string(),
                 Some(serde_json::to_value(fields).unwrap_or_default()),
+                None,
             ),
-            other => (other.to_string(), None),
+            Self::Dependency {
+                details,
+                twilio_code,
+                ..
+            } => (self.to_string(), details.clone(), *twilio_code),
+            other => (other.to_string(), None, None),
         };
         ErrorBody {
             error: ErrorDetail {
                 message,
                 code: self.code().to_owned(),
                 details,
+                twilio_code,
             },
         }
     }

@@ -58,6 +58,14 @@ uuid_id!(
     /// A tenant's id.
     TenantId
 );
+uuid_id!(
+    /// An AI voice agent's id.
+    AgentId
+);
+uuid_id!(
+    /// A phone number's id (GOBI's, not Twilio's SID).
+    PhoneNumberId
+);
 
 /// The platform account (`acct`) whose tokens may manage tenants.
 pub const PLATFORM_ACCOUNT: Uuid = Uuid::nil();
@@ -188,8 +196,44 @@ impl E164 {
         Ok(Self(compact))
     }
 
+    /// Stricter than [`E164::parse`], for numbers GOBI buys and routes: libphonenumber must
+    /// recognise the country calling code and the length must fit it. The numbering plan is not
+    /// checked, so fictional numbers like the seed's `+15551234567` still pass.
+    pub fn parse_dialable(raw: &str) -> Result<Self, InvalidValue> {
+        let invalid = |why: &str| {
+            InvalidValue(format!(
+                "must be a dialable phone number in E.164 form like +15551234567: {why}"
+            ))
+        };
+        let number = phonenumber::parse(None, raw.trim()).map_err(|e| invalid(&e.to_string()))?;
+        let e164 = Self::parse(&number.format().mode(phonenumber::Mode::E164).to_string())
+            .map_err(|_| invalid("not E.164"))?;
+        Ok(e164)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The international form the first seed shows: `+1 555 123 4567`.
+    pub fn display(&self) -> String {
+        match phonenumber::parse(None, &self.0) {
+            Ok(number) => number
+                .format()
+                .mode(phonenumber::Mode::International)
+                .to_string()
+                .replace(['-', '(', ')'], " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(_) => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -242,6 +286,32 @@ mod tests {
         assert!(E164::parse("5551234567").is_err());
         assert!(E164::parse("+1 555").is_err());
         assert!(E164::parse("+1 555 abc").is_err());
+    }
+
+    #[test]
+    fn dialable_numbers_need_a_known_country_code() {
+        assert_eq!(
+            E164::parse_dialable("+1 555 123 4567").unwrap().as_str(),
+            "+15551234567"
+        );
+        assert_eq!(
+            E164::parse_dialable("+44 20 7946 0958").unwrap().as_str(),
+            "+442079460958"
+        );
+        assert!(E164::parse_dialable("+80536282365").is_err());
+        assert!(E164::parse_dialable("5551234567").is_err());
+    }
+
+    #[test]
+    fn numbers_display_as_the_seed_shows_them() {
+        assert_eq!(
+            E164::parse("+15551234567").unwrap().display(),
+            "+1 555 123 4567"
+        );
+        assert_eq!(
+            E164::parse("+442079460958").unwrap().display(),
+            "+44 20 7946 0958"
+        );
     }
 
     #[test]

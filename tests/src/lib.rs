@@ -4,6 +4,8 @@
 //!
 //! Needs the local stack: `make test` starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`.
 
+pub mod fakes;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -120,6 +122,43 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         dynamodb,
         router,
     }
+}
+
+/// The fake Twilio and LiveKit an app under test talks to.
+pub struct Telephony {
+    pub twilio: fakes::twilio::FakeTwilio,
+    pub livekit: fakes::livekit::FakeLiveKit,
+}
+
+pub const WEBHOOK_BASE: &str = "https://hooks.gobi.example";
+pub const LIVEKIT_AGENT: &str = "gobi-test-agent";
+
+/// An app wired to fresh fake Twilio and LiveKit servers (LiveKit left unconfigured when asked).
+pub async fn spawn_telephony_app(with_livekit: bool) -> (TestApp, Telephony) {
+    let twilio =
+        fakes::twilio::FakeTwilio::new("AC00000000000000000000000000000001", "twilio-test-token");
+    let livekit = fakes::livekit::FakeLiveKit::new("APItestkey", "livekit-test-secret-0123456789");
+    let any_port = ([127, 0, 0, 1], 0).into();
+    let twilio_url = fakes::serve(twilio.router(), any_port).await;
+    let livekit_url = fakes::serve(livekit.router(), any_port).await;
+    let mut extra = vec![
+        ("TWILIO_API_BASE_URL", twilio_url),
+        ("TWILIO_ACCOUNT_SID", twilio.account_sid.clone()),
+        ("TWILIO_AUTH_TOKEN", twilio.auth_token.clone()),
+        ("TWILIO_WEBHOOK_BASE_URL", WEBHOOK_BASE.to_owned()),
+        ("LIVEKIT_AGENT_NAME", LIVEKIT_AGENT.to_owned()),
+    ];
+    if with_livekit {
+        extra.push(("LIVEKIT_URL", livekit_url));
+        extra.push(("LIVEKIT_API_KEY", livekit.api_key.clone()));
+        extra.push(("LIVEKIT_API_SECRET", livekit.api_secret.clone()));
+    }
+    let app = spawn_app_with(TestAppOptions {
+        extra,
+        ..Default::default()
+    })
+    .await;
+    (app, Telephony { twilio, livekit })
 }
 
 /// An answer, with its body parsed as JSON (`Value::Null` when it is empty or not JSON).

@@ -21,6 +21,10 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
     vec![
         ("gobi-system", system),
         ("gobi-auth", documented(&gobi_auth::openapi())),
+        (
+            "gobi-phone-numbers",
+            documented(&gobi_phone_numbers::openapi()),
+        ),
         ("gobi-tenants", documented(&gobi_tenants::openapi())),
     ]
 }
@@ -65,7 +69,9 @@ async fn every_template_route_reaches_a_handler() {
         for (method, path) in routes {
             let concrete = path
                 .replace("{proxy+}", "index.css")
-                .replace("{id}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
+                .replace("{id}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
+                .replace("{phoneId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
+                .replace("{phoneNumberId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
             let answer = app
                 .call(
                     Method::from_bytes(method.as_bytes()).unwrap(),

@@ -71,6 +71,7 @@ pub fn document() -> OpenApi {
     openapi::assemble([
         routes().split_for_parts().1,
         gobi_auth::openapi(),
+        gobi_phone_numbers::openapi(),
         gobi_tenants::openapi(),
     ])
 }

@@ -74,7 +74,7 @@ struct DomainMarker {
     tenant_id: TenantId,
 }
 
-pub(crate) fn tenant_not_found(id: TenantId) -> ApiError {
+pub fn tenant_not_found(id: TenantId) -> ApiError {
     ApiError::not_found("TENANT_NOT_FOUND", format!("Tenant {id} not found"))
 }
 

@@ -1,0 +1,14 @@
+use std::sync::Arc;
+
+use gobi_phone_numbers::{PhoneNumbersState, router};
+use gobi_shared::{Config, auth::JwtVerifier, dynamo, http, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = dynamo::sdk_config().await;
+    let verifier = Arc::new(JwtVerifier::new(&config.jwt)?);
+    let state = PhoneNumbersState::new(&config, dynamo::client(&sdk), verifier);
+    http::serve(router(state), &config).await
+}

@@ -1,0 +1,428 @@
+//! The phone numbers table: one item per number under its tenant, and the inbound route index
+//! (E.164 → tenant, number, agent) that the Twilio webhook reads with one GetItem. Both are
+//! always written in the same transaction, and the route item is what makes a number belong to
+//! one tenant only.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gobi_shared::dynamo::{self, Backoff};
+use gobi_shared::error::{ApiError, ApiResult};
+use gobi_shared::ids::{AgentId, E164, PhoneNumberId, TenantId};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{NumberStatus, PhoneNumber};
+
+/// Key formats of the phone numbers table.
+mod keys {
+    use gobi_shared::ids::{E164, PhoneNumberId, TenantId};
+
+    pub const NUMBER_PREFIX: &str = "PHONE#";
+    pub const ROUTE: &str = "ROUTE";
+    pub const BY_ID_INDEX: &str = "gsi1";
+
+    pub fn tenant(id: TenantId) -> String {
+        format!("TENANT#{id}")
+    }
+
+    pub fn number(id: PhoneNumberId) -> String {
+        format!("{NUMBER_PREFIX}{id}")
+    }
+
+    pub fn route(e164: &E164) -> String {
+        format!("ROUTE#{e164}")
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct NumberItem {
+    pk: String,
+    sk: String,
+    /// `PHONE#<id>`: finds a number by id alone (the internal routes have no tenant in the path).
+    gsi1pk: String,
+    gsi1sk: String,
+    version: u64,
+    #[serde(flatten)]
+    number: PhoneNumber,
+}
+
+/// What the webhook needs to route a call to `e164`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundRoute {
+    pub tenant_id: TenantId,
+    pub phone_number_id: PhoneNumberId,
+    pub agent_id: Option<AgentId>,
+    pub active: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RouteItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    route: InboundRoute,
+}
+
+/// A number with the version its next write must match.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub number: PhoneNumber,
+    pub version: u64,
+}
+
+/// Where a number wanted by a tenant already is.
+pub enum Claim {
+    /// Reserved now, for this tenant.
+    Reserved(Versioned),
+    /// The tenant already has it (possibly mid-purchase).
+    Ours(Versioned),
+    /// Another tenant has it.
+    Taken,
+}
+
+pub fn number_not_found(id: PhoneNumberId) -> ApiError {
+    ApiError::not_found(
+        "PHONE_NUMBER_NOT_FOUND",
+        format!("Phone number {id} not found"),
+    )
+}
+
+pub fn number_taken(e164: &E164) -> ApiError {
+    ApiError::conflict(
+        "NUMBER_ALREADY_CLAIMED",
+        format!("{e164} already belongs to a tenant"),
+    )
+}
+
+fn concurrent_change() -> ApiError {
+    ApiError::conflict(
+        "CONCURRENT_MODIFICATION",
+        "The phone number changed meanwhile; read it again and retry",
+    )
+}
+
+#[derive(Clone, Debug)]
+pub struct PhoneNumberStore {
+    client: Client,
+    table: String,
+}
+
+impl PhoneNumberStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk)),
+        ])
+    }
+
+    fn number_item(number: &PhoneNumber, version: u64) -> NumberItem {
+        NumberItem {
+            pk: keys::tenant(number.tenant_id),
+            sk: keys::number(number.id),
+            gsi1pk: keys::number(number.id),
+            gsi1sk: "PHONE".into(),
+            version,
+            number: number.clone(),
+        }
+    }
+
+    fn route_item(number: &PhoneNumber) -> RouteItem {
+        RouteItem {
+            pk: keys::route(&number.e164),
+            sk: keys::ROUTE.into(),
+            route: InboundRoute {
+                tenant_id: number.tenant_id,
+                phone_number_id: number.id,
+                agent_id: number.agent_id,
+                active: number.is_active(),
+            },
+        }
+    }
+
+    fn put(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> anyhow::Result<TransactWriteItem> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
+        for (name, value) in values {
+            put = put.expression_attribute_values(*name, value.clone());
+        }
+        Ok(TransactWriteItem::builder().put(put.build()?).build())
+    }
+
+    /// The writes that create `number` and claim its E.164: `[0]` the route, `[1]` the number.
+    pub fn create_items(&self, number: &PhoneNumber) -> anyhow::Result<Vec<TransactWriteItem>> {
+        Ok(vec![
+            self.put(
+                dynamo::to_item(&Self::route_item(number))?,
+                "attribute_not_exists(pk)",
+                &[],
+            )?,
+            self.put(
+                dynamo::to_item(&Self::number_item(number, 1))?,
+                "attribute_not_exists(pk)",
+                &[],
+            )?,
+        ])
+    }
+
+    /// Claims `number.e164` for its tenant, or says who has it.
+    #[tracing::instrument(skip_all, fields(tenant_id = %number.tenant_id))]
+    pub async fn claim(&self, number: &PhoneNumber) -> ApiResult<Claim> {
+        let items = self.create_items(number)?;
+        match dynamo::transact(&self.client, items, Backoff::default()).await {
+            Ok(()) => Ok(Claim::Reserved(Versioned {
+                number: number.clone(),
+                version: 1,
+            })),
+            Err(e)
+                if dynamo::cancellation_reasons(&e)
+                    .is_some_and(|r| dynamo::item_condition_failed(&r, 0)) =>
+            {
+                match self.route(&number.e164).await? {
+                    Some(route) if route.tenant_id == number.tenant_id => {
+                        match self.get(number.tenant_id, route.phone_number_id).await? {
+                            Some(existing) => Ok(Claim::Ours(existing)),
+                            None => Ok(Claim::Taken),
+                        }
+                    }
+                    _ => Ok(Claim::Taken),
+                }
+            }
+            Err(e) => Err(ApiError::Internal(
+                anyhow::Error::new(e).context("claiming a phone number"),
+            )),
+        }
+    }
+
+    /// Writes `number` (the successor of `version`) and its route together.
+    #[tracing::instrument(skip_all, fields(tenant_id = %number.tenant_id))]
+    pub async fn save(&self, number: &PhoneNumber, version: u64) -> ApiResult<Versioned> {
+        let items = vec![
+            self.put(
+                dynamo::to_item(&Self::number_item(number, version + 1))?,
+                "version = :version",
+                &[(":version", AttributeValue::N(version.to_string()))],
+            )?,
+            self.put(
+                dynamo::to_item(&Self::route_item(number))?,
+                "phone_number_id = :id",
+                &[(":id", AttributeValue::S(number.id.to_string()))],
+            )?,
+        ];
+        match dynamo::transact(&self.client, items, Backoff::default()).await {
+            Ok(()) => Ok(Versioned {
+                number: number.clone(),
+                version: version + 1,
+            }),
+            Err(e)
+                if dynamo::cancellation_reasons(&e)
+                    .is_some_and(|r| r.iter().flatten().any(|c| c == "ConditionalCheckFailed")) =>
+            {
+                Err(concurrent_change())
+            }
+            Err(e) => Err(ApiError::Internal(
+                anyhow::Error::new(e).context("saving a phone number"),
+            )),
+        }
+    }
+
+    /// Deletes the number and frees its E.164.
+    #[tracing::instrument(skip_all, fields(tenant_id = %number.tenant_id))]
+    pub async fn remove(&self, number: &PhoneNumber, version: u64) -> ApiResult<()> {
+        let delete = |pk: String,
+                      sk: String,
+                      condition: &str,
+                      name: &str,
+                      value: AttributeValue|
+         -> anyhow::Result<TransactWriteItem> {
+            Ok(TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(pk, sk)))
+                        .condition_expression(condition)
+                        .expression_attribute_values(name, value)
+                        .build()?,
+                )
+                .build())
+        };
+        let items = vec![
+            delete(
+                keys::tenant(number.tenant_id),
+                keys::number(number.id),
+                "version = :version",
+                ":version",
+                AttributeValue::N(version.to_string()),
+            )?,
+            delete(
+                keys::route(&number.e164),
+                keys::ROUTE.into(),
+                "phone_number_id = :id",
+                ":id",
+                AttributeValue::S(number.id.to_string()),
+            )?,
+        ];
+        match dynamo::transact(&self.client, items, Backoff::default()).await {
+            Ok(()) => Ok(()),
+            Err(e) if dynamo::cancellation_reasons(&e).is_some() => Err(concurrent_change()),
+            Err(e) => Err(ApiError::Internal(
+                anyhow::Error::new(e).context("removing a phone number"),
+            )),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+    pub async fn get(
+        &self,
+        tenant_id: TenantId,
+        id: PhoneNumberId,
+    ) -> ApiResult<Option<Versioned>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::tenant(tenant_id), keys::number(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading a phone number"))?;
+        Ok(output
+            .item
+            .map(dynamo::from_item::<NumberItem>)
+            .transpose()?
+            .map(|i| Versioned {
+                number: i.number,
+                version: i.version,
+            }))
+    }
+
+    /// Finds a number by id alone, then reads it consistently under its tenant.
+    pub async fn find(&self, id: PhoneNumberId) -> ApiResult<Option<Versioned>> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::BY_ID_INDEX)
+            .key_condition_expression("gsi1pk = :id")
+            .expression_attribute_values(":id", AttributeValue::S(keys::number(id)))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("finding a phone number"))?;
+        // The index holds keys only: the tenant is read from the item's partition key.
+        let tenant_id = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|item| item.get("pk").and_then(|v| v.as_s().ok()).cloned())
+            .and_then(|pk| {
+                pk.strip_prefix("TENANT#")
+                    .and_then(|t| t.parse::<TenantId>().ok())
+            });
+        match tenant_id {
+            Some(tenant_id) => self.get(tenant_id, id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The inbound route for `e164`: one GetItem.
+    #[tracing::instrument(skip_all)]
+    pub async fn route(&self, e164: &E164) -> ApiResult<Option<InboundRoute>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::route(e164), keys::ROUTE.into())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading a route"))?;
+        Ok(output
+            .item
+            .map(dynamo::from_item::<RouteItem>)
+            .transpose()?
+            .map(|i| i.route))
+    }
+
+    /// One page of a tenant's numbers in id (creation) order, with the cursor of the next.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
+    pub async fn page(
+        &self,
+        tenant_id: TenantId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> ApiResult<(Vec<PhoneNumber>, Option<String>)> {
+        let start = cursor.map(decode_cursor).transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :tenant AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":tenant", AttributeValue::S(keys::tenant(tenant_id)))
+            .expression_attribute_values(":prefix", AttributeValue::S(keys::NUMBER_PREFIX.into()))
+            .set_exclusive_start_key(start.map(|sk| Self::key(keys::tenant(tenant_id), sk)))
+            .limit(i32::try_from(limit).unwrap_or(500))
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("listing phone numbers"))?;
+        let numbers = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| dynamo::from_item::<NumberItem>(item).map(|i| i.number))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let next = output
+            .last_evaluated_key
+            .and_then(|key| key.get("sk").and_then(|v| v.as_s().ok()).cloned())
+            .map(|sk| URL_SAFE_NO_PAD.encode(sk));
+        Ok((numbers, next))
+    }
+
+    /// Every number of a tenant (a tenant has few); for in-memory paging under `/api`.
+    pub async fn list(&self, tenant_id: TenantId) -> ApiResult<Vec<PhoneNumber>> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (numbers, next) = self.page(tenant_id, 500, cursor.as_deref()).await?;
+            all.extend(numbers);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+}
+
+/// A cursor is the opaque, encoded sort key of the last number returned.
+fn decode_cursor(cursor: &str) -> ApiResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|sk| sk.starts_with(keys::NUMBER_PREFIX) && sk.len() < 100)
+        .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this API returned"))
+}
+
+impl NumberStatus {
+    /// A purchase that has not finished.
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Purchasing | Self::SipPending)
+    }
+}

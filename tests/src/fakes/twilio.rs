@@ -1,0 +1,275 @@
+//! A stand-in for Twilio's REST API (2010-04-01): available numbers, incoming numbers.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: &'static str,
+    pub path: String,
+    pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+pub struct TwilioState {
+    pub requests: Vec<Received>,
+    /// E.164 → SID of the numbers the account owns.
+    pub owned: BTreeMap<String, String>,
+    /// Numbers that are no longer for sale.
+    pub unavailable: HashSet<String>,
+    /// Answer every release with a 500.
+    pub fail_release: bool,
+    /// Answer every request with this status and Twilio error code.
+    pub outage: Option<(u16, i64)>,
+    next_sid: u64,
+}
+
+/// A fake Twilio account with its credentials.
+#[derive(Clone)]
+pub struct FakeTwilio {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub state: Arc<Mutex<TwilioState>>,
+}
+
+impl FakeTwilio {
+    pub fn new(account_sid: &str, auth_token: &str) -> Self {
+        Self {
+            account_sid: account_sid.into(),
+            auth_token: auth_token.into(),
+            state: Arc::default(),
+        }
+    }
+
+    pub fn purchases(&self) -> Vec<Received> {
+        self.requests_to("POST")
+    }
+
+    pub fn releases(&self) -> Vec<Received> {
+        self.requests_to("DELETE")
+    }
+
+    fn requests_to(&self, method: &str) -> Vec<Received> {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.method == method)
+            .cloned()
+            .collect()
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(
+                "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/{country}/{kind}",
+                get(available),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
+                get(list_owned).post(purchase),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{sid}",
+                delete(release),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Checks the Basic auth header and the account in the path, as Twilio does.
+    fn refusal(&self, headers: &HeaderMap, account: &str) -> Option<Response> {
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", self.account_sid, self.auth_token))
+        );
+        let given = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if given != expected || account != self.account_sid {
+            return Some(error(401, 20003, "Authenticate"));
+        }
+        if let Some((status, code)) = self.state.lock().unwrap().outage {
+            return Some(error(status, code, "Service unavailable"));
+        }
+        None
+    }
+
+    fn record(&self, method: &'static str, path: String, fields: BTreeMap<String, String>) {
+        self.state.lock().unwrap().requests.push(Received {
+            method,
+            path,
+            fields,
+        });
+    }
+}
+
+fn error(status: u16, code: i64, message: &str) -> Response {
+    let body = json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status
+    });
+    (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
+}
+
+const DATE: &str = "Mon, 20 Jan 2025 12:00:00 +0000";
+
+fn incoming(sid: &str, number: &str, voice_url: &str) -> Value {
+    json!({
+        "sid": sid,
+        "phone_number": number,
+        "friendly_name": number,
+        "status": "in-use",
+        "voice_url": voice_url,
+        "date_created": DATE,
+        "date_updated": DATE
+    })
+}
+
+async fn available(
+    State(fake): State<FakeTwilio>,
+    headers: HeaderMap,
+    Path((account, country, kind)): Path<(String, String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = fake.refusal(&headers, &account) {
+        return r;
+    }
+    fake.record(
+        "GET",
+        format!("AvailablePhoneNumbers/{country}/{kind}"),
+        query.clone(),
+    );
+    if !["Local.json", "TollFree.json", "Mobile.json"].contains(&kind.as_str()) {
+        return error(404, 20404, "The requested resource was not found");
+    }
+    if country != "US" {
+        return error(404, 20404, "The requested resource was not found");
+    }
+    let area = query.get("AreaCode").cloned().unwrap_or_else(|| {
+        if kind == "TollFree.json" {
+            "800".into()
+        } else {
+            "555".into()
+        }
+    });
+    let size: usize = query
+        .get("PageSize")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50)
+        .min(50);
+    let numbers: Vec<Value> = (0..size.min(3))
+        .map(|i| format!("+1{area}010{i:04}"))
+        .filter(|n| {
+            query
+                .get("Contains")
+                .is_none_or(|c| n.contains(c.trim_matches('*')))
+        })
+        .map(|n| {
+            json!({
+                "friendly_name": format!("({area}) 010-{}", &n[n.len() - 4..]),
+                "phone_number": n,
+                "locality": "Springfield",
+                "region": "IL",
+                "iso_country": "US",
+                "capabilities": {"voice": true, "SMS": true, "MMS": false}
+            })
+        })
+        .collect();
+    Json(json!({"available_phone_numbers": numbers, "uri": "/2010-04-01/..."})).into_response()
+}
+
+async fn list_owned(
+    State(fake): State<FakeTwilio>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = fake.refusal(&headers, &account) {
+        return r;
+    }
+    fake.record("GET", "IncomingPhoneNumbers".into(), query.clone());
+    let state = fake.state.lock().unwrap();
+    let numbers: Vec<Value> = state
+        .owned
+        .iter()
+        .filter(|(number, _)| {
+            query
+                .get("PhoneNumber")
+                .is_none_or(|wanted| wanted == *number)
+        })
+        .map(|(number, sid)| incoming(sid, number, ""))
+        .collect();
+    Json(json!({"incoming_phone_numbers": numbers})).into_response()
+}
+
+async fn purchase(
+    State(fake): State<FakeTwilio>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = fake.refusal(&headers, &account) {
+        return r;
+    }
+    fake.record("POST", "IncomingPhoneNumbers".into(), form.clone());
+    let Some(number) = form.get("PhoneNumber").cloned() else {
+        return error(400, 21421, "PhoneNumber is required");
+    };
+    let voice_url = form.get("VoiceUrl").cloned().unwrap_or_default();
+    if !voice_url.starts_with("http") {
+        return error(400, 21502, "VoiceUrl is not a valid URL");
+    }
+    let mut state = fake.state.lock().unwrap();
+    if state.unavailable.contains(&number) || state.owned.contains_key(&number) {
+        return error(400, 21452, "No phone numbers found");
+    }
+    state.next_sid += 1;
+    let sid = format!("PN{:032x}", state.next_sid);
+    state.owned.insert(number.clone(), sid.clone());
+    (
+        StatusCode::CREATED,
+        Json(incoming(&sid, &number, &voice_url)),
+    )
+        .into_response()
+}
+
+async fn release(
+    State(fake): State<FakeTwilio>,
+    headers: HeaderMap,
+    Path((account, sid)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = fake.refusal(&headers, &account) {
+        return r;
+    }
+    let sid = sid.trim_end_matches(".json").to_owned();
+    fake.record(
+        "DELETE",
+        format!("IncomingPhoneNumbers/{sid}"),
+        BTreeMap::new(),
+    );
+    let mut state = fake.state.lock().unwrap();
+    if state.fail_release {
+        return error(500, 20500, "Internal Server Error");
+    }
+    let before = state.owned.len();
+    state.owned.retain(|_, owned| *owned != sid);
+    if state.owned.len() == before {
+        return error(404, 20404, "The requested resource was not found");
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
