@@ -91,7 +91,6 @@ pub struct ErrorDetail {
     /// Per-field problems (`[{field, message}]`) for `VALIDATION_ERROR`; for other codes a
     /// string or object that explains more; absent when there is nothing to add.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
     /// Twilio's own error code, when Twilio refused.
     #[serde(rename = "twilioCode", skip_serializing_if = "Option::is_none")]

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
 
-/// A JSON body; malformed JSON, wrong types, unknown fields, a wrong content type and an
-/// oversized body each answer with a clear 4xx.
+/// A JSON object body; malformed JSON, a body that is not an object, wrong types, unknown
+/// fields, a wrong content type and an oversized body each answer with a clear 4xx.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -21,10 +21,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        // Read an object first: serde would otherwise build a struct from a JSON array.
+        let object = match axum::Json::<serde_json::Map<String, serde_json::Value>>::from_request(
+            req, state,
+        )
+        .await
+        {
+            Ok(axum::Json(object)) => object,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        serde_path_to_error::deserialize(serde_json::Value::Object(object))
+            .map(Self)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." || path.is_empty() {
+                    "body".to_owned()
+                } else {
+                    path
+                };
+                ApiError::validation(field, e.into_inner().to_string())
+            })
     }
 }
 

@@ -110,9 +110,22 @@ async fn search_asks_twilio_with_the_filters() {
             .await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
     }
-    let rejected = app
+    let elsewhere = app
         .get(
             &format!("/api/tenants/{t}/phone-numbers/available?country=GB"),
+            &tokens::manager(),
+        )
+        .await;
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::OK,
+        "Twilio's 404 for a country means none available"
+    );
+    assert_eq!(elsewhere.body["data"], json!([]));
+    fakes.twilio.state.lock().unwrap().outage = Some((400, 21211));
+    let rejected = app
+        .get(
+            &format!("/api/tenants/{t}/phone-numbers/available"),
             &tokens::manager(),
         )
         .await;
@@ -120,7 +133,7 @@ async fn search_asks_twilio_with_the_filters() {
         (rejected.status, rejected.code()),
         (StatusCode::BAD_REQUEST, "TWILIO_REQUEST_REJECTED")
     );
-    assert_eq!(rejected.body["error"]["twilioCode"], 20404);
+    assert_eq!(rejected.body["error"]["twilioCode"], 21211);
 }
 
 #[tokio::test]

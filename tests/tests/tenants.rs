@@ -121,6 +121,15 @@ async fn malformed_bodies_get_clear_4xx() {
         .await;
     assert_eq!(syntax.status, StatusCode::BAD_REQUEST);
     assert_eq!(syntax.code(), "VALIDATION_ERROR");
+    let array = app
+        .send(request("application/json", "[\"x\", \"a.com\"]".into()))
+        .await;
+    assert_eq!(
+        array.status,
+        StatusCode::BAD_REQUEST,
+        "a JSON array is not an object"
+    );
+    assert_eq!(array.code(), "VALIDATION_ERROR");
     let media = app.send(request("text/plain", "{}".into())).await;
     assert_eq!(media.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(media.code(), "UNSUPPORTED_MEDIA_TYPE");

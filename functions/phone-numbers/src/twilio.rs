@@ -273,13 +273,18 @@ impl TwilioClient {
         if let Some(contains) = &search.contains {
             query.push(("Contains", contains.clone()));
         }
-        let response = self
+        match self
             .send_idempotent(|| self.http.get(url.clone()).query(&query))
-            .await?;
-        Ok(response
-            .json::<AvailableList>()
-            .await?
-            .available_phone_numbers)
+            .await
+        {
+            Ok(response) => Ok(response
+                .json::<AvailableList>()
+                .await?
+                .available_phone_numbers),
+            // Twilio answers 404 for a country or kind it has no numbers in: none are available.
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Buys `number` with its voice and status webhooks set. Not retried: a purchase is not idempotent.
