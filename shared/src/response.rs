@@ -3,6 +3,32 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::error::Problems;
+
+/// The `page` (1 to 100000, default 1) and `limit` (1 to 100, default 10) of an `/api` list;
+/// out-of-range values are noted in `problems`.
+pub fn page_and_limit(
+    page: Option<u32>,
+    limit: Option<u32>,
+    problems: &mut Problems,
+) -> (u32, u32) {
+    let page = problems.check(
+        "page",
+        match page.unwrap_or(1) {
+            n @ 1..=100_000 => Ok(n),
+            _ => Err("must be between 1 and 100000"),
+        },
+    );
+    let limit = problems.check(
+        "limit",
+        match limit.unwrap_or(10) {
+            n @ 1..=100 => Ok(n),
+            _ => Err("must be between 1 and 100"),
+        },
+    );
+    (page.unwrap_or(1), limit.unwrap_or(10))
+}
+
 /// One object, with an optional human message.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DataResponse<T> {

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use gobi_shared::auth::{Claims, JwtIssuer, require_header_key};
 use gobi_shared::dynamo::{self, Backoff};
-use gobi_shared::error::{ApiError, ApiResult, ErrorBody};
+use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::ApiJson;
 use gobi_shared::ids::{Email, TenantId};
 use gobi_shared::response::DataResponse;
@@ -26,8 +26,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::model::{
-    BootstrapUser, CreatedUser, DevToken, Login, Membership, MembershipRole, Problems,
-    RegisterFirstAdmin, TokenGrant, display_name, new_password, parse_expires_in,
+    BootstrapUser, CreatedUser, DevToken, Login, Membership, MembershipRole, RegisterFirstAdmin,
+    TokenGrant, display_name, new_password, parse_expires_in,
 };
 use crate::store::{User, UserStore, email_exists, membership, slot};
 
@@ -139,10 +139,7 @@ async fn register_first_admin(
         CreateTenant::from_name_and_domain(body.tenant_name, body.tenant_domain).validate();
     if let Err(ApiError::Validation(fields)) = &tenant {
         for f in fields {
-            p.0.push(gobi_shared::error::FieldError::new(
-                format!("tenant_{}", f.field),
-                f.message.clone(),
-            ));
+            p.push(format!("tenant_{}", f.field), f.message.clone());
         }
     }
     p.finish()?;

@@ -1,7 +1,6 @@
 //! Bodies and answers of the auth routes (snake_case, as the second seed writes them).
 
 use chrono::{DateTime, Utc};
-use gobi_shared::error::{ApiError, FieldError};
 use gobi_shared::ids::{Email, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -143,25 +142,6 @@ pub struct TokenGrant {
 pub struct CreatedUser {
     pub user: UserView,
     pub memberships: Vec<Membership>,
-}
-
-#[derive(Default)]
-pub struct Problems(pub Vec<FieldError>);
-
-impl Problems {
-    pub fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|e| self.0.push(FieldError::new(field, e.to_string())))
-            .ok()
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.0))
-        }
-    }
 }
 
 pub fn display_name(raw: Option<&str>) -> Result<Option<String>, String> {

@@ -13,10 +13,10 @@ use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use gobi_shared::auth::{JwtVerifier, Principal, Role};
-use gobi_shared::error::{ApiError, ApiResult, ErrorBody};
+use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::ids::{E164, PhoneNumberId, TenantId};
-use gobi_shared::response::{DataResponse, PageResponse};
+use gobi_shared::response::{DataResponse, PageResponse, page_and_limit};
 use gobi_shared::{Config, time};
 use gobi_tenants::model::Tenant;
 use gobi_tenants::store::{TenantStore, tenant_not_found};
@@ -462,20 +462,7 @@ async fn list_numbers(
 ) -> ApiResult<Json<PageResponse<PhoneNumberView>>> {
     readable_tenant(&state, &principal, id).await?;
     let mut p = Problems::default();
-    let page = p.check(
-        "page",
-        match query.page.unwrap_or(1) {
-            n @ 1..=100_000 => Ok(n),
-            _ => Err("must be between 1 and 100000"),
-        },
-    );
-    let limit = p.check(
-        "limit",
-        match query.limit.unwrap_or(10) {
-            n @ 1..=100 => Ok(n),
-            _ => Err("must be between 1 and 100"),
-        },
-    );
+    let (page, limit) = page_and_limit(query.page, query.limit, &mut p);
     p.finish()?;
     let numbers: Vec<PhoneNumberView> = state
         .numbers
@@ -485,11 +472,7 @@ async fn list_numbers(
         .filter(|n| query.is_active.is_none_or(|active| n.is_active() == active))
         .map(|n| n.view())
         .collect();
-    Ok(Json(PageResponse::paginate(
-        numbers,
-        page.expect("checked"),
-        limit.expect("checked"),
-    )))
+    Ok(Json(PageResponse::paginate(numbers, page, limit)))
 }
 
 /// Get one number.

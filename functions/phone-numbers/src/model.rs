@@ -1,7 +1,6 @@
 //! Phone numbers as stored and as each path family shows them, and the bodies that change them.
 
 use chrono::{DateTime, Utc};
-use gobi_shared::error::{ApiError, FieldError};
 use gobi_shared::ids::{AgentId, E164, PhoneNumberId, TenantId};
 use gobi_shared::serde_fields::nullable;
 use serde::{Deserialize, Serialize};
@@ -141,25 +140,6 @@ pub struct PurchaseResponse {
     pub data: PhoneNumberView,
     pub message: String,
     pub twilio: TwilioPurchase,
-}
-
-#[derive(Default)]
-pub struct Problems(pub Vec<FieldError>);
-
-impl Problems {
-    pub fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|e| self.0.push(FieldError::new(field, e.to_string())))
-            .ok()
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.0))
-        }
-    }
 }
 
 pub fn label(raw: Option<&str>) -> Result<Option<String>, String> {

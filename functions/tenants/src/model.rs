@@ -1,8 +1,9 @@
 //! Tenants as the API shows them, and the bodies and queries that change or list them.
 
 use chrono::{DateTime, Utc};
-use gobi_shared::error::{ApiError, FieldError};
+use gobi_shared::error::{ApiError, Problems};
 use gobi_shared::ids::{Domain, E164, Email, TenantId};
+use gobi_shared::response::page_and_limit;
 use gobi_shared::serde_fields::nullable;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -92,26 +93,6 @@ pub struct UpdateTenant {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = i64, required = false, minimum = 1, maximum = 1000000)]
     pub max_users: Option<Option<serde_json::Number>>,
-}
-
-/// Collects every field's problem, so one answer lists them all.
-#[derive(Default)]
-struct Problems(Vec<FieldError>);
-
-impl Problems {
-    fn check<T, E: ToString>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|e| self.0.push(FieldError::new(field, e.to_string())))
-            .ok()
-    }
-
-    fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.0))
-        }
-    }
 }
 
 fn name(raw: &str) -> Result<String, String> {
@@ -372,25 +353,12 @@ pub struct TenantFilter {
 impl ListTenantsQuery {
     pub fn validate(self) -> Result<TenantFilter, ApiError> {
         let mut p = Problems::default();
-        let page = p.check(
-            "page",
-            match self.page.unwrap_or(1) {
-                n @ 1..=100_000 => Ok(n),
-                _ => Err("must be between 1 and 100000"),
-            },
-        );
-        let limit = p.check(
-            "limit",
-            match self.limit.unwrap_or(10) {
-                n @ 1..=100 => Ok(n),
-                _ => Err("must be between 1 and 100"),
-            },
-        );
+        let (page, limit) = page_and_limit(self.page, self.limit, &mut p);
         let search = p.check("search", text(self.search.as_deref(), MAX_SEARCH));
         p.finish()?;
         Ok(TenantFilter {
-            page: page.expect("checked"),
-            limit: limit.expect("checked"),
+            page,
+            limit,
             search: search.expect("checked").map(|s| s.to_lowercase()),
             is_active: self.is_active,
             sort_by: self.sort_by.unwrap_or_default(),
