@@ -127,6 +127,18 @@ pub async fn ping(client: &Client, table: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The primary key of an item in any GOBI table: every table keys on `pk` and `sk`.
+pub fn key(
+    pk: impl Into<String>,
+    sk: impl Into<String>,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    std::collections::HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk.into())),
+        ("sk".to_owned(), AttributeValue::S(sk.into())),
+    ])
+}
+
 /// Maps a typed record to a DynamoDB item.
 pub fn to_item<T: serde::Serialize>(
     value: &T,

@@ -1,8 +1,6 @@
 //! The users table: users, one marker per e-mail (unique case-insensitively), memberships,
 //! the "users exist" singleton that closes first-admin setup, and login throttles.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
@@ -131,13 +129,6 @@ impl UserStore {
         &self.client
     }
 
-    fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(pk)),
-            ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
-        ])
-    }
-
     fn put<T: Serialize>(
         &self,
         item: &T,
@@ -204,10 +195,7 @@ impl UserStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(
-                keys::USERS_EXIST.0.into(),
-                keys::USERS_EXIST.1,
-            )))
+            .set_key(Some(dynamo::key(keys::USERS_EXIST.0, keys::USERS_EXIST.1)))
             .consistent_read(true)
             .send()
             .await
@@ -222,7 +210,7 @@ impl UserStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(keys::email(email.trim()), keys::EMAIL)))
+            .set_key(Some(dynamo::key(keys::email(email.trim()), keys::EMAIL)))
             .consistent_read(true)
             .send()
             .await
@@ -277,7 +265,7 @@ impl UserStore {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(Self::key(keys::login(email), keys::THROTTLE)))
+                .set_key(Some(dynamo::key(keys::login(email), keys::THROTTLE)))
                 .update_expression(
                     "SET attempts = if_not_exists(attempts, :zero) + :one, windowEnds = if_not_exists(windowEnds, :end), expiresAt = :end",
                 )
@@ -352,7 +340,7 @@ impl UserStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(keys::login(email), keys::THROTTLE)))
+            .set_key(Some(dynamo::key(keys::login(email), keys::THROTTLE)))
             .send()
             .await
             .map_err(|e| anyhow::Error::new(e).context("clearing login attempts"))?;

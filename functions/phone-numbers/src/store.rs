@@ -118,13 +118,6 @@ impl PhoneNumberStore {
         }
     }
 
-    fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(pk)),
-            ("sk".to_owned(), AttributeValue::S(sk)),
-        ])
-    }
-
     fn number_item(number: &PhoneNumber, version: u64) -> NumberItem {
         NumberItem {
             pk: keys::tenant(number.tenant_id),
@@ -255,7 +248,7 @@ impl PhoneNumberStore {
                 .delete(
                     Delete::builder()
                         .table_name(&self.table)
-                        .set_key(Some(Self::key(pk, sk)))
+                        .set_key(Some(dynamo::key(pk, sk)))
                         .condition_expression(condition)
                         .expression_attribute_values(name, value)
                         .build()?,
@@ -297,7 +290,7 @@ impl PhoneNumberStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(keys::tenant(tenant_id), keys::number(id))))
+            .set_key(Some(dynamo::key(keys::tenant(tenant_id), keys::number(id))))
             .consistent_read(true)
             .send()
             .await
@@ -349,7 +342,7 @@ impl PhoneNumberStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(keys::route(e164), keys::ROUTE.into())))
+            .set_key(Some(dynamo::key(keys::route(e164), keys::ROUTE)))
             .consistent_read(true)
             .send()
             .await
@@ -377,7 +370,7 @@ impl PhoneNumberStore {
             .key_condition_expression("pk = :tenant AND begins_with(sk, :prefix)")
             .expression_attribute_values(":tenant", AttributeValue::S(keys::tenant(tenant_id)))
             .expression_attribute_values(":prefix", AttributeValue::S(keys::NUMBER_PREFIX.into()))
-            .set_exclusive_start_key(start.map(|sk| Self::key(keys::tenant(tenant_id), sk)))
+            .set_exclusive_start_key(start.map(|sk| dynamo::key(keys::tenant(tenant_id), sk)))
             .limit(i32::try_from(limit).unwrap_or(500))
             .send()
             .await

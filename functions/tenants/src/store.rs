@@ -107,13 +107,6 @@ impl TenantStore {
         &self.table
     }
 
-    fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(pk)),
-            ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
-        ])
-    }
-
     fn put_marker(
         &self,
         domain: &Domain,
@@ -145,7 +138,7 @@ impl TenantStore {
     ) -> anyhow::Result<TransactWriteItem> {
         let delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(Self::key(pk, sk)))
+            .set_key(Some(dynamo::key(pk, sk)))
             .condition_expression("#attribute = :value")
             .expression_attribute_names("#attribute", attribute)
             .expression_attribute_values(":value", value)
@@ -222,7 +215,7 @@ impl TenantStore {
             .condition_check(
                 ConditionCheck::builder()
                     .table_name(&self.table)
-                    .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
+                    .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
                     .condition_expression("attribute_exists(pk)")
                     .build()?,
             )
@@ -234,7 +227,7 @@ impl TenantStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
+            .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
             .consistent_read(true)
             .send()
             .await
@@ -347,7 +340,7 @@ impl TenantStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(keys::tenant(id), keys::PROFILE)))
+            .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
             .condition_expression("attribute_exists(pk)")
             .update_expression("SET isActive = :active, updatedAt = :now, version = version + :one")
             .expression_attribute_values(":active", AttributeValue::Bool(active))
