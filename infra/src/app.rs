@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use gobi_shared::Config;
 use gobi_shared::auth::JwtVerifier;
+use gobi_shared::time::Clock;
 use gobi_system::SystemState;
 use gobi_tenants::TenantsState;
 use gobi_tenants::store::TenantStore;
@@ -15,7 +16,7 @@ pub struct Clients {
 }
 
 /// The routers of all functions, merged (unlayered: the caller adds the common layers once).
-pub fn routes(config: &Config, clients: &Clients) -> anyhow::Result<axum::Router> {
+pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Result<axum::Router> {
     let verifier = Arc::new(JwtVerifier::new(&config.jwt)?);
     let system = gobi_system::router(SystemState {
         dynamodb: clients.dynamodb.clone(),
@@ -28,8 +29,44 @@ pub fn routes(config: &Config, clients: &Clients) -> anyhow::Result<axum::Router
     let phone_numbers = gobi_phone_numbers::router(gobi_phone_numbers::PhoneNumbersState::new(
         config,
         clients.dynamodb.clone(),
-        verifier,
+        verifier.clone(),
     ));
     let auth = gobi_auth::router(gobi_auth::AuthState::new(config, clients.dynamodb.clone())?);
-    Ok(system.merge(auth).merge(tenants).merge(phone_numbers))
+    let agents = gobi_agents::router(gobi_agents::AgentsState::new(
+        config,
+        clients.dynamodb.clone(),
+        verifier.clone(),
+        clock.clone(),
+    ));
+    let runtime = gobi_runtime::router(gobi_runtime::RuntimeState::new(
+        config,
+        clients.dynamodb.clone(),
+        verifier.clone(),
+        clock.clone(),
+    ));
+    Ok(system
+        .merge(auth)
+        .merge(tenants)
+        .merge(phone_numbers)
+        .merge(agents)
+        .merge(runtime))
+}
+
+/// Runs the scheduler's jobs every `every`, as EventBridge does in AWS, with the same code.
+pub fn spawn_scheduler(
+    config: &Config,
+    clients: &Clients,
+    clock: Clock,
+    every: std::time::Duration,
+) {
+    let state = gobi_scheduler::SchedulerState::new(config, clients.dynamodb.clone(), clock);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = gobi_scheduler::run(&state).await {
+                tracing::error!(error = format!("{e:#}"), "scheduled run failed");
+            }
+        }
+    });
 }

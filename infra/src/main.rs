@@ -19,7 +19,14 @@ async fn main() -> anyhow::Result<()> {
         None | Some("serve") => {
             telemetry::init();
             let clients = provision_all(&mut config).await?;
-            let router = app::routes(&config, &clients)?;
+            let clock = gobi_shared::time::Clock::system();
+            app::spawn_scheduler(
+                &config,
+                &clients,
+                clock.clone(),
+                std::time::Duration::from_secs(60),
+            );
+            let router = app::routes(&config, &clients, &clock)?;
             print_banner(&config);
             http::serve(router, &config).await
         }

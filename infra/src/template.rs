@@ -30,6 +30,8 @@ pub struct IndexDefinition {
     pub name: String,
     pub key_schema: Vec<(String, String)>,
     pub projection: String,
+    /// For an `INCLUDE` projection.
+    pub non_key_attributes: Vec<String>,
 }
 
 /// A queue's settings.
@@ -138,6 +140,18 @@ impl Template {
                                 .and_then(Value::as_str)
                                 .unwrap_or("ALL")
                                 .to_owned(),
+                            non_key_attributes: i
+                                .get("Projection")
+                                .and_then(|p| p.get("NonKeyAttributes"))
+                                .and_then(Value::as_sequence)
+                                .map(|names| {
+                                    names
+                                        .iter()
+                                        .filter_map(Value::as_str)
+                                        .map(str::to_owned)
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
                         })
                     })
                     .collect::<anyhow::Result<Vec<_>>>()
@@ -231,6 +245,18 @@ mod tests {
         assert!(table.key_schema.contains(&("pk".into(), "HASH".into())));
         assert_eq!(table.indexes[0].name, "gsi1");
         assert_eq!(table.ttl_attribute.as_deref(), Some("expiresAt"));
+    }
+
+    #[test]
+    fn the_online_index_projects_the_heartbeat() {
+        let template = Template::load(&default_path()).unwrap();
+        let table = template.table("AgentsTable").unwrap();
+        let online = table.indexes.iter().find(|i| i.name == "gsi2").unwrap();
+        assert_eq!(online.projection, "INCLUDE");
+        assert_eq!(
+            online.non_key_attributes,
+            vec!["last_heartbeat_at".to_owned()]
+        );
     }
 
     #[test]

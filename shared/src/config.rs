@@ -59,6 +59,10 @@ pub struct Tables {
     pub users: String,
     /// Phone numbers and the inbound route index (E.164 → tenant, agent).
     pub phone_numbers: String,
+    /// Agents, their versions, tool allowlists, heartbeats and timelines.
+    pub agents: String,
+    /// Tenants' tools (the automation gateway's catalog).
+    pub tools: String,
 }
 
 impl Tables {
@@ -68,6 +72,8 @@ impl Tables {
             ("TenantsTable", self.tenants.as_str()),
             ("UsersTable", self.users.as_str()),
             ("PhoneNumbersTable", self.phone_numbers.as_str()),
+            ("AgentsTable", self.agents.as_str()),
+            ("ToolsTable", self.tools.as_str()),
         ]
     }
 }
@@ -110,6 +116,8 @@ pub struct Config {
     pub auth_bootstrap_key: Option<SecretString>,
     /// Lifetime of the tokens GOBI issues at login and first-admin setup.
     pub token_ttl_seconds: i64,
+    /// An agent is online while its newest heartbeat is younger than this.
+    pub heartbeat_timeout_seconds: i64,
     /// Set when the Lambda runtime API is present (`AWS_LAMBDA_RUNTIME_API`).
     pub in_lambda: bool,
 }
@@ -200,10 +208,22 @@ impl Config {
                 })?,
             None => 3600,
         };
+        let heartbeat_timeout_seconds = match get("AGENT_HEARTBEAT_TIMEOUT_SECONDS") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (10..=3600).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::invalid("AGENT_HEARTBEAT_TIMEOUT_SECONDS", "between 10 and 3600")
+                })?,
+            None => 90,
+        };
         let table_prefix = get("TABLE_PREFIX").unwrap_or_else(|| "gobi".to_owned());
         let tables = Tables {
             tenants: get("TENANTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tenants")),
             users: get("USERS_TABLE").unwrap_or_else(|| format!("{table_prefix}-users")),
+            agents: get("AGENTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-agents")),
+            tools: get("TOOLS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tools")),
             phone_numbers: get("PHONE_NUMBERS_TABLE")
                 .unwrap_or_else(|| format!("{table_prefix}-phone-numbers")),
         };
@@ -236,6 +256,7 @@ impl Config {
             dev_bootstrap_key: secret("DEV_BOOTSTRAP_KEY"),
             auth_bootstrap_key: secret("AUTH_BOOTSTRAP_KEY"),
             token_ttl_seconds,
+            heartbeat_timeout_seconds,
             in_lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
         })
     }

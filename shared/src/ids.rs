@@ -66,6 +66,14 @@ uuid_id!(
     /// A phone number's id (GOBI's, not Twilio's SID).
     PhoneNumberId
 );
+uuid_id!(
+    /// An immutable version of an agent's configuration.
+    AgentVersionId
+);
+uuid_id!(
+    /// A tool an agent may call through the automation gateway.
+    ToolId
+);
 
 /// The platform account (`acct`) whose tokens may manage tenants.
 pub const PLATFORM_ACCOUNT: Uuid = Uuid::nil();

@@ -13,6 +13,7 @@ pub mod response;
 pub mod serde_fields;
 pub mod telemetry;
 pub mod time;
+pub mod tools;
 
 pub use config::Config;
 pub use error::{ApiError, ApiResult};

@@ -61,6 +61,8 @@ impl Default for TestAppOptions {
 /// One app on DynamoDB Local, with its own freshly created tables.
 pub struct TestApp {
     pub config: Config,
+    /// The app's clock: fixed at start, moved by tests instead of sleeping.
+    pub clock: gobi_shared::time::Clock,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub router: Router,
 }
@@ -87,7 +89,7 @@ pub fn test_config(options: &TestAppOptions) -> Config {
         ("JWT_AUDIENCE", AUDIENCE.to_owned()),
         ("TABLE_PREFIX", prefix),
         ("CORS_ORIGIN", "https://app.example.com".to_owned()),
-        ("REQUEST_BODY_LIMIT_BYTES", "16384".to_owned()),
+        ("REQUEST_BODY_LIMIT_BYTES", "65536".to_owned()),
         ("AUTH_BOOTSTRAP_KEY", AUTH_BOOTSTRAP_KEY.to_owned()),
         ("DEV_BOOTSTRAP_KEY", DEV_BOOTSTRAP_KEY.to_owned()),
     ]
@@ -116,9 +118,14 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     let clients = app::Clients {
         dynamodb: dynamodb.clone(),
     };
-    let router = gobi_http::layered(app::routes(&config, &clients).expect("routes"), &config);
+    let clock = gobi_shared::time::Clock::fixed(chrono::Utc::now());
+    let router = gobi_http::layered(
+        app::routes(&config, &clients, &clock).expect("routes"),
+        &config,
+    );
     TestApp {
         config,
+        clock,
         dynamodb,
         router,
     }

@@ -71,7 +71,9 @@ async fn every_template_route_reaches_a_handler() {
                 .replace("{proxy+}", "index.css")
                 .replace("{id}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
                 .replace("{phoneId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
-                .replace("{phoneNumberId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
+                .replace("{phoneNumberId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
+                .replace("{agentId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
+                .replace("{versionId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
             let answer = app
                 .call(
                     Method::from_bytes(method.as_bytes()).unwrap(),

@@ -135,7 +135,7 @@ async fn malformed_bodies_get_clear_4xx() {
     assert_eq!(media.code(), "UNSUPPORTED_MEDIA_TYPE");
     let big = format!(
         "{{\"name\": \"{}\", \"domain\": \"big.com\"}}",
-        "x".repeat(20_000)
+        "x".repeat(70_000)
     );
     let too_large = app.send(request("application/json", big)).await;
     assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);

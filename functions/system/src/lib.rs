@@ -72,6 +72,8 @@ pub fn document() -> OpenApi {
         routes().split_for_parts().1,
         gobi_auth::openapi(),
         gobi_phone_numbers::openapi(),
+        gobi_agents::openapi(),
+        gobi_runtime::openapi(),
         gobi_tenants::openapi(),
     ])
 }

@@ -100,6 +100,21 @@ impl Principal {
         }
     }
 
+    /// For runtime endpoints (the second seed's "internal role with tenant isolation"): an
+    /// internal role is needed, and a token that names a tenant acts on that tenant only.
+    pub fn require_runtime(
+        &self,
+        tenant_id: TenantId,
+        not_found: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
+        self.require_platform()?;
+        self.require_role(Role::Operator)?;
+        match self.tenant_id {
+            Some(own) if own != tenant_id => Err(not_found()),
+            _ => Ok(()),
+        }
+    }
+
     /// Staff may act on any tenant, others only on their own. Refusals look like absence, so
     /// the caller passes the error its route answers for a missing object.
     pub fn require_tenant(

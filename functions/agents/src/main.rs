@@ -1,0 +1,15 @@
+use std::sync::Arc;
+
+use gobi_agents::{AgentsState, router};
+use gobi_shared::time::Clock;
+use gobi_shared::{Config, auth::JwtVerifier, dynamo, http, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = dynamo::sdk_config().await;
+    let verifier = Arc::new(JwtVerifier::new(&config.jwt)?);
+    let state = AgentsState::new(&config, dynamo::client(&sdk), verifier, Clock::system());
+    http::serve(router(state), &config).await
+}
