@@ -11,3 +11,59 @@ where
 {
     Option::<T>::deserialize(deserializer).map(Some)
 }
+
+/// A whole number that JSON may write as `272` or `272.0` (JSON Schema counts both as an
+/// integer). Use with `#[serde(deserialize_with = "whole")]` on `u32` fields.
+pub fn whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    whole_from(&number).map_err(serde::de::Error::custom)
+}
+
+/// [`whole`] for an optional field; use with `#[serde(default, deserialize_with = "whole_opt")]`.
+pub fn whole_opt<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    match Option::<serde_json::Number>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(number) => whole_from(&number)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// A JSON number as a `u32`, when it is whole (`3` or `3.0`).
+pub fn whole_from(number: &serde_json::Number) -> Result<u32, String> {
+    let value = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    value.and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
+        format!(
+            "expected a whole number from 0 to {}, got {number}",
+            u32::MAX
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(deserialize_with = "whole")]
+        count: u32,
+        #[serde(default, deserialize_with = "whole_opt")]
+        limit: Option<u32>,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats() {
+        let body: Body = serde_json::from_str(r#"{"count": 272.0, "limit": 3}"#).unwrap();
+        assert_eq!((body.count, body.limit), (272, Some(3)));
+        let body: Body = serde_json::from_str(r#"{"count": 1}"#).unwrap();
+        assert_eq!(body.limit, None);
+        assert!(serde_json::from_str::<Body>(r#"{"count": 2.5}"#).is_err());
+        assert!(serde_json::from_str::<Body>(r#"{"count": -1}"#).is_err());
+    }
+}

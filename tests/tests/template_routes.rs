@@ -25,6 +25,10 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
             "gobi-phone-numbers",
             documented(&gobi_phone_numbers::openapi()),
         ),
+        ("gobi-agents", documented(&gobi_agents::openapi())),
+        ("gobi-runtime", documented(&gobi_runtime::openapi())),
+        // Triggered by EventBridge only.
+        ("gobi-scheduler", BTreeSet::new()),
         ("gobi-tenants", documented(&gobi_tenants::openapi())),
     ]
 }

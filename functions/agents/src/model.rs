@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use gobi_shared::error::{ApiError, Problems};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId, ToolId};
-use gobi_shared::serde_fields::nullable;
+use gobi_shared::serde_fields::{nullable, whole, whole_opt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -217,6 +217,7 @@ pub struct CreateAgent {
     #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
     /// 30 to 14400; default 1800.
+    #[serde(default, deserialize_with = "whole_opt")]
     #[schema(minimum = 30, maximum = 14400)]
     pub max_call_duration_seconds: Option<u32>,
     #[schema(max_items = 20)]
@@ -252,6 +253,7 @@ pub struct UpdateAgent {
     pub first_message: Option<Option<String>>,
     #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
+    #[serde(default, deserialize_with = "whole_opt")]
     #[schema(minimum = 30, maximum = 14400)]
     pub max_call_duration_seconds: Option<u32>,
     #[schema(max_items = 20)]
@@ -535,8 +537,10 @@ pub struct Heartbeat {
     )]
     pub worker_id: String,
     pub status: WorkerStatus,
+    #[serde(deserialize_with = "whole")]
     #[schema(maximum = 10000)]
     pub active_calls: u32,
+    #[serde(deserialize_with = "whole")]
     #[schema(maximum = 10000)]
     pub capacity: u32,
 }

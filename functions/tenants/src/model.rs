@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use gobi_shared::error::{ApiError, Problems};
 use gobi_shared::ids::{Domain, E164, Email, TenantId};
 use gobi_shared::response::page_and_limit;
-use gobi_shared::serde_fields::nullable;
+use gobi_shared::serde_fields::{nullable, whole_from};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -124,13 +124,8 @@ fn optional<T, E: ToString>(
 
 /// JSON Schema counts `100.0` as an integer, so it is accepted as 100.
 fn max_users(raw: &serde_json::Number) -> Result<u32, String> {
-    let whole = raw.as_u64().or_else(|| {
-        raw.as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-            .map(|f| f as u64)
-    });
-    whole
-        .and_then(|n| u32::try_from(n).ok())
+    whole_from(raw)
+        .ok()
         .filter(|n| (1..=MAX_USERS_LIMIT).contains(n))
         .ok_or_else(|| format!("must be a whole number between 1 and {MAX_USERS_LIMIT}"))
 }
