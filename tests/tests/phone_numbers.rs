@@ -33,6 +33,19 @@ fn store(app: &TestApp) -> PhoneNumberStore {
     PhoneNumberStore::new(app.dynamodb.clone(), &app.config.tables.phone_numbers)
 }
 
+async fn make_agent(app: &TestApp, tenant: &str) -> String {
+    let body = json!({"name": "Receptionist", "llmProvider": "openai", "llmModel": "gpt-4o-mini", "voiceProvider": "elevenlabs", "voiceId": "v1"});
+    let answer = app
+        .post(
+            &format!("/api/tenants/{tenant}/agents"),
+            &tokens::manager(),
+            body,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+    answer.body["data"]["id"].as_str().unwrap().to_owned()
+}
+
 async fn route(app: &TestApp, number: &str) -> Option<gobi_phone_numbers::store::InboundRoute> {
     store(app)
         .route(&E164::parse(number).unwrap())
@@ -368,7 +381,15 @@ async fn update_relabels_reassigns_and_deactivates() {
         .unwrap()
         .to_owned();
     let path = format!("/api/tenants/{t}/phone-numbers/{phone_id}");
-    let agent = uuid::Uuid::now_v7().to_string();
+    let stranger = uuid::Uuid::now_v7().to_string();
+    let unknown = app
+        .put(&path, &tokens::manager(), json!({"agentId": stranger}))
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "AGENT_NOT_FOUND")
+    );
+    let agent = make_agent(&app, &t).await;
 
     let updated = app
         .put(
@@ -748,8 +769,19 @@ async fn internal_routing_endpoints() {
         .await;
     assert_eq!(bad_cursor.status, StatusCode::BAD_REQUEST);
 
-    // Agent assignment moves the route with it.
-    let agent = uuid::Uuid::now_v7().to_string();
+    // Agent assignment moves the route with it; the agent must be the tenant's.
+    let other = tenant(&app, "other-internal.example").await;
+    let foreign_agent = make_agent(&app, &other).await;
+    let crossed = app
+        .call(
+            Method::PATCH,
+            &format!("/internal/phone-numbers/{}/agent", ids[0]),
+            Some(&staff),
+            Some(json!({"agent_id": foreign_agent})),
+        )
+        .await;
+    assert_eq!(crossed.code(), "AGENT_NOT_FOUND");
+    let agent = make_agent(&app, &t).await;
     let path = format!("/internal/phone-numbers/{}/agent", ids[0]);
     let assigned = app
         .call(

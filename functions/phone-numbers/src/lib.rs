@@ -25,6 +25,9 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use gobi_agents::store::{AgentStore, agent_not_found};
+use gobi_shared::ids::AgentId;
+
 use crate::livekit::{CallTarget, SipProvisioner};
 use crate::model::*;
 use crate::store::{Claim, PhoneNumberStore, Versioned, number_not_found, number_taken};
@@ -33,6 +36,8 @@ use crate::twilio::{NumberSearch, NumberType, TwilioClient, parse_twilio_date};
 #[derive(Clone)]
 pub struct PhoneNumbersState {
     pub numbers: PhoneNumberStore,
+    /// A number's agent must be one of its tenant's agents.
+    pub agents: AgentStore,
     pub tenants: TenantStore,
     pub verifier: Arc<JwtVerifier>,
     /// `None` when Twilio is not configured; purchase and search then answer 503.
@@ -50,6 +55,7 @@ impl PhoneNumbersState {
     ) -> Self {
         Self {
             numbers: PhoneNumberStore::new(dynamodb.clone(), &config.tables.phone_numbers),
+            agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
             tenants: TenantStore::new(dynamodb, &config.tables.tenants),
             verifier,
             twilio: TwilioClient::from_config(&config.twilio),
@@ -126,6 +132,22 @@ fn not_configured(what: &str) -> ApiError {
 fn webhook(base: &Url, path: &str) -> ApiResult<Url> {
     Url::parse(&format!("{}{path}", base.as_str().trim_end_matches('/')))
         .map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// A number's agent must exist among its tenant's agents.
+async fn check_agent(
+    state: &PhoneNumbersState,
+    tenant: TenantId,
+    agent: Option<AgentId>,
+) -> ApiResult<()> {
+    if let Some(agent) = agent {
+        state
+            .agents
+            .get(tenant, agent)
+            .await?
+            .ok_or_else(|| agent_not_found(agent))?;
+    }
+    Ok(())
 }
 
 async fn owned_number(
@@ -270,6 +292,7 @@ async fn purchase_number(
     let label = p.check("label", label(body.label.as_deref()));
     p.finish()?;
     let (e164, label) = (e164.expect("checked"), label.expect("checked"));
+    check_agent(&state, id, body.agent_id).await?;
     if !tenant.is_active {
         return Err(ApiError::conflict(
             "TENANT_INACTIVE",
@@ -564,6 +587,9 @@ async fn change_number(
     if next == current.number {
         return Ok(next);
     }
+    if next.agent_id != current.number.agent_id {
+        check_agent(state, next.tenant_id, next.agent_id).await?;
+    }
     if next.agent_id != current.number.agent_id
         && let (Some(sip), Some(route)) = (state.sip.as_ref(), current.number.sip.as_ref())
     {
@@ -695,6 +721,7 @@ async fn internal_register(
     let e164 = p.check("e164", E164::parse_dialable(&body.e164));
     let sid = p.check("twilio_sid", twilio_sid(&body.twilio_sid));
     p.finish()?;
+    check_agent(&state, body.tenant_id, body.agent_id).await?;
     let now = time::now();
     let number = PhoneNumber {
         id: PhoneNumberId::new(),
