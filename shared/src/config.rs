@@ -61,6 +61,8 @@ pub struct Tables {
     pub phone_numbers: String,
     /// Agents, their versions, tool allowlists, heartbeats and timelines.
     pub agents: String,
+    /// Calls (by CallSid too) and their runtime dispatches.
+    pub calls: String,
     /// Tenants' tools (the automation gateway's catalog).
     pub tools: String,
 }
@@ -73,6 +75,7 @@ impl Tables {
             ("UsersTable", self.users.as_str()),
             ("PhoneNumbersTable", self.phone_numbers.as_str()),
             ("AgentsTable", self.agents.as_str()),
+            ("CallsTable", self.calls.as_str()),
             ("ToolsTable", self.tools.as_str()),
         ]
     }
@@ -85,8 +88,14 @@ pub struct TwilioConfig {
     pub account_sid: Option<String>,
     pub auth_token: Option<SecretString>,
     /// Public base of GOBI's Twilio webhook (the Function URL); purchased numbers point their
-    /// voice URL at `<base>/twilio/webhook/inbound`.
+    /// voice URL at `<base>/twilio/webhook/inbound`, and signatures are computed over it.
     pub webhook_base_url: Option<Url>,
+    /// `TWILIO_VALIDATE_SIGNATURE=true`: webhooks without a valid `X-Twilio-Signature` get 403.
+    pub validate_signature: bool,
+    /// When set, inbound calls are answered with `<Connect><Stream>` to this URL.
+    pub media_stream_url: Option<Url>,
+    /// Passed to the media stream as a parameter, so the stream worker can trust the start.
+    pub media_stream_token: Option<SecretString>,
 }
 
 /// LiveKit's server API.
@@ -97,6 +106,9 @@ pub struct LiveKitConfig {
     pub api_secret: Option<SecretString>,
     /// The agent worker name dispatch rules send calls to.
     pub agent_name: String,
+    /// The project's SIP endpoint (`sip:xyz.sip.livekit.cloud`): calls are dialled there when no
+    /// media stream is configured.
+    pub sip_uri: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +130,8 @@ pub struct Config {
     pub token_ttl_seconds: i64,
     /// An agent is online while its newest heartbeat is younger than this.
     pub heartbeat_timeout_seconds: i64,
+    /// A runtime dispatch not claimed within this many seconds expires.
+    pub dispatch_ttl_seconds: i64,
     /// Set when the Lambda runtime API is present (`AWS_LAMBDA_RUNTIME_API`).
     pub in_lambda: bool,
 }
@@ -218,11 +232,22 @@ impl Config {
                 })?,
             None => 90,
         };
+        let dispatch_ttl_seconds = match get("DISPATCH_TTL_SECONDS") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (10..=3600).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::invalid("DISPATCH_TTL_SECONDS", "between 10 and 3600")
+                })?,
+            None => 120,
+        };
         let table_prefix = get("TABLE_PREFIX").unwrap_or_else(|| "gobi".to_owned());
         let tables = Tables {
             tenants: get("TENANTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tenants")),
             users: get("USERS_TABLE").unwrap_or_else(|| format!("{table_prefix}-users")),
             agents: get("AGENTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-agents")),
+            calls: get("CALLS_TABLE").unwrap_or_else(|| format!("{table_prefix}-calls")),
             tools: get("TOOLS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tools")),
             phone_numbers: get("PHONE_NUMBERS_TABLE")
                 .unwrap_or_else(|| format!("{table_prefix}-phone-numbers")),
@@ -234,12 +259,33 @@ impl Config {
             account_sid: get("TWILIO_ACCOUNT_SID"),
             auth_token: secret("TWILIO_AUTH_TOKEN"),
             webhook_base_url: parse_url("TWILIO_WEBHOOK_BASE_URL", None)?,
+            validate_signature: match get("TWILIO_VALIDATE_SIGNATURE").as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(_) => {
+                    return Err(ConfigError::invalid(
+                        "TWILIO_VALIDATE_SIGNATURE",
+                        "true or false",
+                    ));
+                }
+            },
+            media_stream_url: parse_url("TWILIO_MEDIA_STREAM_URL", None)?,
+            media_stream_token: secret("TWILIO_MEDIA_STREAM_TOKEN"),
         };
+        if twilio.validate_signature
+            && (twilio.auth_token.is_none() || twilio.webhook_base_url.is_none())
+        {
+            return Err(ConfigError::invalid(
+                "TWILIO_VALIDATE_SIGNATURE",
+                "needs TWILIO_AUTH_TOKEN and TWILIO_WEBHOOK_BASE_URL",
+            ));
+        }
         let livekit = LiveKitConfig {
             url: parse_url("LIVEKIT_URL", None)?,
             api_key: get("LIVEKIT_API_KEY"),
             api_secret: secret("LIVEKIT_API_SECRET"),
             agent_name: get("LIVEKIT_AGENT_NAME").unwrap_or_else(|| "gobi-voice-agent".to_owned()),
+            sip_uri: get("LIVEKIT_SIP_URI"),
         };
 
         Ok(Self {
@@ -257,6 +303,7 @@ impl Config {
             auth_bootstrap_key: secret("AUTH_BOOTSTRAP_KEY"),
             token_ttl_seconds,
             heartbeat_timeout_seconds,
+            dispatch_ttl_seconds,
             in_lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
         })
     }

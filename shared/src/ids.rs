@@ -74,6 +74,14 @@ uuid_id!(
     /// A tool an agent may call through the automation gateway.
     ToolId
 );
+uuid_id!(
+    /// A call (GOBI's id; Twilio's is the CallSid).
+    CallId
+);
+uuid_id!(
+    /// A runtime dispatch: one call handed to the voice runtime.
+    DispatchId
+);
 
 /// The platform account (`acct`) whose tokens may manage tenants.
 pub const PLATFORM_ACCOUNT: Uuid = Uuid::nil();

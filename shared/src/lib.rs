@@ -2,9 +2,11 @@
 //! DynamoDB helpers, the HTTP layers and OpenAPI assembly.
 
 pub mod auth;
+pub mod calls;
 pub mod config;
 pub mod dynamo;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod http;
 pub mod ids;
