@@ -13,6 +13,7 @@ use gobi_tenants::store::TenantStore;
 #[derive(Clone)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 /// The routers of all functions, merged (unlayered: the caller adds the common layers once).
@@ -66,6 +67,23 @@ pub fn spawn_scheduler(
             ticks.tick().await;
             if let Err(e) = gobi_scheduler::run(&state).await {
                 tracing::error!(error = format!("{e:#}"), "scheduled run failed");
+            }
+        }
+    });
+}
+
+/// Consumes the handoff queue as Lambda's SQS integration would, with the same handler.
+pub fn spawn_handoff_worker(config: &Config, clients: &Clients, clock: Clock) {
+    let Some(queue_url) = config.handoff_queue_url.clone() else {
+        return;
+    };
+    let state = gobi_handoff_worker::WorkerState::new(config, clients.dynamodb.clone(), clock);
+    let sqs = clients.sqs.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = gobi_handoff_worker::poll_once(&state, &sqs, &queue_url, 10).await {
+                tracing::error!(error = format!("{e:#}"), "handoff poll failed");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }
     });

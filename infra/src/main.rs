@@ -49,8 +49,8 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
     provision::ensure_tables(&dynamodb, &template, &config.tables)
         .await
         .context("creating tables")?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     if config.handoff_queue_url.is_none() {
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
         config.handoff_queue_url = Some(
             provision::ensure_handoff_queue(&sqs, &template, "gobi-handoff")
                 .await
@@ -66,7 +66,7 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
         );
     }
     tracing::info!(queue = ?config.handoff_queue_url, key = ?config.kms_key_id, "local resources ready");
-    Ok(app::Clients { dynamodb })
+    Ok(app::Clients { dynamodb, sqs })
 }
 
 fn print_banner(config: &Config) {

@@ -193,6 +193,25 @@ impl Template {
         })
     }
 
+    /// Binaries of the functions served on a Lambda Function URL (not through the HTTP API).
+    pub fn function_url_binaries(&self) -> Vec<String> {
+        self.resources
+            .iter()
+            .filter(|(_, r)| {
+                r.get("Properties")
+                    .and_then(|p| p.get("FunctionUrlConfig"))
+                    .is_some()
+            })
+            .filter_map(|(_, r)| {
+                r.get("Metadata")
+                    .and_then(|m| m.get("BuildProperties"))
+                    .and_then(|b| b.get("Binary"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
     /// `binary name → [(METHOD, path)]` for every function built by cargo-lambda.
     pub fn http_routes(&self) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
         let mut routes = BTreeMap::new();

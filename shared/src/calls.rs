@@ -226,7 +226,7 @@ pub fn dispatch_not_found(id: DispatchId) -> ApiError {
 /// How a claim ended.
 pub enum Claim {
     /// Claimed now: the only time the token is handed out.
-    Won(Dispatch),
+    Won(Box<Dispatch>),
     AlreadyClaimed,
     Expired,
 }
@@ -568,7 +568,7 @@ impl CallStore {
                 dispatch.status = DispatchStatus::Claimed;
                 dispatch.claimed_at = Some(now);
                 dispatch.claimed_by = Some(by.to_owned());
-                Ok(Claim::Won(dispatch))
+                Ok(Claim::Won(Box::new(dispatch)))
             }
             Err(e) if dynamo::is_condition_failed(&e) => {
                 let old = e.as_service_error().and_then(|e| match e {

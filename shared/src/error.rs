@@ -69,6 +69,9 @@ pub enum ApiError {
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// It existed, and is over for good (an expired dispatch).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     #[error("Request validation failed")]
     Validation(Vec<FieldError>),
     #[error("Request body is too large")]
@@ -149,6 +152,7 @@ impl ApiError {
             Self::Forbidden { .. } | Self::InsufficientPermissions { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::Validation(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -169,6 +173,7 @@ impl ApiError {
             | Self::Unauthorized { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Gone { code, .. }
             | Self::Unavailable { code, .. }
             | Self::TooManyRequests { code, .. }
             | Self::Dependency { code, .. } => code,

@@ -30,7 +30,8 @@ pub const DEV_BOOTSTRAP_KEY: &str = "devBootstrapKey";
         (name = "Auth", description = "First admin, login, bootstrap users and dev tokens"),
         (name = "Tenants", description = "Tenant management (platform staff)"),
         (name = "Agents", description = "AI voice agents, their versions, tool allowlists and live status"),
-        (name = "Runtime", description = "What the voice runtime reports: heartbeats"),
+        (name = "Runtime", description = "What the voice runtime does: heartbeats, dispatch claims"),
+        (name = "Twilio", description = "Twilio's webhooks (a Lambda Function URL in AWS)"),
         (name = "Phone numbers", description = "Twilio numbers, LiveKit SIP routing and the inbound route index"),
     )
 )]

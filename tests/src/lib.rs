@@ -61,6 +61,8 @@ impl Default for TestAppOptions {
 /// One app on DynamoDB Local, with its own freshly created tables.
 pub struct TestApp {
     pub config: Config,
+    /// The test's own handoff queue on moto (with a dead-letter queue, as the template has).
+    pub sqs: aws_sdk_sqs::Client,
     /// The app's clock: fixed at start, moved by tests instead of sleeping.
     pub clock: gobi_shared::time::Clock,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -108,15 +110,26 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     require_stack();
-    let config = test_config(&options);
+    let mut config = test_config(&options);
     let sdk = dynamo::sdk_config().await;
     let dynamodb = dynamo::client(&sdk);
     let template = template::Template::load(&template::default_path()).expect("template.yaml");
     provision::ensure_tables(&dynamodb, &template, &config.tables)
         .await
         .expect("creating test tables");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_name = format!(
+        "{}-handoff",
+        config.tables.tenants.trim_end_matches("-tenants")
+    );
+    config.handoff_queue_url = Some(
+        provision::ensure_handoff_queue(&sqs, &template, &queue_name)
+            .await
+            .expect("creating the test queue (moto)"),
+    );
     let clients = app::Clients {
         dynamodb: dynamodb.clone(),
+        sqs: sqs.clone(),
     };
     let clock = gobi_shared::time::Clock::fixed(chrono::Utc::now());
     let router = gobi_http::layered(
@@ -125,6 +138,7 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     );
     TestApp {
         config,
+        sqs,
         clock,
         dynamodb,
         router,

@@ -30,6 +30,7 @@ async fn health_db_is_503_when_dynamodb_is_unreachable() {
     };
     let router = gobi_shared::http::layered(gobi_system::router(state), &config);
     let app = gobi_tests::TestApp {
+        sqs: aws_sdk_sqs::Client::new(&sdk),
         config,
         clock: gobi_shared::time::Clock::system(),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),

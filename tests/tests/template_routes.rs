@@ -27,8 +27,10 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
         ),
         ("gobi-agents", documented(&gobi_agents::openapi())),
         ("gobi-runtime", documented(&gobi_runtime::openapi())),
-        // Triggered by EventBridge only.
+        // Triggered by EventBridge, SQS, or served on a Function URL: no HTTP API routes.
         ("gobi-scheduler", BTreeSet::new()),
+        ("gobi-handoff-worker", BTreeSet::new()),
+        ("gobi-twilio-webhook", BTreeSet::new()),
         ("gobi-tenants", documented(&gobi_tenants::openapi())),
     ]
 }
@@ -98,4 +100,22 @@ async fn every_template_route_reaches_a_handler() {
             );
         }
     }
+}
+
+#[test]
+fn the_twilio_webhook_is_served_on_a_function_url() {
+    let template = Template::load(&default_path()).unwrap();
+    assert_eq!(
+        template.function_url_binaries(),
+        vec!["gobi-twilio-webhook".to_owned()]
+    );
+    let routes = documented(&gobi_twilio_webhook::openapi());
+    let expected: BTreeSet<(String, String)> = [
+        ("POST", gobi_twilio_webhook::INBOUND_PATH),
+        ("POST", gobi_twilio_webhook::STATUS_PATH),
+    ]
+    .iter()
+    .map(|(m, p)| (m.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(routes, expected);
 }

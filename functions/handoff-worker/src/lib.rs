@@ -1,1 +1,278 @@
+//! The `handoff-worker` function: consumes `runtime.handoff_requested` from SQS. For each call it
+//! creates the one runtime dispatch (room, join token, expiry) and, with LiveKit configured, asks
+//! LiveKit to dispatch the agent into the room. Failed messages are reported one by one, so SQS
+//! retries only them and moves a message that keeps failing to the dead-letter queue.
 
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use gobi_agents::store::AgentStore;
+use gobi_shared::Config;
+use gobi_shared::calls::{CallStore, Dispatch, DispatchStatus, call_not_found};
+use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested};
+use gobi_shared::ids::DispatchId;
+use gobi_shared::time::Clock;
+use lambda_runtime::LambdaEvent;
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_api::services::agent_dispatch::AgentDispatchClient;
+use livekit_protocol as proto;
+use secrecy::{ExposeSecret, SecretString};
+
+/// LiveKit credentials, for join tokens and agent dispatches.
+#[derive(Clone)]
+pub struct LiveKit {
+    pub url: Option<String>,
+    pub api_key: String,
+    pub api_secret: SecretString,
+    pub agent_name: String,
+}
+
+#[derive(Clone)]
+pub struct WorkerState {
+    pub calls: CallStore,
+    pub agents: AgentStore,
+    pub livekit: Option<LiveKit>,
+    pub dispatch_ttl: chrono::Duration,
+    pub clock: Clock,
+}
+
+impl WorkerState {
+    pub fn new(config: &Config, dynamodb: aws_sdk_dynamodb::Client, clock: Clock) -> Self {
+        let livekit = match (&config.livekit.api_key, &config.livekit.api_secret) {
+            (Some(key), Some(secret)) => Some(LiveKit {
+                url: config
+                    .livekit
+                    .url
+                    .as_ref()
+                    .map(|u| u.as_str().trim_end_matches('/').to_owned()),
+                api_key: key.clone(),
+                api_secret: secret.clone(),
+                agent_name: config.livekit.agent_name.clone(),
+            }),
+            _ => None,
+        };
+        Self {
+            calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
+            agents: AgentStore::new(dynamodb, &config.tables.agents),
+            livekit,
+            dispatch_ttl: chrono::Duration::seconds(config.dispatch_ttl_seconds),
+            clock,
+        }
+    }
+}
+
+/// Why a message failed. Both kinds are reported as failures: a retryable one may pass on
+/// redelivery, a poison one will reach the dead-letter queue after the receive limit.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("poison message: {0}")]
+    Poison(String),
+    #[error("retryable: {0:#}")]
+    Retryable(anyhow::Error),
+}
+
+/// Handles one message's body.
+#[tracing::instrument(skip_all)]
+pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch, MessageError> {
+    let envelope: Envelope<HandoffRequested> = serde_json::from_str(body)
+        .map_err(|e| MessageError::Poison(format!("not a handoff envelope: {e}")))?;
+    if envelope.kind != HANDOFF_REQUESTED {
+        return Err(MessageError::Poison(format!(
+            "unexpected event type {}",
+            envelope.kind
+        )));
+    }
+    let retry = |e: gobi_shared::error::ApiError| MessageError::Retryable(anyhow::anyhow!("{e}"));
+    let call = state
+        .calls
+        .get(envelope.tenant_id, envelope.call_id)
+        .await
+        .map_err(retry)?
+        .ok_or_else(|| MessageError::Poison(call_not_found(envelope.call_id).to_string()))?;
+    let agent = match call.agent_id {
+        Some(agent) => state
+            .agents
+            .get(call.tenant_id, agent)
+            .await
+            .map_err(retry)?,
+        None => None,
+    };
+    let now = state.clock.now();
+    let id = DispatchId::new();
+    let room_name = format!("call-{}", call.id);
+    let join_token = match &state.livekit {
+        Some(livekit) => Some(
+            AccessToken::with_api_key(&livekit.api_key, livekit.api_secret.expose_secret())
+                .with_identity(&format!("gobi-runtime-{id}"))
+                .with_name("GOBI voice agent")
+                .with_grants(VideoGrants {
+                    room_join: true,
+                    room: room_name.clone(),
+                    ..Default::default()
+                })
+                .with_ttl(Duration::from_secs(
+                    u64::try_from(state.dispatch_ttl.num_seconds()).unwrap_or(120) + 4 * 3600,
+                ))
+                .to_jwt()
+                .map_err(|e| {
+                    MessageError::Retryable(anyhow::anyhow!("minting a join token: {e}"))
+                })?,
+        ),
+        None => None,
+    };
+    let wanted = Dispatch {
+        id,
+        tenant_id: call.tenant_id,
+        call_id: call.id,
+        agent_id: call.agent_id,
+        agent_version_id: agent.as_ref().and_then(|a| a.active_version_id),
+        room_name,
+        join_token,
+        status: DispatchStatus::Pending,
+        expires_at: now + state.dispatch_ttl,
+        created_at: now,
+        claimed_at: None,
+        claimed_by: None,
+        livekit_dispatch_id: None,
+    };
+    let (dispatch, created) = state.calls.create_dispatch(&wanted).await.map_err(retry)?;
+    tracing::info!(tenant_id = %dispatch.tenant_id, call_id = %dispatch.call_id, dispatch_id = %dispatch.id, created, "dispatch");
+
+    // Ask LiveKit once per dispatch; a redelivery after a failure here asks again.
+    if let (Some(livekit), None) = (&state.livekit, &dispatch.livekit_dispatch_id)
+        && let Some(url) = &livekit.url
+    {
+        {
+            let metadata = serde_json::json!({
+                "dispatch_id": dispatch.id,
+                "call_id": dispatch.call_id,
+                "tenant_id": dispatch.tenant_id,
+                "agent_id": dispatch.agent_id,
+                "agent_version_id": dispatch.agent_version_id,
+            });
+            let client = AgentDispatchClient::with_api_key(
+                url,
+                &livekit.api_key,
+                livekit.api_secret.expose_secret(),
+            )
+            .with_failover(false);
+            let created = client
+                .create_dispatch(proto::CreateAgentDispatchRequest {
+                    agent_name: livekit.agent_name.clone(),
+                    room: dispatch.room_name.clone(),
+                    metadata: metadata.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| {
+                    MessageError::Retryable(anyhow::anyhow!("LiveKit agent dispatch: {e}"))
+                })?;
+            state
+                .calls
+                .set_livekit_dispatch(&dispatch, &created.id)
+                .await
+                .map_err(retry)?;
+            let mut dispatch = dispatch;
+            dispatch.livekit_dispatch_id = Some(created.id);
+            return Ok(dispatch);
+        }
+    }
+    Ok(dispatch)
+}
+
+/// One batch: every message handled, the failed ones reported by message id.
+pub async fn process(state: &WorkerState, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for message in event.records {
+        if let Err(failure) = process_one(state, &message).await {
+            tracing::error!(message_id = ?message.message_id, error = %failure, "handoff failed");
+            let mut item = BatchItemFailure::default();
+            item.item_identifier = message.message_id.clone().unwrap_or_default();
+            failures.push(item);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+async fn process_one(state: &WorkerState, message: &SqsMessage) -> Result<Dispatch, MessageError> {
+    let body = message
+        .body
+        .as_deref()
+        .ok_or_else(|| MessageError::Poison("empty message".into()))?;
+    handle_message(state, body).await
+}
+
+/// The Lambda handler.
+pub async fn handle(
+    state: &WorkerState,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    Ok(process(state, event.payload).await)
+}
+
+/// What the local poller did in one round.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PollReport {
+    pub received: usize,
+    pub failed: usize,
+}
+
+/// Does locally what Lambda's SQS integration does: receive a batch, run [`process`], delete
+/// the messages that did not fail (failed ones become visible again after the visibility timeout).
+pub async fn poll_once(
+    state: &WorkerState,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait_seconds: i32,
+) -> anyhow::Result<PollReport> {
+    let output = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_seconds)
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+        )
+        .send()
+        .await?;
+    let messages = output.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(PollReport::default());
+    }
+    let records = messages
+        .iter()
+        .map(|m| {
+            let mut record = SqsMessage::default();
+            record.message_id = m.message_id.clone();
+            record.receipt_handle = m.receipt_handle.clone();
+            record.body = m.body.clone();
+            record.event_source = Some("aws:sqs".into());
+            record
+        })
+        .collect();
+    let mut event = SqsEvent::default();
+    event.records = records;
+    let response = process(state, event).await;
+    let failed: std::collections::HashSet<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    for message in &messages {
+        if !failed.contains(message.message_id.as_deref().unwrap_or_default())
+            && let Some(handle) = &message.receipt_handle
+        {
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await?;
+        }
+    }
+    Ok(PollReport {
+        received: messages.len(),
+        failed: failed.len(),
+    })
+}

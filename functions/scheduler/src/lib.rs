@@ -1,10 +1,12 @@
-//! The `scheduler` function: the work EventBridge triggers every minute. Today: persisting
-//! online → offline for agents whose heartbeat expired. The local server calls the same
-//! [`run`] on an interval.
+//! The `scheduler` function: the work EventBridge triggers every minute: persisting online →
+//! offline for agents whose heartbeat expired, and expiring runtime dispatches nobody claimed
+//! (the second seed's `expire_runtime_dispatches` job). The local server calls the same [`run`]
+//! on an interval.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use gobi_agents::store::{AgentStore, SweepReport};
 use gobi_shared::Config;
+use gobi_shared::calls::CallStore;
 use gobi_shared::time::Clock;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -12,13 +14,15 @@ use serde::Serialize;
 #[derive(Clone)]
 pub struct SchedulerState {
     pub agents: AgentStore,
+    pub calls: CallStore,
     pub clock: Clock,
 }
 
 impl SchedulerState {
     pub fn new(config: &Config, dynamodb: aws_sdk_dynamodb::Client, clock: Clock) -> Self {
         Self {
-            agents: AgentStore::new(dynamodb, &config.tables.agents),
+            agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
+            calls: CallStore::new(dynamodb, &config.tables.calls),
             clock,
         }
     }
@@ -28,6 +32,8 @@ impl SchedulerState {
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct SchedulerReport {
     pub heartbeats: SweepReport,
+    /// Pending dispatches expired (their tokens scrubbed) in this run.
+    pub dispatches_expired: u32,
 }
 
 /// One run of every scheduled job.
@@ -40,7 +46,30 @@ pub async fn run(state: &SchedulerState) -> anyhow::Result<SchedulerReport> {
     if heartbeats.examined > 0 {
         tracing::info!(?heartbeats, "heartbeat sweep");
     }
-    Ok(SchedulerReport { heartbeats })
+    let now = state.clock.now();
+    let mut dispatches_expired = 0;
+    for (tenant, dispatch) in state
+        .calls
+        .expired_dispatches(now)
+        .await
+        .map_err(|e| anyhow::anyhow!("dispatch expiry: {e}"))?
+    {
+        if state
+            .calls
+            .expire(tenant, dispatch, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("expiring {dispatch}: {e}"))?
+        {
+            dispatches_expired += 1;
+        }
+    }
+    if dispatches_expired > 0 {
+        tracing::info!(dispatches_expired, "dispatch expiry");
+    }
+    Ok(SchedulerReport {
+        heartbeats,
+        dispatches_expired,
+    })
 }
 
 /// The Lambda handler: an EventBridge scheduled event in, the report out. Errors are returned

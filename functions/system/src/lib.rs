@@ -74,6 +74,7 @@ pub fn document() -> OpenApi {
         gobi_phone_numbers::openapi(),
         gobi_agents::openapi(),
         gobi_runtime::openapi(),
+        gobi_twilio_webhook::openapi(),
         gobi_tenants::openapi(),
     ])
 }

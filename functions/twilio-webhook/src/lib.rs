@@ -1,2 +1,371 @@
+//! The `twilio-webhook` function (a Lambda Function URL): Twilio calls it when a tenant's number
+//! rings and as the call's status changes. It answers with TwiML, records the call, and hands it
+//! to the voice runtime through SQS exactly once per CallSid.
+
 pub mod signature;
 pub mod twiml;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use gobi_phone_numbers::store::PhoneNumberStore;
+use gobi_shared::Config;
+use gobi_shared::calls::{Call, CallStatus, CallStore, Direction};
+use gobi_shared::error::{ApiError, ApiResult};
+use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested, Publisher};
+use gobi_shared::ids::{CallId, E164};
+use gobi_shared::time::Clock;
+use gobi_tenants::store::TenantStore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+use utoipa::ToSchema;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub const INBOUND_PATH: &str = "/twilio/webhook/inbound";
+pub const STATUS_PATH: &str = "/twilio/webhook/status";
+
+/// How an answered call reaches the voice runtime.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    /// `<Connect><Stream>` to a media stream worker.
+    Stream {
+        url: Url,
+        token: Option<SecretString>,
+    },
+    /// `<Dial><Sip>` to LiveKit's SIP endpoint.
+    Sip { uri: String },
+    /// Neither is configured: say so and hang up.
+    Unavailable,
+}
+
+#[derive(Clone)]
+pub struct WebhookState {
+    pub calls: CallStore,
+    pub numbers: PhoneNumberStore,
+    pub tenants: TenantStore,
+    /// `None` when no queue is configured: calls are recorded but not handed off.
+    pub publisher: Option<Publisher>,
+    /// Set when signatures are checked: the auth token and the public base URL.
+    pub signing: Option<(SecretString, String)>,
+    pub answer: Answer,
+    pub clock: Clock,
+}
+
+impl WebhookState {
+    pub fn new(
+        config: &Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        clock: Clock,
+    ) -> Self {
+        let signing = match (&config.twilio.auth_token, &config.twilio.webhook_base_url) {
+            (Some(token), Some(base)) if config.twilio.validate_signature => Some((
+                token.clone(),
+                base.as_str().trim_end_matches('/').to_owned(),
+            )),
+            _ => None,
+        };
+        let answer = match (&config.twilio.media_stream_url, &config.livekit.sip_uri) {
+            (Some(url), _) => Answer::Stream {
+                url: url.clone(),
+                token: config.twilio.media_stream_token.clone(),
+            },
+            (None, Some(uri)) if config.livekit.url.is_some() => Answer::Sip { uri: uri.clone() },
+            _ => Answer::Unavailable,
+        };
+        Self {
+            calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
+            numbers: PhoneNumberStore::new(dynamodb.clone(), &config.tables.phone_numbers),
+            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            publisher: config
+                .handoff_queue_url
+                .as_ref()
+                .map(|url| Publisher::new(sqs, url)),
+            signing,
+            answer,
+            clock,
+        }
+    }
+}
+
+fn routes() -> OpenApiRouter<WebhookState> {
+    OpenApiRouter::default()
+        .routes(routes!(inbound))
+        .routes(routes!(status_callback))
+}
+
+pub fn router(state: WebhookState) -> axum::Router {
+    routes().with_state(state).split_for_parts().0
+}
+
+pub fn openapi() -> OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The parameters of an inbound call, as Twilio posts them (more are accepted and signed).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[allow(dead_code)]
+pub struct InboundForm {
+    #[schema(example = "CA1234567890ABCDE1234567890ABCDEF")]
+    call_sid: String,
+    #[schema(example = "+15551234567")]
+    to: String,
+    #[schema(example = "+14158675309")]
+    from: String,
+    account_sid: Option<String>,
+    call_status: Option<String>,
+    direction: Option<String>,
+}
+
+/// The parameters of a status callback.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[allow(dead_code)]
+pub struct StatusForm {
+    call_sid: String,
+    /// queued, ringing, in-progress, completed, busy, failed, no-answer, canceled.
+    #[schema(example = "completed")]
+    call_status: String,
+    /// Seconds, on the final callback.
+    call_duration: Option<String>,
+    /// RFC 2822.
+    timestamp: Option<String>,
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// Decoded form parameters, every one (repeated keys too): all are signed.
+fn parameters(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// With signing on, the request must carry Twilio's signature over the public URL.
+fn verify(
+    state: &WebhookState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> ApiResult<()> {
+    let Some((token, base)) = &state.signing else {
+        return Ok(());
+    };
+    let url = format!(
+        "{base}{}",
+        uri.path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or(uri.path())
+    );
+    let given = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if given.is_empty() || !signature::is_valid(token.expose_secret(), &url, params, given) {
+        tracing::warn!(path = uri.path(), "Twilio signature missing or wrong");
+        return Err(ApiError::Forbidden {
+            code: "INVALID_TWILIO_SIGNATURE",
+            message: "Missing or wrong X-Twilio-Signature".into(),
+        });
+    }
+    Ok(())
+}
+
+fn require<'a>(params: &'a [(String, String)], names: &[&str]) -> ApiResult<Vec<&'a str>> {
+    let mut values = Vec::new();
+    let mut missing = Vec::new();
+    for name in names {
+        match param(params, name) {
+            Some(v) => values.push(v),
+            None => missing.push(gobi_shared::error::FieldError::new(*name, "is required")),
+        }
+    }
+    if missing.is_empty() {
+        Ok(values)
+    } else {
+        Err(ApiError::Validation(missing))
+    }
+}
+
+/// A call to one of GOBI's numbers: known and active → recorded, handed off, answered with
+/// TwiML; otherwise rejected with nothing written.
+#[utoipa::path(
+    post,
+    path = "/twilio/webhook/inbound",
+    tag = "Twilio",
+    request_body(content = InboundForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "TwiML: Connect/Stream, Dial/Sip, Say+Hangup, or Reject", content_type = "text/xml", body = String),
+        (status = 400, description = "VALIDATION_ERROR: CallSid, To or From missing", body = gobi_shared::error::ErrorBody),
+        (status = 403, description = "INVALID_TWILIO_SIGNATURE", body = gobi_shared::error::ErrorBody),
+        (status = 503, description = "HANDOFF_UNAVAILABLE: the call could not be handed off; Twilio's retry will try again", body = gobi_shared::error::ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all)]
+async fn inbound(
+    State(state): State<WebhookState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = parameters(&body);
+    verify(&state, &uri, &headers, &params)?;
+    let values = require(&params, &["CallSid", "To", "From"])?;
+    let (call_sid, to, from) = (values[0], values[1], values[2]);
+    if call_sid.len() > 64 {
+        return Err(ApiError::validation("CallSid", "is too long"));
+    }
+
+    let Ok(to_e164) = E164::parse(to) else {
+        return Ok(xml(StatusCode::OK, twiml::reject()));
+    };
+    let route = match state.numbers.route(&to_e164).await? {
+        Some(route) if route.active => route,
+        _ => {
+            tracing::info!("call to an unknown or inactive number rejected");
+            return Ok(xml(StatusCode::OK, twiml::reject()));
+        }
+    };
+    if !state
+        .tenants
+        .get(route.tenant_id)
+        .await?
+        .is_some_and(|t| t.is_active)
+    {
+        tracing::info!(tenant_id = %route.tenant_id, "call to an inactive tenant rejected");
+        return Ok(xml(StatusCode::OK, twiml::reject()));
+    }
+
+    let now = state.clock.now();
+    let opened = Call {
+        id: CallId::new(),
+        tenant_id: route.tenant_id,
+        call_sid: call_sid.to_owned(),
+        direction: Direction::Inbound,
+        from: from.chars().take(64).collect(),
+        to: to_e164.as_str().to_owned(),
+        agent_id: route.agent_id,
+        phone_number_id: Some(route.phone_number_id),
+        status: CallStatus::Ringing,
+        started_at: now,
+        answered_at: None,
+        ended_at: None,
+        duration_seconds: None,
+        handoff_sent: false,
+        dispatch_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let (call, created) = state.calls.open(&opened).await?;
+    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, created, "inbound call");
+
+    // A redelivery whose first attempt failed to hand off tries again; the worker is idempotent.
+    if !call.handoff_sent
+        && let Some(publisher) = &state.publisher
+    {
+        let envelope = Envelope {
+            kind: HANDOFF_REQUESTED.into(),
+            id: uuid::Uuid::now_v7(),
+            occurred_at: now,
+            tenant_id: call.tenant_id,
+            call_id: call.id,
+            data: HandoffRequested {
+                call_sid: call.call_sid.clone(),
+                from: call.from.clone(),
+                to: call.to.clone(),
+                agent_id: call.agent_id,
+                phone_number_id: route.phone_number_id,
+            },
+        };
+        if let Err(e) = publisher.send(&envelope).await {
+            tracing::error!(error = format!("{e:#}"), call_id = %call.id, "handoff not queued");
+            return Err(ApiError::Unavailable {
+                code: "HANDOFF_UNAVAILABLE",
+                message: "The call could not be handed off".into(),
+            });
+        }
+        state.calls.mark_handoff_sent(&call).await?;
+    }
+
+    let call_id = call.id.to_string();
+    let body = match &state.answer {
+        Answer::Stream { url, token } => {
+            let tenant = call.tenant_id.to_string();
+            let mut parameters = vec![
+                ("call_id", call_id.as_str()),
+                ("tenant_id", tenant.as_str()),
+            ];
+            if let Some(token) = token {
+                parameters.push(("token", token.expose_secret()));
+            }
+            twiml::stream(url.as_str(), &parameters)
+        }
+        Answer::Sip { uri } => {
+            let host = uri.trim_start_matches("sip:");
+            twiml::dial_sip(&format!("sip:{}@{host}", call.to))
+        }
+        Answer::Unavailable => {
+            twiml::say_and_hang_up("Sorry, no one can take your call right now. Goodbye.")
+        }
+    };
+    Ok(xml(StatusCode::OK, body))
+}
+
+/// Twilio's call status callbacks: a call only ever moves forward.
+#[utoipa::path(
+    post,
+    path = "/twilio/webhook/status",
+    tag = "Twilio",
+    request_body(content = StatusForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Recorded (or ignored when late, repeated or for an unknown call)", content_type = "text/xml", body = String),
+        (status = 400, description = "VALIDATION_ERROR", body = gobi_shared::error::ErrorBody),
+        (status = 403, description = "INVALID_TWILIO_SIGNATURE", body = gobi_shared::error::ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all)]
+async fn status_callback(
+    State(state): State<WebhookState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = parameters(&body);
+    verify(&state, &uri, &headers, &params)?;
+    let values = require(&params, &["CallSid", "CallStatus"])?;
+    let status = CallStatus::parse(values[1])
+        .ok_or_else(|| ApiError::validation("CallStatus", "is not a Twilio call status"))?;
+    let duration = param(&params, "CallDuration").and_then(|d| d.parse::<u32>().ok());
+    let at = param(&params, "Timestamp")
+        .and_then(|t| chrono::DateTime::parse_from_rfc2822(t).ok())
+        .map(|t| t.to_utc())
+        .unwrap_or_else(|| state.clock.now());
+    match state.calls.by_sid(values[0]).await? {
+        Some(call) => {
+            let moved = state.calls.advance(&call, status, duration, at).await?;
+            tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, ?status, applied = moved.is_some(), "call status");
+        }
+        None => tracing::info!("status callback for an unknown call ignored"),
+    }
+    Ok(xml(StatusCode::OK, twiml::empty()))
+}

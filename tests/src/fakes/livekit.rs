@@ -23,6 +23,9 @@ pub struct LiveKitState {
     pub calls: Vec<String>,
     pub fail_trunk: bool,
     pub fail_rule: bool,
+    /// Agent dispatches, as created.
+    pub agent_dispatches: Vec<proto::AgentDispatch>,
+    pub fail_agent_dispatch: bool,
     next_id: u64,
 }
 
@@ -62,6 +65,10 @@ impl FakeLiveKit {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/twirp/livekit.SIP/{method}", post(call))
+            .route(
+                "/twirp/livekit.AgentDispatchService/{method}",
+                post(agent_dispatch),
+            )
             .with_state(self.clone())
     }
 
@@ -201,4 +208,65 @@ async fn call(
             &format!("no method {other}"),
         ),
     }
+}
+
+/// `AgentDispatchService`: the token must carry a room-admin grant for the request's room.
+async fn agent_dispatch(
+    State(fake): State<FakeLiveKit>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_aud = false;
+    let key = jsonwebtoken::DecodingKey::from_secret(fake.api_secret.as_bytes());
+    let Some(claims) = token
+        .and_then(|t| jsonwebtoken::decode::<serde_json::Value>(t, &key, &validation).ok())
+        .map(|d| d.claims)
+    else {
+        return twirp_error(StatusCode::UNAUTHORIZED, "unauthenticated", "invalid token");
+    };
+    if method != "CreateDispatch" {
+        return twirp_error(
+            StatusCode::NOT_FOUND,
+            "bad_route",
+            &format!("no method {method}"),
+        );
+    }
+    let Ok(request) = proto::CreateAgentDispatchRequest::decode(body) else {
+        return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
+    };
+    if claims["iss"] != fake.api_key.as_str()
+        || claims["video"]["roomAdmin"] != true
+        || claims["video"]["room"] != request.room.as_str()
+    {
+        return twirp_error(
+            StatusCode::FORBIDDEN,
+            "permission_denied",
+            "needs roomAdmin on the room",
+        );
+    }
+    let mut state = fake.state.lock().unwrap();
+    state.calls.push(method);
+    if state.fail_agent_dispatch {
+        return twirp_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "dispatch service down",
+        );
+    }
+    state.next_id += 1;
+    let dispatch = proto::AgentDispatch {
+        id: format!("AD_{:08}", state.next_id),
+        agent_name: request.agent_name.clone(),
+        room: request.room.clone(),
+        metadata: request.metadata.clone(),
+        ..Default::default()
+    };
+    state.agent_dispatches.push(dispatch.clone());
+    protobuf(dispatch)
 }
