@@ -45,12 +45,19 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         verifier.clone(),
         clock.clone(),
     ));
+    let twilio = gobi_twilio_webhook::router(gobi_twilio_webhook::WebhookState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+        clock.clone(),
+    ));
     Ok(system
         .merge(auth)
         .merge(tenants)
         .merge(phone_numbers)
         .merge(agents)
-        .merge(runtime))
+        .merge(runtime)
+        .merge(twilio))
 }
 
 /// Runs the scheduler's jobs every `every`, as EventBridge does in AWS, with the same code.

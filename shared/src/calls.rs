@@ -106,8 +106,12 @@ pub struct Call {
     pub phone_number_id: Option<PhoneNumberId>,
     pub status: CallStatus,
     pub started_at: DateTime<Utc>,
+    /// Absent until answered (so `if_not_exists` keeps the first answer time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<u32>,
     /// The handoff event reached the queue.
     pub handoff_sent: bool,

@@ -156,6 +156,14 @@ pub const LIVEKIT_AGENT: &str = "gobi-test-agent";
 
 /// An app wired to fresh fake Twilio and LiveKit servers (LiveKit left unconfigured when asked).
 pub async fn spawn_telephony_app(with_livekit: bool) -> (TestApp, Telephony) {
+    spawn_telephony_app_with(with_livekit, Vec::new()).await
+}
+
+/// [`spawn_telephony_app`] with more configuration.
+pub async fn spawn_telephony_app_with(
+    with_livekit: bool,
+    more: Vec<(&'static str, String)>,
+) -> (TestApp, Telephony) {
     let twilio =
         fakes::twilio::FakeTwilio::new("AC00000000000000000000000000000001", "twilio-test-token");
     let livekit = fakes::livekit::FakeLiveKit::new("APItestkey", "livekit-test-secret-0123456789");
@@ -174,6 +182,7 @@ pub async fn spawn_telephony_app(with_livekit: bool) -> (TestApp, Telephony) {
         extra.push(("LIVEKIT_API_KEY", livekit.api_key.clone()));
         extra.push(("LIVEKIT_API_SECRET", livekit.api_secret.clone()));
     }
+    extra.extend(more);
     let app = spawn_app_with(TestAppOptions {
         extra,
         ..Default::default()
