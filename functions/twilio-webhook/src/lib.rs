@@ -111,11 +111,15 @@ pub fn openapi() -> OpenApi {
 #[serde(rename_all = "PascalCase")]
 #[allow(dead_code)]
 pub struct InboundForm {
-    #[schema(example = "CA1234567890ABCDE1234567890ABCDEF")]
+    #[schema(
+        example = "CA1234567890ABCDE1234567890ABCDEF",
+        min_length = 1,
+        max_length = 64
+    )]
     call_sid: String,
-    #[schema(example = "+15551234567")]
+    #[schema(example = "+15551234567", min_length = 1)]
     to: String,
-    #[schema(example = "+14158675309")]
+    #[schema(example = "+14158675309", min_length = 1)]
     from: String,
     account_sid: Option<String>,
     call_status: Option<String>,
@@ -127,9 +131,13 @@ pub struct InboundForm {
 #[serde(rename_all = "PascalCase")]
 #[allow(dead_code)]
 pub struct StatusForm {
+    #[schema(min_length = 1, max_length = 64)]
     call_sid: String,
     /// queued, ringing, in-progress, completed, busy, failed, no-answer, canceled.
-    #[schema(example = "completed")]
+    #[schema(
+        example = "completed",
+        pattern = "^(queued|initiated|ringing|in-progress|completed|busy|failed|no-answer|canceled)$"
+    )]
     call_status: String,
     /// Seconds, on the final callback.
     call_duration: Option<String>,
@@ -353,6 +361,9 @@ async fn status_callback(
     let params = parameters(&body);
     verify(&state, &uri, &headers, &params)?;
     let values = require(&params, &["CallSid", "CallStatus"])?;
+    if values[0].len() > 64 {
+        return Err(ApiError::validation("CallSid", "is too long"));
+    }
     let status = CallStatus::parse(values[1])
         .ok_or_else(|| ApiError::validation("CallStatus", "is not a Twilio call status"))?;
     let duration = param(&params, "CallDuration").and_then(|d| d.parse::<u32>().ok());
