@@ -41,14 +41,6 @@ mod keys {
     pub fn dispatch(id: DispatchId) -> String {
         format!("DISPATCH#{id}")
     }
-
-    pub fn expiry(at: chrono::DateTime<chrono::Utc>, id: DispatchId) -> String {
-        format!("{:013}#{id}", at.timestamp_millis().max(0))
-    }
-
-    pub fn cutoff(now: chrono::DateTime<chrono::Utc>) -> String {
-        format!("{:013}", now.timestamp_millis().max(0))
-    }
 }
 
 /// Twilio's call statuses.
@@ -473,7 +465,7 @@ impl CallStore {
             gsi1pk: keys::dispatch(dispatch.id),
             gsi1sk: "DISPATCH".into(),
             gsi2pk: Some(keys::PENDING.into()),
-            gsi2sk: Some(keys::expiry(dispatch.expires_at, dispatch.id)),
+            gsi2sk: Some(dynamo::due_key(dispatch.expires_at, dispatch.id)),
             expires_ms: dispatch.expires_at.timestamp_millis(),
             dispatch: dispatch.clone(),
         };
@@ -603,43 +595,24 @@ impl CallStore {
         &self,
         now: DateTime<Utc>,
     ) -> ApiResult<Vec<(TenantId, DispatchId)>> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::PENDING_INDEX)
-                .key_condition_expression("gsi2pk = :pending AND gsi2sk < :cutoff")
-                .expression_attribute_values(":pending", s(keys::PENDING))
-                .expression_attribute_values(":cutoff", s(keys::cutoff(now)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("finding expired dispatches"))?;
-            for item in output.items.unwrap_or_default() {
-                let text = |name: &str| {
-                    item.get(name)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                let tenant = text("pk")
-                    .strip_prefix("TENANT#")
-                    .and_then(|t| t.parse().ok());
-                let id = text("sk")
-                    .strip_prefix("DISPATCH#")
-                    .and_then(|d| d.parse().ok());
-                if let (Some(tenant), Some(id)) = (tenant, id) {
-                    found.push((tenant, id));
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+        let items = dynamo::due_before(
+            &self.client,
+            &self.table,
+            keys::PENDING_INDEX,
+            keys::PENDING,
+            now,
+        )
+        .await
+        .map_err(|e| e.context("finding expired dispatches"))?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+                let tenant = text("pk")?.strip_prefix("TENANT#")?.parse().ok()?;
+                let id = text("sk")?.strip_prefix("DISPATCH#")?.parse().ok()?;
+                Some((tenant, id))
+            })
+            .collect())
     }
 
     /// Expires a dispatch that is still pending and scrubs its token; `false` when it was

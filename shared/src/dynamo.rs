@@ -121,6 +121,47 @@ pub async fn transact(
     }
 }
 
+/// Sort key of an item in a sparse "due" index: when it falls due (13-digit epoch ms), then
+/// its id, so a `< cutoff` query finds everything due before a moment.
+pub fn due_key(at: chrono::DateTime<chrono::Utc>, id: impl std::fmt::Display) -> String {
+    format!("{:013}#{id}", at.timestamp_millis().max(0))
+}
+
+/// Every item of a sparse due index (`<index>pk` = `partition`, `<index>sk` from [`due_key`])
+/// that fell due before `now`: time-based work without a Scan.
+pub async fn due_before(
+    client: &Client,
+    table: &str,
+    index: &str,
+    partition: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>>
+{
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let cutoff = format!("{:013}", now.timestamp_millis().max(0));
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .index_name(index)
+            .key_condition_expression("#pk = :partition AND #sk < :cutoff")
+            .expression_attribute_names("#pk", format!("{index}pk"))
+            .expression_attribute_names("#sk", format!("{index}sk"))
+            .expression_attribute_values(":partition", AttributeValue::S(partition.to_owned()))
+            .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.clone()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        items.extend(output.items.unwrap_or_default());
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
+    }
+}
+
 /// Whether DynamoDB answers for this table; used by `/health/db`.
 pub async fn ping(client: &Client, table: &str) -> anyhow::Result<()> {
     client.describe_table().table_name(table).send().await?;

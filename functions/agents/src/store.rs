@@ -52,15 +52,6 @@ mod keys {
     pub fn event(agent: AgentId, event: uuid::Uuid) -> String {
         format!("{}{event}", events(agent))
     }
-
-    /// Sorts by expiry: the sweeper reads everything below "now".
-    pub fn expiry(at: chrono::DateTime<chrono::Utc>, agent: AgentId) -> String {
-        format!("{:013}#{agent}", at.timestamp_millis().max(0))
-    }
-
-    pub fn expiry_cutoff(now: chrono::DateTime<chrono::Utc>) -> String {
-        format!("{:013}", now.timestamp_millis().max(0))
-    }
 }
 
 const ONLINE: &str = "online";
@@ -688,7 +679,7 @@ impl AgentStore {
             .expression_attribute_values(":now", time(now)?)
             .expression_attribute_values(":online", s(ONLINE))
             .expression_attribute_values(":index", s(keys::ONLINE))
-            .expression_attribute_values(":expiry", s(keys::expiry(now + timeout, beat.agent_id)))
+            .expression_attribute_values(":expiry", s(dynamo::due_key(now + timeout, beat.agent_id)))
             .expression_attribute_values(":worker", serde_dynamo::to_attribute_value(&worker).map_err(anyhow::Error::new)?)
             .return_values(ReturnValue::UpdatedOld)
             .send()
@@ -751,49 +742,35 @@ impl AgentStore {
 
     /// Agents persisted as online whose heartbeat, as the index shows it, expired before `now`.
     pub async fn expired(&self, now: DateTime<Utc>) -> ApiResult<Vec<ExpiredHeartbeat>> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::ONLINE_INDEX)
-                .key_condition_expression("gsi2pk = :online AND gsi2sk < :cutoff")
-                .expression_attribute_values(":online", s(keys::ONLINE))
-                .expression_attribute_values(":cutoff", s(keys::expiry_cutoff(now)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("finding expired heartbeats"))?;
-            for item in output.items.unwrap_or_default() {
-                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-                let (Some(pk), Some(sk), Some(seen)) = (
-                    text("pk"),
-                    text("sk"),
-                    item.get("last_heartbeat_at").cloned(),
-                ) else {
-                    continue;
-                };
-                let tenant = pk
-                    .strip_prefix("TENANT#")
-                    .and_then(|t| t.parse::<TenantId>().ok());
-                let agent = sk
-                    .strip_prefix(keys::AGENT_PREFIX)
-                    .and_then(|a| a.parse::<AgentId>().ok());
-                if let (Some(tenant), Some(agent)) = (tenant, agent) {
-                    found.push(ExpiredHeartbeat {
-                        tenant,
-                        agent,
-                        seen,
-                    });
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+        let items = dynamo::due_before(
+            &self.client,
+            &self.table,
+            keys::ONLINE_INDEX,
+            keys::ONLINE,
+            now,
+        )
+        .await
+        .map_err(|e| e.context("finding expired heartbeats"))?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+                let tenant = text("pk")?
+                    .strip_prefix("TENANT#")?
+                    .parse::<TenantId>()
+                    .ok()?;
+                let agent = text("sk")?
+                    .strip_prefix(keys::AGENT_PREFIX)?
+                    .parse::<AgentId>()
+                    .ok()?;
+                let seen = item.get("last_heartbeat_at")?.clone();
+                Some(ExpiredHeartbeat {
+                    tenant,
+                    agent,
+                    seen,
+                })
+            })
+            .collect())
     }
 
     /// Marks one agent offline unless its heartbeat moved since the index showed it; `false`
