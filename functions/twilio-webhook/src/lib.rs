@@ -169,6 +169,18 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The form's parameters, once Twilio's signature over them is checked (when signing is on).
+fn signed_form(
+    state: &WebhookState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Vec<(String, String)>> {
+    let params = parameters(body);
+    verify(state, uri, headers, &params)?;
+    Ok(params)
+}
+
 /// With signing on, the request must carry Twilio's signature over the public URL.
 fn verify(
     state: &WebhookState,
@@ -204,6 +216,9 @@ fn require<'a>(params: &'a [(String, String)], names: &[&str]) -> ApiResult<Vec<
     let mut missing = Vec::new();
     for name in names {
         match param(params, name) {
+            Some(v) if *name == "CallSid" && v.len() > 64 => {
+                missing.push(gobi_shared::error::FieldError::new(*name, "is too long"))
+            }
             Some(v) => values.push(v),
             None => missing.push(gobi_shared::error::FieldError::new(*name, "is required")),
         }
@@ -236,13 +251,9 @@ async fn inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let params = parameters(&body);
-    verify(&state, &uri, &headers, &params)?;
+    let params = signed_form(&state, &uri, &headers, &body)?;
     let values = require(&params, &["CallSid", "To", "From"])?;
     let (call_sid, to, from) = (values[0], values[1], values[2]);
-    if call_sid.len() > 64 {
-        return Err(ApiError::validation("CallSid", "is too long"));
-    }
 
     let Ok(to_e164) = E164::parse(to) else {
         return Ok(xml(StatusCode::OK, twiml::reject()));
@@ -358,12 +369,8 @@ async fn status_callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let params = parameters(&body);
-    verify(&state, &uri, &headers, &params)?;
+    let params = signed_form(&state, &uri, &headers, &body)?;
     let values = require(&params, &["CallSid", "CallStatus"])?;
-    if values[0].len() > 64 {
-        return Err(ApiError::validation("CallSid", "is too long"));
-    }
     let status = CallStatus::parse(values[1])
         .ok_or_else(|| ApiError::validation("CallStatus", "is not a Twilio call status"))?;
     let duration = param(&params, "CallDuration").and_then(|d| d.parse::<u32>().ok());
