@@ -132,6 +132,10 @@ pub struct Config {
     pub heartbeat_timeout_seconds: i64,
     /// A runtime dispatch not claimed within this many seconds expires.
     pub dispatch_ttl_seconds: i64,
+    /// Tool executions allowed per call per minute.
+    pub automation_max_executions_per_minute: u32,
+    /// Only tools on the allowlist of the call agent's active version may run.
+    pub automation_require_agent_tool_mapping: bool,
     /// Set when the Lambda runtime API is present (`AWS_LAMBDA_RUNTIME_API`).
     pub in_lambda: bool,
 }
@@ -242,6 +246,17 @@ impl Config {
                 })?,
             None => 120,
         };
+        let automation_max_executions_per_minute = match get("AUTOMATION_MAX_EXECUTIONS_PER_MINUTE") {
+            Some(v) => v.parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
+                ConfigError::invalid("AUTOMATION_MAX_EXECUTIONS_PER_MINUTE", "between 1 and 10000")
+            })?,
+            None => 30,
+        };
+        let automation_require_agent_tool_mapping = match get("AUTOMATION_REQUIRE_AGENT_TOOL_MAPPING").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => return Err(ConfigError::invalid("AUTOMATION_REQUIRE_AGENT_TOOL_MAPPING", "true or false")),
+        };
         let table_prefix = get("TABLE_PREFIX").unwrap_or_else(|| "gobi".to_owned());
         let tables = Tables {
             tenants: get("TENANTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tenants")),
@@ -304,6 +319,8 @@ impl Config {
             token_ttl_seconds,
             heartbeat_timeout_seconds,
             dispatch_ttl_seconds,
+            automation_max_executions_per_minute,
+            automation_require_agent_tool_mapping,
             in_lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
         })
     }

@@ -37,19 +37,48 @@ pub struct Tool {
     /// JSON Schema of the tool's input.
     pub input_schema: serde_json::Value,
     pub timeout_ms: u32,
+    /// The n8n webhook the tool runs, once linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<ToolEndpoint>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Where a tool runs: a webhook of one of the tenant's n8n integrations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ToolEndpoint {
+    pub integration_id: uuid::Uuid,
+    /// Appended to the integration's base URL, e.g. `/webhook/lookup-order`.
+    pub webhook_path: String,
+    pub method: String,
+    /// Header name → value; `{{call_id}}`, `{{tenant_id}}`, `{{trace_id}}`, `{{execution_id}}` are filled in.
+    pub headers_template: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct ToolItem {
     pk: String,
     sk: String,
+    /// `TOOL#<id>`: a tool by id alone.
+    gsi1pk: String,
+    gsi1sk: String,
     #[serde(flatten)]
     tool: Tool,
 }
 
-#[derive(Serialize)]
+impl ToolItem {
+    fn new(tool: &Tool) -> Self {
+        Self {
+            pk: keys::tenant(tool.tenant_id),
+            sk: keys::tool(tool.id),
+            gsi1pk: keys::tool(tool.id),
+            gsi1sk: "TOOL".into(),
+            tool: tool.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
 struct NameMarker {
     pk: String,
     sk: String,
@@ -85,11 +114,7 @@ impl ToolStore {
                 )
                 .build())
         };
-        let item = ToolItem {
-            pk: keys::tenant(tool.tenant_id),
-            sk: keys::tool(tool.id),
-            tool: tool.clone(),
-        };
+        let item = ToolItem::new(tool);
         let marker = NameMarker {
             pk: keys::tenant(tool.tenant_id),
             sk: keys::name(&tool.name),
@@ -132,6 +157,130 @@ impl ToolStore {
             .map(dynamo::from_item::<ToolItem>)
             .transpose()?
             .map(|i| i.tool))
+    }
+
+    /// The tenant of a tool known by id alone (keys-only index).
+    pub async fn tenant_of(&self, id: ToolId) -> ApiResult<Option<TenantId>> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :id")
+            .expression_attribute_values(":id", aws_sdk_dynamodb::types::AttributeValue::S(keys::tool(id)))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("finding a tool"))?;
+        Ok(output
+            .items
+            .unwrap_or_default()
+            .first()
+            .and_then(|i| i.get("pk").and_then(|v| v.as_s().ok()))
+            .and_then(|pk| pk.strip_prefix("TENANT#"))
+            .and_then(|t| t.parse().ok()))
+    }
+
+    /// Every tool of a tenant (few; callers page in memory).
+    pub async fn list(&self, tenant_id: TenantId) -> ApiResult<Vec<Tool>> {
+        let mut tools = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(keys::tenant(tenant_id)))
+                .expression_attribute_values(":prefix", aws_sdk_dynamodb::types::AttributeValue::S("TOOL#".into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("listing tools"))?;
+            for item in output.items.unwrap_or_default() {
+                tools.push(dynamo::from_item::<ToolItem>(item)?.tool);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        tools.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok(tools)
+    }
+
+    /// The tool named `name` (any case) of a tenant: the name marker, then the tool.
+    pub async fn by_name(&self, tenant_id: TenantId, name: &str) -> ApiResult<Option<Tool>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(keys::tenant(tenant_id), keys::name(name))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading a tool name"))?;
+        match output.item.map(dynamo::from_item::<NameMarker>).transpose()? {
+            Some(marker) => self.get(tenant_id, marker.tool_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces a tool (same name) conditional on the `updated_at` read; a renamed tool moves
+    /// its name marker in the same transaction.
+    pub async fn replace(&self, previous: &Tool, next: &Tool) -> ApiResult<()> {
+        let item = ToolItem::new(next);
+        let mut items = vec![TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(dynamo::to_item(&item)?))
+                    .condition_expression("updated_at = :seen")
+                    .expression_attribute_values(":seen", serde_dynamo::to_attribute_value(previous.updated_at).map_err(anyhow::Error::new)?)
+                    .build()
+                    .map_err(anyhow::Error::new)?,
+            )
+            .build()];
+        let renamed = previous.name.to_lowercase() != next.name.to_lowercase();
+        if renamed {
+            let marker = NameMarker { pk: keys::tenant(next.tenant_id), sk: keys::name(&next.name), tool_id: next.id };
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(dynamo::to_item(&marker)?))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(anyhow::Error::new)?,
+                    )
+                    .build(),
+            );
+            items.push(
+                TransactWriteItem::builder()
+                    .delete(
+                        aws_sdk_dynamodb::types::Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(dynamo::key(keys::tenant(previous.tenant_id), keys::name(&previous.name))))
+                            .build()
+                            .map_err(anyhow::Error::new)?,
+                    )
+                    .build(),
+            );
+        }
+        match dynamo::transact(&self.client, items, Backoff::default()).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let reasons = dynamo::cancellation_reasons(&e).unwrap_or_default();
+                if renamed && dynamo::item_condition_failed(&reasons, 1) {
+                    return Err(ApiError::conflict("TOOL_NAME_EXISTS", format!("The tenant already has a tool named {}", next.name)));
+                }
+                if dynamo::item_condition_failed(&reasons, 0) {
+                    return Err(ApiError::conflict("CONCURRENT_MODIFICATION", "The tool changed meanwhile; read it again and retry"));
+                }
+                Err(ApiError::Internal(anyhow::Error::new(e).context("updating a tool")))
+            }
+        }
     }
 
     /// A transaction item that holds only while the tenant has this tool.

@@ -105,6 +105,7 @@ async fn make_tool(app: &TestApp, tenant: &str, name: &str) -> String {
         description: format!("{name} tool"),
         input_schema: json!({"type": "object"}),
         timeout_ms: 5000,
+        endpoint: None,
         created_at: now,
         updated_at: now,
     };
