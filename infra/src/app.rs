@@ -14,6 +14,7 @@ use gobi_tenants::store::TenantStore;
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 /// The routers of all functions, merged (unlayered: the caller adds the common layers once).
@@ -51,7 +52,15 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         clients.sqs.clone(),
         clock.clone(),
     ));
+    let automation = gobi_automation::router(gobi_automation::AutomationState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.kms.clone(),
+        verifier.clone(),
+        clock.clone(),
+    ));
     Ok(system
+        .merge(automation)
         .merge(auth)
         .merge(tenants)
         .merge(phone_numbers)

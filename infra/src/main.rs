@@ -57,8 +57,8 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
                 .context("creating the queue")?,
         );
     }
+    let kms = aws_sdk_kms::Client::new(&sdk);
     if config.kms_key_id.is_none() {
-        let kms = aws_sdk_kms::Client::new(&sdk);
         config.kms_key_id = Some(
             provision::ensure_secrets_key(&kms, "alias/gobi-secrets")
                 .await
@@ -66,7 +66,7 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
         );
     }
     tracing::info!(queue = ?config.handoff_queue_url, key = ?config.kms_key_id, "local resources ready");
-    Ok(app::Clients { dynamodb, sqs })
+    Ok(app::Clients { dynamodb, sqs, kms })
 }
 
 fn print_banner(config: &Config) {

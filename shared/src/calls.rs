@@ -211,6 +211,26 @@ struct DispatchItem {
     dispatch: Dispatch,
 }
 
+/// One entry of a call's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CallEvent {
+    pub id: uuid::Uuid,
+    pub call_id: CallId,
+    /// e.g. `tool_execution_started`, `tool_execution_finished`.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    event: CallEvent,
+}
+
 pub fn call_not_found(id: CallId) -> ApiError {
     ApiError::not_found("CALL_NOT_FOUND", format!("Call {id} not found"))
 }
@@ -495,6 +515,44 @@ impl CallStore {
                 anyhow::Error::new(e).context("creating a dispatch"),
             )),
         }
+    }
+
+    /// Adds an entry to a call's timeline (`CALLEVT#<call>#<event>`, time-ordered by the v7 id).
+    pub async fn record_event(&self, tenant: TenantId, event: &CallEvent) -> ApiResult<()> {
+        let item = EventItem {
+            pk: keys::tenant(tenant),
+            sk: format!("CALLEVT#{}#{}", event.call_id, event.id),
+            event: event.clone(),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(dynamo::to_item(&item)?))
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("recording a call event"))?;
+        Ok(())
+    }
+
+    /// A call's timeline, oldest first.
+    pub async fn events(&self, tenant: TenantId, call: CallId) -> ApiResult<Vec<CallEvent>> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant(tenant)))
+            .expression_attribute_values(":prefix", s(format!("CALLEVT#{call}#")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading a call's timeline"))?;
+        Ok(output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| dynamo::from_item::<EventItem>(i).map(|i| i.event))
+            .collect::<anyhow::Result<_>>()?)
     }
 
     /// Records LiveKit's id of the agent dispatch.

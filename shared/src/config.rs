@@ -246,17 +246,31 @@ impl Config {
                 })?,
             None => 120,
         };
-        let automation_max_executions_per_minute = match get("AUTOMATION_MAX_EXECUTIONS_PER_MINUTE") {
-            Some(v) => v.parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| {
-                ConfigError::invalid("AUTOMATION_MAX_EXECUTIONS_PER_MINUTE", "between 1 and 10000")
-            })?,
+        let automation_max_executions_per_minute = match get("AUTOMATION_MAX_EXECUTIONS_PER_MINUTE")
+        {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        "AUTOMATION_MAX_EXECUTIONS_PER_MINUTE",
+                        "between 1 and 10000",
+                    )
+                })?,
             None => 30,
         };
-        let automation_require_agent_tool_mapping = match get("AUTOMATION_REQUIRE_AGENT_TOOL_MAPPING").as_deref() {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(_) => return Err(ConfigError::invalid("AUTOMATION_REQUIRE_AGENT_TOOL_MAPPING", "true or false")),
-        };
+        let automation_require_agent_tool_mapping =
+            match get("AUTOMATION_REQUIRE_AGENT_TOOL_MAPPING").as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(_) => {
+                    return Err(ConfigError::invalid(
+                        "AUTOMATION_REQUIRE_AGENT_TOOL_MAPPING",
+                        "true or false",
+                    ));
+                }
+            };
         let table_prefix = get("TABLE_PREFIX").unwrap_or_else(|| "gobi".to_owned());
         let tables = Tables {
             tenants: get("TENANTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tenants")),

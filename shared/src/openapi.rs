@@ -31,6 +31,7 @@ pub const DEV_BOOTSTRAP_KEY: &str = "devBootstrapKey";
         (name = "Tenants", description = "Tenant management (platform staff)"),
         (name = "Agents", description = "AI voice agents, their versions, tool allowlists and live status"),
         (name = "Runtime", description = "What the voice runtime does: heartbeats, dispatch claims"),
+        (name = "Automation", description = "n8n integrations, tools, the tool catalog and guarded tool execution"),
         (name = "Twilio", description = "Twilio's webhooks (a Lambda Function URL in AWS)"),
         (name = "Phone numbers", description = "Twilio numbers, LiveKit SIP routing and the inbound route index"),
     )

@@ -167,7 +167,10 @@ impl ToolStore {
             .table_name(&self.table)
             .index_name("gsi1")
             .key_condition_expression("gsi1pk = :id")
-            .expression_attribute_values(":id", aws_sdk_dynamodb::types::AttributeValue::S(keys::tool(id)))
+            .expression_attribute_values(
+                ":id",
+                aws_sdk_dynamodb::types::AttributeValue::S(keys::tool(id)),
+            )
             .limit(1)
             .send()
             .await
@@ -191,8 +194,14 @@ impl ToolStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(keys::tenant(tenant_id)))
-                .expression_attribute_values(":prefix", aws_sdk_dynamodb::types::AttributeValue::S("TOOL#".into()))
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(keys::tenant(tenant_id)),
+                )
+                .expression_attribute_values(
+                    ":prefix",
+                    aws_sdk_dynamodb::types::AttributeValue::S("TOOL#".into()),
+                )
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -205,7 +214,7 @@ impl ToolStore {
                 _ => break,
             }
         }
-        tools.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        tools.sort_by_key(|t| t.name.to_lowercase());
         Ok(tools)
     }
 
@@ -220,7 +229,11 @@ impl ToolStore {
             .send()
             .await
             .map_err(|e| anyhow::Error::new(e).context("reading a tool name"))?;
-        match output.item.map(dynamo::from_item::<NameMarker>).transpose()? {
+        match output
+            .item
+            .map(dynamo::from_item::<NameMarker>)
+            .transpose()?
+        {
             Some(marker) => self.get(tenant_id, marker.tool_id).await,
             None => Ok(None),
         }
@@ -230,20 +243,30 @@ impl ToolStore {
     /// its name marker in the same transaction.
     pub async fn replace(&self, previous: &Tool, next: &Tool) -> ApiResult<()> {
         let item = ToolItem::new(next);
-        let mut items = vec![TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(dynamo::to_item(&item)?))
-                    .condition_expression("updated_at = :seen")
-                    .expression_attribute_values(":seen", serde_dynamo::to_attribute_value(previous.updated_at).map_err(anyhow::Error::new)?)
-                    .build()
-                    .map_err(anyhow::Error::new)?,
-            )
-            .build()];
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(dynamo::to_item(&item)?))
+                        .condition_expression("updated_at = :seen")
+                        .expression_attribute_values(
+                            ":seen",
+                            serde_dynamo::to_attribute_value(previous.updated_at)
+                                .map_err(anyhow::Error::new)?,
+                        )
+                        .build()
+                        .map_err(anyhow::Error::new)?,
+                )
+                .build(),
+        ];
         let renamed = previous.name.to_lowercase() != next.name.to_lowercase();
         if renamed {
-            let marker = NameMarker { pk: keys::tenant(next.tenant_id), sk: keys::name(&next.name), tool_id: next.id };
+            let marker = NameMarker {
+                pk: keys::tenant(next.tenant_id),
+                sk: keys::name(&next.name),
+                tool_id: next.id,
+            };
             items.push(
                 TransactWriteItem::builder()
                     .put(
@@ -261,7 +284,10 @@ impl ToolStore {
                     .delete(
                         aws_sdk_dynamodb::types::Delete::builder()
                             .table_name(&self.table)
-                            .set_key(Some(dynamo::key(keys::tenant(previous.tenant_id), keys::name(&previous.name))))
+                            .set_key(Some(dynamo::key(
+                                keys::tenant(previous.tenant_id),
+                                keys::name(&previous.name),
+                            )))
                             .build()
                             .map_err(anyhow::Error::new)?,
                     )
@@ -273,12 +299,20 @@ impl ToolStore {
             Err(e) => {
                 let reasons = dynamo::cancellation_reasons(&e).unwrap_or_default();
                 if renamed && dynamo::item_condition_failed(&reasons, 1) {
-                    return Err(ApiError::conflict("TOOL_NAME_EXISTS", format!("The tenant already has a tool named {}", next.name)));
+                    return Err(ApiError::conflict(
+                        "TOOL_NAME_EXISTS",
+                        format!("The tenant already has a tool named {}", next.name),
+                    ));
                 }
                 if dynamo::item_condition_failed(&reasons, 0) {
-                    return Err(ApiError::conflict("CONCURRENT_MODIFICATION", "The tool changed meanwhile; read it again and retry"));
+                    return Err(ApiError::conflict(
+                        "CONCURRENT_MODIFICATION",
+                        "The tool changed meanwhile; read it again and retry",
+                    ));
                 }
-                Err(ApiError::Internal(anyhow::Error::new(e).context("updating a tool")))
+                Err(ApiError::Internal(
+                    anyhow::Error::new(e).context("updating a tool"),
+                ))
             }
         }
     }

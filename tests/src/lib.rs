@@ -127,9 +127,20 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
             .await
             .expect("creating the test queue (moto)"),
     );
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let alias = format!(
+        "alias/{}",
+        config.tables.tenants.trim_end_matches("-tenants")
+    );
+    config.kms_key_id = Some(
+        provision::ensure_secrets_key(&kms, &alias)
+            .await
+            .expect("creating the test key (moto)"),
+    );
     let clients = app::Clients {
         dynamodb: dynamodb.clone(),
         sqs: sqs.clone(),
+        kms,
     };
     let clock = gobi_shared::time::Clock::fixed(chrono::Utc::now());
     let router = gobi_http::layered(

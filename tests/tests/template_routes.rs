@@ -26,6 +26,7 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
             documented(&gobi_phone_numbers::openapi()),
         ),
         ("gobi-agents", documented(&gobi_agents::openapi())),
+        ("gobi-automation", documented(&gobi_automation::openapi())),
         ("gobi-runtime", documented(&gobi_runtime::openapi())),
         // Triggered by EventBridge, SQS, or served on a Function URL: no HTTP API routes.
         ("gobi-scheduler", BTreeSet::new()),
@@ -79,7 +80,9 @@ async fn every_template_route_reaches_a_handler() {
                 .replace("{phoneId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
                 .replace("{phoneNumberId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
                 .replace("{agentId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
-                .replace("{versionId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
+                .replace("{versionId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
+                .replace("{toolId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
+                .replace("{toolName}", "lookup_order");
             let answer = app
                 .call(
                     Method::from_bytes(method.as_bytes()).unwrap(),

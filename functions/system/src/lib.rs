@@ -75,6 +75,7 @@ pub fn document() -> OpenApi {
         gobi_agents::openapi(),
         gobi_runtime::openapi(),
         gobi_twilio_webhook::openapi(),
+        gobi_automation::openapi(),
         gobi_tenants::openapi(),
     ])
 }

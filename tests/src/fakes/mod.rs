@@ -3,6 +3,7 @@
 //! record every request for tests to read.
 
 pub mod livekit;
+pub mod n8n;
 pub mod twilio;
 
 use std::net::SocketAddr;

@@ -1,0 +1,134 @@
+//! Calls to a tenant's n8n: a timeout per attempt, and bounded retries with backoff on timeouts,
+//! 5xx and 429 only. Connections go to the addresses the SSRF check approved.
+
+use std::time::{Duration, Instant};
+
+use crate::outbound::CheckedUrl;
+
+/// One request to n8n.
+#[derive(Debug, Clone)]
+pub struct N8nRequest {
+    pub target: CheckedUrl,
+    pub method: reqwest::Method,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<serde_json::Value>,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+}
+
+/// How the last attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// 2xx, with the body (JSON when it parses, else text).
+    Success {
+        status: u16,
+        body: serde_json::Value,
+    },
+    /// Any other status, with the body.
+    Status {
+        status: u16,
+        body: serde_json::Value,
+    },
+    TimedOut,
+    /// No connection (refused, unreachable, TLS).
+    Unreachable(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct N8nResult {
+    pub outcome: Outcome,
+    pub attempts: u32,
+    pub latency_ms: u64,
+}
+
+fn retryable(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::TimedOut => true,
+        Outcome::Status { status, .. } => *status == 429 || *status >= 500,
+        _ => false,
+    }
+}
+
+fn client(target: &CheckedUrl, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(host) = target
+        .url
+        .host_str()
+        .filter(|h| h.parse::<std::net::IpAddr>().is_err())
+    {
+        builder = builder.resolve_to_addrs(host, &target.addresses);
+    }
+    builder.build()
+}
+
+async fn attempt(client: &reqwest::Client, request: &N8nRequest) -> Outcome {
+    let mut call = client.request(request.method.clone(), request.target.url.clone());
+    for (name, value) in &request.headers {
+        call = call.header(name, value);
+    }
+    if let Some(body) = &request.body {
+        call = call.json(body);
+    }
+    match call.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let text = match response.text().await {
+                Ok(text) => text,
+                Err(e) if e.is_timeout() => return Outcome::TimedOut,
+                Err(e) => return Outcome::Unreachable(e.to_string()),
+            };
+            let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+            if (200..300).contains(&status) {
+                Outcome::Success { status, body }
+            } else {
+                Outcome::Status { status, body }
+            }
+        }
+        Err(e) if e.is_timeout() => Outcome::TimedOut,
+        Err(e) => Outcome::Unreachable(without_url(&e)),
+    }
+}
+
+/// reqwest's message without the URL (which may carry a tenant's path).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    let mut last = "connection failed".to_owned();
+    while let Some(e) = source {
+        last = e.to_string();
+        source = e.source();
+    }
+    last
+}
+
+/// Sends `request`, retrying what may pass on a later attempt.
+pub async fn send(request: &N8nRequest) -> N8nResult {
+    let started = Instant::now();
+    let client = match client(&request.target, request.timeout) {
+        Ok(client) => client,
+        Err(e) => {
+            return N8nResult {
+                outcome: Outcome::Unreachable(e.to_string()),
+                attempts: 0,
+                latency_ms: 0,
+            };
+        }
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let outcome = attempt(&client, request).await;
+        if !retryable(&outcome) || attempts >= request.max_attempts {
+            return N8nResult {
+                outcome,
+                attempts,
+                latency_ms: started.elapsed().as_millis() as u64,
+            };
+        }
+        let backoff = Duration::from_millis(100 * 2u64.pow(attempts - 1));
+        tracing::warn!(attempts, ?backoff, "n8n attempt failed; retrying");
+        tokio::time::sleep(backoff).await;
+    }
+}

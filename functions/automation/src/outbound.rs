@@ -1,0 +1,139 @@
+//! Outbound URLs a tenant gives GOBI (n8n base URLs) are SSRF-checked: https only, and no
+//! address that reaches GOBI's own network (loopback, private, link-local and cloud metadata,
+//! carrier-grade NAT, multicast), unless the environment is local. The addresses found are the
+//! ones connected to, so DNS cannot change its answer between the check and the call.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use gobi_shared::error::ApiError;
+use url::Url;
+
+/// A URL that passed the check, with the addresses to connect to.
+#[derive(Debug, Clone)]
+pub struct CheckedUrl {
+    pub url: Url,
+    pub addresses: Vec<SocketAddr>,
+}
+
+fn refused(reason: impl Into<String>) -> ApiError {
+    ApiError::Validation(vec![gobi_shared::error::FieldError::new(
+        "base_url",
+        reason.into(),
+    )])
+}
+
+fn internal_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 198 && (b == 18 || b == 19))
+}
+
+fn internal_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return internal_v4(v4);
+    }
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+}
+
+/// Addresses a tenant's URL may never reach outside local mode.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => internal_v4(v4),
+        IpAddr::V6(v6) => internal_v6(v6),
+    }
+}
+
+/// Checks `raw`; `allow_local` (local and test environments) permits http and internal addresses.
+pub async fn check(raw: &str, allow_local: bool) -> Result<CheckedUrl, ApiError> {
+    let url = Url::parse(raw.trim()).map_err(|e| refused(format!("is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_local => {}
+        "http" => return Err(refused("must use https")),
+        other => return Err(refused(format!("scheme {other} is not allowed"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refused(
+            "may not carry credentials; use auth_type and secret",
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| refused("needs a host"))?
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|_| refused(format!("host {host} does not resolve")))?
+            .collect(),
+    };
+    if addresses.is_empty() {
+        return Err(refused(format!("host {host} does not resolve")));
+    }
+    if !allow_local && addresses.iter().any(|a| is_internal(a.ip())) {
+        return Err(refused(
+            "reaches a loopback, private, link-local or metadata address",
+        ));
+    }
+    Ok(CheckedUrl { url, addresses })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_are_refused_outside_local_mode() {
+        for url in [
+            "http://127.0.0.1:5678",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.5",
+            "http://n8n.example.com",
+            "ftp://example.com",
+            "https://user:pw@8.8.8.8",
+            "https://[::1]/",
+        ] {
+            assert!(check(url, false).await.is_err(), "{url}");
+        }
+        assert!(check("https://8.8.8.8/webhook", false).await.is_ok());
+        assert!(check("http://127.0.0.1:5678", true).await.is_ok());
+    }
+}

@@ -1,0 +1,76 @@
+//! Integration secrets are encrypted by KMS under an encryption context of tenant and integration,
+//! so a ciphertext only decrypts for the integration it was made for. Plaintext is never stored,
+//! logged or returned.
+
+use aws_sdk_kms::primitives::Blob;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use gobi_shared::ids::TenantId;
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Clone, Debug)]
+pub struct SecretBox {
+    kms: aws_sdk_kms::Client,
+    key_id: String,
+}
+
+fn context(tenant: TenantId, integration: uuid::Uuid) -> [(String, String); 2] {
+    [
+        ("tenant_id".into(), tenant.to_string()),
+        ("integration_id".into(), integration.to_string()),
+    ]
+}
+
+impl SecretBox {
+    pub fn new(kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+        Self {
+            kms,
+            key_id: key_id.into(),
+        }
+    }
+
+    /// Base64 ciphertext of `secret`.
+    pub async fn seal(
+        &self,
+        tenant: TenantId,
+        integration: uuid::Uuid,
+        secret: &SecretString,
+    ) -> anyhow::Result<String> {
+        let mut request = self
+            .kms
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(Blob::new(secret.expose_secret().as_bytes()));
+        for (k, v) in context(tenant, integration) {
+            request = request.encryption_context(k, v);
+        }
+        let output = request.send().await?;
+        let blob = output
+            .ciphertext_blob
+            .ok_or_else(|| anyhow::anyhow!("KMS returned no ciphertext"))?;
+        Ok(STANDARD.encode(blob.into_inner()))
+    }
+
+    /// The secret, if the ciphertext was made for this tenant and integration.
+    pub async fn open(
+        &self,
+        tenant: TenantId,
+        integration: uuid::Uuid,
+        ciphertext: &str,
+    ) -> anyhow::Result<SecretString> {
+        let mut request = self
+            .kms
+            .decrypt()
+            .ciphertext_blob(Blob::new(STANDARD.decode(ciphertext)?));
+        for (k, v) in context(tenant, integration) {
+            request = request.encryption_context(k, v);
+        }
+        let output = request.send().await?;
+        let plaintext = output
+            .plaintext
+            .ok_or_else(|| anyhow::anyhow!("KMS returned no plaintext"))?;
+        Ok(SecretString::from(String::from_utf8(
+            plaintext.into_inner(),
+        )?))
+    }
+}
