@@ -200,6 +200,26 @@ async fn agents_are_created_read_listed_updated_and_deleted() {
     );
     assert_eq!(u["systemPrompt"], "You are a helpful receptionist.");
 
+    // Settings DynamoDB could not hold natively (empty keys, tiny numbers) are kept as they are.
+    let odd = json!({"": {"deep": [1.5e-244, null]}, "ok": true});
+    let kept = app
+        .put(
+            &path,
+            &tokens::manager(),
+            json!({"settings": odd, "endCallPhrases": [" ", "bye"]}),
+        )
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.text);
+    assert_eq!(kept.body["data"]["settings"], odd);
+    assert_eq!(
+        kept.body["data"]["endCallPhrases"],
+        json!(["bye"]),
+        "blank phrases are dropped"
+    );
+    assert_eq!(
+        app.get(&path, &tokens::reader()).await.body["data"]["settings"],
+        odd
+    );
     let bad = app
         .put(&path, &tokens::manager(), json!({"temperature": 3, "language": "english", "llmProvider": "Open AI", "settings": {"big": "x".repeat(17_000)}}))
         .await;
@@ -236,7 +256,7 @@ async fn invalid_agents_are_refused_field_by_field() {
             &format!("/api/tenants/{t}/agents"),
             &tokens::manager(),
             json!({"name": " ", "llmProvider": "", "llmModel": "has space", "voiceProvider": "x", "voiceId": "", "maxCallDurationSeconds": 5,
-                   "endCallPhrases": [" "]}),
+                   "endCallPhrases": ["x".repeat(201)]}),
         )
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);

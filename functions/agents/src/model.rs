@@ -332,17 +332,20 @@ fn max_call(raw: u32) -> Result<u32, String> {
     }
 }
 
+/// Blank phrases are dropped (they could never match).
 fn phrases(raw: Vec<String>) -> Result<Vec<String>, String> {
     if raw.len() > MAX_PHRASES {
         return Err(format!("at most {MAX_PHRASES} phrases"));
     }
-    raw.into_iter()
-        .map(|p| match p.trim() {
-            "" => Err("phrases may not be blank".to_owned()),
-            t if t.chars().count() > MAX_PHRASE => {
+    raw.iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .map(|t| {
+            if t.chars().count() > MAX_PHRASE {
                 Err(format!("each phrase has at most {MAX_PHRASE} characters"))
+            } else {
+                Ok(t.to_owned())
             }
-            t => Ok(t.to_owned()),
         })
         .collect()
 }

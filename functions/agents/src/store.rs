@@ -88,6 +88,50 @@ struct EventItem {
     event: AgentEvent,
 }
 
+/// Free-form settings are stored as JSON text: DynamoDB refuses empty map keys and numbers
+/// beyond its range, both of which JSON allows. `config` is the item's configuration map.
+fn settings_to_text(config: &mut AttributeValue) -> anyhow::Result<()> {
+    if let AttributeValue::M(fields) = config
+        && let Some(settings) = fields.get("settings").cloned()
+        && !matches!(settings, AttributeValue::S(_))
+    {
+        let value: serde_json::Value = serde_dynamo::from_attribute_value(settings)?;
+        fields.insert(
+            "settings".into(),
+            AttributeValue::S(serde_json::to_string(&value)?),
+        );
+    }
+    Ok(())
+}
+
+fn settings_from_text(config: &mut AttributeValue) -> anyhow::Result<()> {
+    if let AttributeValue::M(fields) = config
+        && let Some(AttributeValue::S(text)) = fields.get("settings")
+    {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        fields.insert("settings".into(), serde_dynamo::to_attribute_value(value)?);
+    }
+    Ok(())
+}
+
+/// An item with its configuration's settings as text.
+fn encode<T: Serialize>(value: &T) -> anyhow::Result<HashMap<String, AttributeValue>> {
+    let mut item = dynamo::to_item(value)?;
+    if let Some(config) = item.get_mut("config") {
+        settings_to_text(config)?;
+    }
+    Ok(item)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    mut item: HashMap<String, AttributeValue>,
+) -> anyhow::Result<T> {
+    if let Some(config) = item.get_mut("config") {
+        settings_from_text(config)?;
+    }
+    dynamo::from_item(item)
+}
+
 pub fn agent_not_found(id: AgentId) -> ApiError {
     ApiError::not_found("AGENT_NOT_FOUND", format!("Agent {id} not found"))
 }
@@ -196,7 +240,7 @@ impl AgentStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(dynamo::to_item(&item)?))
+            .set_item(Some(encode(&item)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
@@ -214,7 +258,7 @@ impl AgentStore {
             .send()
             .await
             .map_err(|e| anyhow::Error::new(e).context("reading an agent"))?;
-        Ok(output.item.map(dynamo::from_item).transpose()?)
+        Ok(output.item.map(decode).transpose()?)
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
@@ -280,7 +324,7 @@ impl AgentStore {
             .await?;
         Ok(items
             .into_iter()
-            .map(|i| dynamo::from_item::<AgentItem>(i).map(|i| i.agent))
+            .map(|i| decode::<AgentItem>(i).map(|i| i.agent))
             .collect::<anyhow::Result<_>>()?)
     }
 
@@ -312,10 +356,12 @@ impl AgentStore {
                     "SET config = :config, updated_at = :now, revision = revision + :one",
                 )
                 .condition_expression("revision = :revision")
-                .expression_attribute_values(
-                    ":config",
-                    serde_dynamo::to_attribute_value(&config).map_err(anyhow::Error::new)?,
-                )
+                .expression_attribute_values(":config", {
+                    let mut value =
+                        serde_dynamo::to_attribute_value(&config).map_err(anyhow::Error::new)?;
+                    settings_to_text(&mut value)?;
+                    value
+                })
                 .expression_attribute_values(":now", time(now)?)
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":revision", n(current.revision))
@@ -324,10 +370,7 @@ impl AgentStore {
                 .await;
             match result {
                 Ok(output) => {
-                    return Ok(dynamo::from_item::<AgentItem>(
-                        output.attributes.unwrap_or_default(),
-                    )?
-                    .agent);
+                    return Ok(decode::<AgentItem>(output.attributes.unwrap_or_default())?.agent);
                 }
                 Err(e) if dynamo::is_condition_failed(&e) && backoff.wait().await => continue,
                 Err(e) => {
@@ -352,9 +395,7 @@ impl AgentStore {
             .send()
             .await;
         let agent = match removed {
-            Ok(output) => {
-                dynamo::from_item::<AgentItem>(output.attributes.unwrap_or_default())?.agent
-            }
+            Ok(output) => decode::<AgentItem>(output.attributes.unwrap_or_default())?.agent,
             Err(e) if dynamo::is_condition_failed(&e) => return Err(agent_not_found(id)),
             Err(e) => {
                 return Err(ApiError::Internal(
@@ -430,7 +471,7 @@ impl AgentStore {
             };
             let put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(dynamo::to_item(&item)?))
+                .set_item(Some(encode(&item)?))
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(anyhow::Error::new)?;
@@ -463,7 +504,7 @@ impl AgentStore {
             .await?;
         let mut versions: Vec<AgentVersion> = items
             .into_iter()
-            .map(|i| dynamo::from_item::<VersionItem>(i).map(|i| i.version))
+            .map(|i| decode::<VersionItem>(i).map(|i| i.version))
             .collect::<anyhow::Result<_>>()?;
         versions.sort_by_key(|v| v.number);
         Ok(versions)
@@ -489,7 +530,7 @@ impl AgentStore {
             .map_err(|e| anyhow::Error::new(e).context("reading a version"))?;
         Ok(output
             .item
-            .map(dynamo::from_item::<VersionItem>)
+            .map(decode::<VersionItem>)
             .transpose()?
             .map(|i| i.version))
     }
