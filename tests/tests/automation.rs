@@ -203,6 +203,26 @@ async fn a_reachable_n8n_is_stored_with_its_secret_encrypted() {
     assert_eq!(listed.body["data"][0]["id"], id.as_str());
     assert_eq!(listed.body["data"][0]["has_secret"], true);
     assert!(!listed.text.contains(SECRET), "never returned");
+    let one = s
+        .app
+        .get(&format!("/internal/integrations/{id}"), &s.staff)
+        .await;
+    assert_eq!(
+        (one.status, one.body["data"]["base_url"].as_str()),
+        (StatusCode::OK, Some(s.n8n_url.as_str()))
+    );
+    assert!(!one.text.contains(SECRET));
+    let outsider = tokens::internal("internal_operator", "x");
+    assert_eq!(
+        s.app
+            .get(
+                &format!("/internal/integrations/{}", uuid::Uuid::now_v7()),
+                &outsider
+            )
+            .await
+            .code(),
+        "INTEGRATION_NOT_FOUND"
+    );
 
     // The item holds only ciphertext, which opens for this tenant and integration only.
     let raw = s

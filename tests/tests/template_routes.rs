@@ -82,7 +82,8 @@ async fn every_template_route_reaches_a_handler() {
                 .replace("{agentId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
                 .replace("{versionId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
                 .replace("{toolId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
-                .replace("{toolName}", "lookup_order");
+                .replace("{toolName}", "lookup_order")
+                .replace("{integrationId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
             let answer = app
                 .call(
                     Method::from_bytes(method.as_bytes()).unwrap(),

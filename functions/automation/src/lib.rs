@@ -95,6 +95,7 @@ fn routes() -> OpenApiRouter<AutomationState> {
     OpenApiRouter::default()
         .routes(routes!(test_integration))
         .routes(routes!(list_integrations))
+        .routes(routes!(get_integration))
         .routes(routes!(list_tools, create_tool))
         .routes(routes!(get_tool, update_tool))
         .routes(routes!(link_endpoint))
@@ -304,6 +305,38 @@ async fn list_integrations(
     Ok(Json(DataResponse::new(
         state.store.integrations(query.tenant_id).await?,
     )))
+}
+
+/// One n8n integration (never its secret).
+#[utoipa::path(
+    get,
+    path = "/internal/integrations/{integrationId}",
+    tag = "Automation",
+    params(("integrationId" = uuid::Uuid, Path, description = "Integration id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The integration", body = DataResponse<Integration>),
+        (status = 404, description = "INTEGRATION_NOT_FOUND", body = ErrorBody),
+    )
+)]
+async fn get_integration(
+    principal: Principal,
+    State(state): State<AutomationState>,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> ApiResult<Json<DataResponse<Integration>>> {
+    staff(&principal, Role::Viewer)?;
+    let tenant = state
+        .store
+        .integration_tenant(id)
+        .await?
+        .ok_or_else(|| integration_not_found(id))?;
+    principal.require_tenant(tenant, || integration_not_found(id))?;
+    let (integration, _) = state
+        .store
+        .integration(tenant, id)
+        .await?
+        .ok_or_else(|| integration_not_found(id))?;
+    Ok(Json(DataResponse::new(integration)))
 }
 
 fn tool_name(raw: &str) -> Result<String, &'static str> {
