@@ -26,6 +26,7 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
     });
     let tenants = gobi_tenants::router(TenantsState {
         store: TenantStore::new(clients.dynamodb.clone(), &config.tables.tenants),
+        calls: gobi_shared::calls::CallStore::new(clients.dynamodb.clone(), &config.tables.calls),
         verifier: verifier.clone(),
     });
     let phone_numbers = gobi_phone_numbers::router(gobi_phone_numbers::PhoneNumbersState::new(
@@ -59,7 +60,13 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         verifier.clone(),
         clock.clone(),
     ));
+    let client = gobi_client::router(gobi_client::ClientState::new(
+        config,
+        clients.dynamodb.clone(),
+        verifier.clone(),
+    ));
     Ok(system
+        .merge(client)
         .merge(automation)
         .merge(auth)
         .merge(tenants)

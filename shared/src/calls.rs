@@ -109,8 +109,62 @@ pub struct Call {
     pub handoff_sent: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatch_id: Option<DispatchId>,
+    /// How `end` happened, as the runtime reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+    /// The tenant's retention when the call began: its data expires this many days after `started_at`.
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+    /// A legal hold on this call: its data does not expire and cannot be deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<LegalHold>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+pub const DEFAULT_RETENTION_DAYS: u32 = 365;
+
+fn default_retention() -> u32 {
+    DEFAULT_RETENTION_DAYS
+}
+
+/// Who placed a legal hold, when and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LegalHold {
+    pub reason: String,
+    pub placed_by: String,
+    pub placed_at: DateTime<Utc>,
+}
+
+impl Call {
+    /// When the call's data expires (epoch seconds), unless a hold keeps it.
+    pub fn expiry(&self, tenant_held: bool) -> Option<i64> {
+        if tenant_held || self.legal_hold.is_some() {
+            return None;
+        }
+        Some((self.started_at + chrono::Duration::days(i64::from(self.retention_days))).timestamp())
+    }
+}
+
+/// One day of a tenant's call figures, kept by atomic counters as calls change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DailyCounters {
+    pub day: String,
+    #[serde(default)]
+    pub calls: u64,
+    #[serde(default)]
+    pub answered: u64,
+    #[serde(default)]
+    pub duration_seconds: u64,
+    #[serde(default)]
+    pub tool_executions: u64,
+    #[serde(default)]
+    pub tool_succeeded: u64,
+}
+
+/// The counters' day for a moment (UTC).
+pub fn kpi_day(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -183,6 +237,9 @@ struct CallItem {
     gsi1pk: String,
     gsi1sk: String,
     status_rank: u8,
+    /// DynamoDB TTL (epoch seconds); absent while a legal hold applies.
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
     #[serde(flatten)]
     call: Call,
 }
@@ -223,12 +280,74 @@ pub struct CallEvent {
     pub at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    Agent,
+    Caller,
+    System,
+}
+
+/// One piece of a call's transcript; `sequence` orders them and makes re-sends harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TranscriptSegment {
+    pub sequence: u32,
+    pub speaker: Speaker,
+    pub text: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// Where a call's recording is and what it is (never the audio).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Recording {
+    #[schema(example = "s3://gobi-recordings/tenant/call.wav")]
+    pub storage_uri: String,
+    #[schema(example = "wav")]
+    pub format: String,
+    pub duration_seconds: u32,
+    pub size_bytes: u64,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The filters of a call list.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<CallStatus>,
+    pub direction: Option<Direction>,
+    pub agent_id: Option<AgentId>,
+    /// The called number (E.164).
+    pub number: Option<String>,
+}
+
+/// The smallest and largest v7 ids of a millisecond: calls' sort keys bound a time range.
+fn v7_bound(at: DateTime<Utc>, upper: bool) -> String {
+    let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    let (hi, mid) = (ms >> 16, ms & 0xFFFF);
+    if upper {
+        format!("{hi:08x}-{mid:04x}-7fff-bfff-ffffffffffff")
+    } else {
+        format!("{hi:08x}-{mid:04x}-7000-8000-000000000000")
+    }
+}
+
 #[derive(Serialize, Deserialize)]
-struct EventItem {
+struct SubItem<T> {
     pk: String,
     sk: String,
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
     #[serde(flatten)]
-    event: CallEvent,
+    value: T,
+}
+
+pub fn legal_hold_active() -> ApiError {
+    ApiError::conflict(
+        "LEGAL_HOLD_ACTIVE",
+        "A legal hold is in place; nothing may be deleted",
+    )
 }
 
 pub fn call_not_found(id: CallId) -> ApiError {
@@ -324,10 +443,41 @@ impl CallStore {
             .and_then(|t| t.parse().ok()))
     }
 
-    /// Opens the call for `call.call_sid`, or finds the one an earlier delivery opened:
-    /// `(call, true)` when it is new.
+    /// An update that adds to one day's counters.
+    fn count(
+        &self,
+        tenant: TenantId,
+        day: &str,
+        adds: &[(&str, u64)],
+    ) -> anyhow::Result<TransactWriteItem> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::tenant(tenant),
+                format!("KPI#{day}"),
+            )))
+            .update_expression(format!(
+                "SET #day = :day ADD {}",
+                adds.iter()
+                    .map(|(name, _)| format!("{name} :{name}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .expression_attribute_names("#day", "day")
+            .expression_attribute_values(":day", s(day));
+        for (name, value) in adds {
+            update = update.expression_attribute_values(
+                format!(":{name}"),
+                AttributeValue::N(value.to_string()),
+            );
+        }
+        Ok(TransactWriteItem::builder().update(update.build()?).build())
+    }
+
+    /// Opens the call for `call.call_sid` and counts it, or finds the one an earlier delivery
+    /// opened: `(call, true)` when it is new. `tenant_held`: the tenant is under legal hold.
     #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %call.id))]
-    pub async fn open(&self, call: &Call) -> ApiResult<(Call, bool)> {
+    pub async fn open(&self, call: &Call, tenant_held: bool) -> ApiResult<(Call, bool)> {
         let marker = SidMarker {
             pk: keys::call_sid(&call.call_sid),
             sk: "CALLSID".into(),
@@ -340,11 +490,13 @@ impl CallStore {
             gsi1pk: keys::call(call.id),
             gsi1sk: "CALL".into(),
             status_rank: call.status.rank(),
+            expires_at: call.expiry(tenant_held),
             call: call.clone(),
         };
         let items = vec![
             self.put(dynamo::to_item(&marker)?, "attribute_not_exists(pk)")?,
             self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?,
+            self.count(call.tenant_id, &kpi_day(call.started_at), &[("calls", 1)])?,
         ];
         match dynamo::transact(&self.client, items, Backoff::default()).await {
             Ok(()) => Ok((call.clone(), true)),
@@ -407,7 +559,8 @@ impl CallStore {
     }
 
     /// Applies a status callback, only if it moves the call forward; `None` when it did not
-    /// (late or repeated callbacks change nothing).
+    /// (late or repeated callbacks change nothing). The day's counters move in the same write:
+    /// `answered` the first time the call is answered, the duration when it ends.
     #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %call.id))]
     pub async fn advance(
         &self,
@@ -416,15 +569,48 @@ impl CallStore {
         duration: Option<u32>,
         at: DateTime<Utc>,
     ) -> ApiResult<Option<Call>> {
+        let answers = status == CallStatus::InProgress
+            || (status.is_final() && duration.is_some_and(|d| d > 0));
+        if answers
+            && self
+                .advance_once(call, status, duration, at, Some(true))
+                .await?
+        {
+            return self.get(call.tenant_id, call.id).await;
+        }
+        let moved = self
+            .advance_once(call, status, duration, at, answers.then_some(false))
+            .await?;
+        if moved {
+            self.get(call.tenant_id, call.id).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// One conditional attempt. `first_answer`: `Some(true)` only while the call was never
+    /// answered (and counts it), `Some(false)` only once it was, `None` either way.
+    async fn advance_once(
+        &self,
+        call: &Call,
+        status: CallStatus,
+        duration: Option<u32>,
+        at: DateTime<Utc>,
+        first_answer: Option<bool>,
+    ) -> ApiResult<bool> {
         let mut set = vec![
             "#status = :status",
             "status_rank = :rank",
             "updated_at = :at",
         ];
-        if status == CallStatus::InProgress
-            || (status.is_final() && duration.is_some_and(|d| d > 0))
-        {
-            set.push("answered_at = if_not_exists(answered_at, :at)");
+        let mut condition = "attribute_exists(pk) AND status_rank < :rank".to_owned();
+        match first_answer {
+            Some(true) => {
+                set.push("answered_at = :at");
+                condition.push_str(" AND attribute_not_exists(answered_at)");
+            }
+            Some(false) => condition.push_str(" AND attribute_exists(answered_at)"),
+            None => {}
         }
         if status.is_final() {
             set.push("ended_at = :at");
@@ -432,36 +618,103 @@ impl CallStore {
         if duration.is_some() {
             set.push("duration_seconds = :duration");
         }
-        let mut update = self
-            .client
-            .update_item()
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(
                 keys::tenant(call.tenant_id),
                 keys::call(call.id),
             )))
             .update_expression(format!("SET {}", set.join(", ")))
-            .condition_expression("attribute_exists(pk) AND status_rank < :rank")
+            .condition_expression(condition)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(
                 ":status",
                 serde_dynamo::to_attribute_value(status).map_err(anyhow::Error::new)?,
             )
             .expression_attribute_values(":rank", AttributeValue::N(status.rank().to_string()))
-            .expression_attribute_values(":at", time(at)?)
-            .return_values(ReturnValue::AllNew);
+            .expression_attribute_values(":at", time(at)?);
         if let Some(duration) = duration {
             update = update
                 .expression_attribute_values(":duration", AttributeValue::N(duration.to_string()));
         }
-        match update.send().await {
-            Ok(output) => Ok(Some(
-                dynamo::from_item::<CallItem>(output.attributes.unwrap_or_default())?.call,
-            )),
-            Err(e) if dynamo::is_condition_failed(&e) => Ok(None),
+        let mut adds = Vec::new();
+        if first_answer == Some(true) {
+            adds.push(("answered", 1));
+        }
+        if status.is_final()
+            && let Some(duration) = duration.filter(|d| *d > 0)
+        {
+            adds.push(("duration_seconds", u64::from(duration)));
+        }
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(update.build().map_err(anyhow::Error::new)?)
+                .build(),
+        ];
+        if !adds.is_empty() {
+            items.push(self.count(call.tenant_id, &kpi_day(call.started_at), &adds)?);
+        }
+        match dynamo::transact(&self.client, items, Backoff::default()).await {
+            Ok(()) => Ok(true),
+            Err(e)
+                if dynamo::cancellation_reasons(&e)
+                    .is_some_and(|r| dynamo::item_condition_failed(&r, 0)) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(ApiError::Internal(
                 anyhow::Error::new(e).context("updating a call's status"),
             )),
+        }
+    }
+
+    /// Counts a tool execution on the day it ran.
+    pub async fn count_execution(
+        &self,
+        tenant: TenantId,
+        at: DateTime<Utc>,
+        succeeded: bool,
+    ) -> ApiResult<()> {
+        let adds: Vec<(&str, u64)> = if succeeded {
+            vec![("tool_executions", 1), ("tool_succeeded", 1)]
+        } else {
+            vec![("tool_executions", 1)]
+        };
+        let item = self.count(tenant, &kpi_day(at), &adds)?;
+        dynamo::transact(&self.client, vec![item], Backoff::default())
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("counting an execution")))
+    }
+
+    /// The counters of every day from `from` to `to` (inclusive) that has any: one Query.
+    pub async fn daily_counters(
+        &self,
+        tenant: TenantId,
+        from: &str,
+        to: &str,
+    ) -> ApiResult<Vec<DailyCounters>> {
+        let mut days = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(keys::tenant(tenant)))
+                .expression_attribute_values(":from", s(format!("KPI#{from}")))
+                .expression_attribute_values(":to", s(format!("KPI#{to}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("reading daily counters"))?;
+            for item in output.items.unwrap_or_default() {
+                days.push(dynamo::from_item::<DailyCounters>(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(days),
+            }
         }
     }
 
@@ -517,12 +770,119 @@ impl CallStore {
         }
     }
 
-    /// Adds an entry to a call's timeline (`CALLEVT#<call>#<event>`, time-ordered by the v7 id).
-    pub async fn record_event(&self, tenant: TenantId, event: &CallEvent) -> ApiResult<()> {
-        let item = EventItem {
+    async fn call_item(&self, tenant: TenantId, id: CallId) -> ApiResult<Option<CallItem>> {
+        self.get_item::<CallItem>(keys::tenant(tenant), keys::call(id))
+            .await
+    }
+
+    /// Writes a sub-item of a call once (`attribute_not_exists`): `true` when it is new. It
+    /// expires with the call.
+    async fn put_once<T: Serialize>(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+        sk: String,
+        value: &T,
+    ) -> ApiResult<bool> {
+        let expires_at = self
+            .call_item(tenant, call)
+            .await?
+            .ok_or_else(|| call_not_found(call))?
+            .expires_at;
+        let item = SubItem {
             pk: keys::tenant(tenant),
-            sk: format!("CALLEVT#{}#{}", event.call_id, event.id),
-            event: event.clone(),
+            sk,
+            expires_at,
+            value,
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(dynamo::to_item(&item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(ApiError::Internal(
+                anyhow::Error::new(e).context("recording call data"),
+            )),
+        }
+    }
+
+    /// A runtime-reported event, once per event id; `answered` and `ended` also update the call.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, call_id = %event.call_id))]
+    pub async fn add_runtime_event(
+        &self,
+        tenant: TenantId,
+        event: &CallEvent,
+        end_reason: Option<&str>,
+    ) -> ApiResult<bool> {
+        let sk = format!("CALLEVT#{}#{}", event.call_id, event.id);
+        let new = self.put_once(tenant, event.call_id, sk, event).await?;
+        if new && (event.kind == "answered" || event.kind == "ended") {
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(dynamo::key(
+                    keys::tenant(tenant),
+                    keys::call(event.call_id),
+                )))
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":at", time(event.at)?);
+            update = if event.kind == "answered" {
+                update.update_expression("SET answered_at = if_not_exists(answered_at, :at)")
+            } else {
+                update
+                    .update_expression(
+                        "SET ended_at = if_not_exists(ended_at, :at), end_reason = :reason",
+                    )
+                    .expression_attribute_values(":reason", s(end_reason.unwrap_or("unspecified")))
+            };
+            update
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("applying a call event"))?;
+        }
+        Ok(new)
+    }
+
+    /// A transcript segment, once per sequence number.
+    pub async fn add_segment(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+        segment: &TranscriptSegment,
+    ) -> ApiResult<bool> {
+        self.put_once(
+            tenant,
+            call,
+            format!("TRANSCRIPT#{call}#{:010}", segment.sequence),
+            segment,
+        )
+        .await
+    }
+
+    /// The call's recording metadata; a re-send replaces it.
+    pub async fn put_recording(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+        recording: &Recording,
+    ) -> ApiResult<()> {
+        let expires_at = self
+            .call_item(tenant, call)
+            .await?
+            .ok_or_else(|| call_not_found(call))?
+            .expires_at;
+        let item = SubItem {
+            pk: keys::tenant(tenant),
+            sk: format!("RECORDING#{call}"),
+            expires_at,
+            value: recording,
         };
         self.client
             .put_item()
@@ -530,8 +890,340 @@ impl CallStore {
             .set_item(Some(dynamo::to_item(&item)?))
             .send()
             .await
-            .map_err(|e| anyhow::Error::new(e).context("recording a call event"))?;
+            .map_err(|e| anyhow::Error::new(e).context("recording metadata"))?;
         Ok(())
+    }
+
+    async fn query_prefix(
+        &self,
+        tenant: TenantId,
+        prefix: String,
+    ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::tenant(tenant)))
+                .expression_attribute_values(":prefix", s(prefix.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("reading call data"))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// The transcript in sequence order, whatever order it arrived in.
+    pub async fn transcript(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+    ) -> ApiResult<Vec<TranscriptSegment>> {
+        let items = self
+            .query_prefix(tenant, format!("TRANSCRIPT#{call}#"))
+            .await?;
+        Ok(items
+            .into_iter()
+            .map(|i| dynamo::from_item::<SubItem<TranscriptSegment>>(i).map(|i| i.value))
+            .collect::<anyhow::Result<_>>()?)
+    }
+
+    pub async fn recording(&self, tenant: TenantId, call: CallId) -> ApiResult<Option<Recording>> {
+        Ok(self
+            .get_item::<SubItem<Recording>>(keys::tenant(tenant), format!("RECORDING#{call}"))
+            .await?
+            .map(|i| i.value))
+    }
+
+    /// One page of a tenant's calls, newest first: a key-range Query (call ids are v7, so the
+    /// time range bounds the sort key), filters applied as it reads; never a Scan.
+    pub async fn page(
+        &self,
+        tenant: TenantId,
+        filter: &CallFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> ApiResult<(Vec<Call>, Option<String>)> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let low = format!(
+            "CALL#{}",
+            filter
+                .from
+                .map(|f| v7_bound(f, false))
+                .unwrap_or_else(|| "0".into())
+        );
+        let high = format!(
+            "CALL#{}",
+            filter
+                .to
+                .map(|t| v7_bound(t, true))
+                .unwrap_or_else(|| "g".into())
+        );
+        let mut start = match cursor {
+            Some(c) => Some(
+                b64.decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .filter(|sk| sk.starts_with("CALL#") && sk.len() < 64)
+                    .map(|sk| dynamo::key(keys::tenant(tenant), sk))
+                    .ok_or_else(|| {
+                        ApiError::validation("cursor", "is not a cursor this API returned")
+                    })?,
+            ),
+            None => None,
+        };
+        let mut conditions = Vec::new();
+        let mut values: Vec<(&str, AttributeValue)> = Vec::new();
+        if let Some(status) = filter.status {
+            conditions.push("#status = :status");
+            values.push((
+                ":status",
+                serde_dynamo::to_attribute_value(status).map_err(anyhow::Error::new)?,
+            ));
+        }
+        if let Some(direction) = filter.direction {
+            conditions.push("direction = :direction");
+            values.push((
+                ":direction",
+                serde_dynamo::to_attribute_value(direction).map_err(anyhow::Error::new)?,
+            ));
+        }
+        if let Some(agent) = filter.agent_id {
+            conditions.push("agent_id = :agent");
+            values.push((":agent", s(agent.to_string())));
+        }
+        if let Some(number) = &filter.number {
+            conditions.push("#to = :number");
+            values.push((":number", s(number.clone())));
+        }
+        let mut calls = Vec::new();
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(keys::tenant(tenant)))
+                .expression_attribute_values(":low", s(low.clone()))
+                .expression_attribute_values(":high", s(high.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit * 2).unwrap_or(200).max(10))
+                .set_exclusive_start_key(start.take());
+            if !conditions.is_empty() {
+                query = query.filter_expression(conditions.join(" AND "));
+                if filter.status.is_some() {
+                    query = query.expression_attribute_names("#status", "status");
+                }
+                if filter.number.is_some() {
+                    query = query.expression_attribute_names("#to", "to");
+                }
+                for (name, value) in &values {
+                    query = query.expression_attribute_values(*name, value.clone());
+                }
+            }
+            let output = query
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("listing calls"))?;
+            for item in output.items.unwrap_or_default() {
+                calls.push(dynamo::from_item::<CallItem>(item)?.call);
+                if calls.len() == limit {
+                    let last = format!("CALL#{}", calls[limit - 1].id);
+                    // More may follow unless this was the very end.
+                    return Ok((calls, Some(b64.encode(last))));
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok((calls, None)),
+            }
+        }
+    }
+
+    /// Every key of a call's data: the call, its transcript, recording and timeline.
+    async fn call_data_keys(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+    ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
+        let mut keys_found = vec![dynamo::key(keys::tenant(tenant), keys::call(call))];
+        for prefix in [
+            format!("TRANSCRIPT#{call}#"),
+            format!("RECORDING#{call}"),
+            format!("CALLEVT#{call}#"),
+        ] {
+            for item in self.query_prefix(tenant, prefix).await? {
+                if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
+                    keys_found.push(HashMap::from([
+                        ("pk".to_owned(), pk.clone()),
+                        ("sk".to_owned(), sk.clone()),
+                    ]));
+                }
+            }
+        }
+        Ok(keys_found)
+    }
+
+    /// Sets (or lifts) a call's own hold and brings the expiry of all its data in line:
+    /// none while the call or its tenant is held, `started_at + retention` otherwise.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, call_id = %call))]
+    pub async fn set_call_hold(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+        hold: Option<&LegalHold>,
+        tenant_held: bool,
+    ) -> ApiResult<Call> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(keys::tenant(tenant), keys::call(call))))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllNew);
+        update = match hold {
+            Some(hold) => update
+                .update_expression("SET legal_hold = :hold")
+                .expression_attribute_values(
+                    ":hold",
+                    serde_dynamo::to_attribute_value(hold).map_err(anyhow::Error::new)?,
+                ),
+            None => update.update_expression("REMOVE legal_hold"),
+        };
+        let updated = match update.send().await {
+            Ok(output) => {
+                dynamo::from_item::<CallItem>(output.attributes.unwrap_or_default())?.call
+            }
+            Err(e) if dynamo::is_condition_failed(&e) => return Err(call_not_found(call)),
+            Err(e) => {
+                return Err(ApiError::Internal(
+                    anyhow::Error::new(e).context("setting a legal hold"),
+                ));
+            }
+        };
+        self.apply_expiry(tenant, &updated, tenant_held).await?;
+        Ok(updated)
+    }
+
+    /// Writes the call's current expiry (or its absence) on every item of its data.
+    pub async fn apply_expiry(
+        &self,
+        tenant: TenantId,
+        call: &Call,
+        tenant_held: bool,
+    ) -> ApiResult<()> {
+        let expiry = call.expiry(tenant_held);
+        for key in self.call_data_keys(tenant, call.id).await? {
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key));
+            let update = match expiry {
+                Some(at) => update
+                    .update_expression("SET expiresAt = :at")
+                    .expression_attribute_values(":at", AttributeValue::N(at.to_string())),
+                None => update.update_expression("REMOVE expiresAt"),
+            };
+            update
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await
+                .ok();
+        }
+        Ok(())
+    }
+
+    /// Every call of a tenant (for tenant-wide holds).
+    pub async fn all_calls(&self, tenant: TenantId) -> ApiResult<Vec<Call>> {
+        let mut calls = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (page, next) = self
+                .page(tenant, &CallFilter::default(), 100, cursor.as_deref())
+                .await?;
+            calls.extend(page);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(calls),
+            }
+        }
+    }
+
+    /// Deletes a call and all its data, unless the call or its tenant is held.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, call_id = %call))]
+    pub async fn delete_call(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+        tenant_held: bool,
+    ) -> ApiResult<()> {
+        let current = self
+            .get(tenant, call)
+            .await?
+            .ok_or_else(|| call_not_found(call))?;
+        if tenant_held || current.legal_hold.is_some() {
+            return Err(legal_hold_active());
+        }
+        let keys_found = self.call_data_keys(tenant, call).await?;
+        for key in keys_found.into_iter().rev() {
+            let is_call = key
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk.starts_with("CALL#"));
+            let mut delete = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key));
+            if is_call {
+                // A hold placed meanwhile wins.
+                delete = delete.condition_expression("attribute_not_exists(legal_hold)");
+            }
+            match delete.send().await {
+                Ok(_) => {}
+                Err(e) if dynamo::is_condition_failed(&e) => return Err(legal_hold_active()),
+                Err(e) => {
+                    return Err(ApiError::Internal(
+                        anyhow::Error::new(e).context("deleting a call"),
+                    ));
+                }
+            }
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::call_sid(&current.call_sid),
+                "CALLSID",
+            )))
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("deleting a CallSid marker"))?;
+        Ok(())
+    }
+
+    /// Adds an entry to a call's timeline (`CALLEVT#<call>#<event>`, time-ordered by the v7 id);
+    /// it expires with the call.
+    pub async fn record_event(&self, tenant: TenantId, event: &CallEvent) -> ApiResult<()> {
+        self.put_once(
+            tenant,
+            event.call_id,
+            format!("CALLEVT#{}#{}", event.call_id, event.id),
+            event,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// A call's timeline, oldest first.
@@ -551,7 +1243,7 @@ impl CallStore {
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(|i| dynamo::from_item::<EventItem>(i).map(|i| i.event))
+            .map(|i| dynamo::from_item::<SubItem<CallEvent>>(i).map(|i| i.value))
             .collect::<anyhow::Result<_>>()?)
     }
 

@@ -32,6 +32,7 @@ pub const DEV_BOOTSTRAP_KEY: &str = "devBootstrapKey";
         (name = "Agents", description = "AI voice agents, their versions, tool allowlists and live status"),
         (name = "Runtime", description = "What the voice runtime does: heartbeats, dispatch claims"),
         (name = "Automation", description = "n8n integrations, tools, the tool catalog and guarded tool execution"),
+        (name = "Client", description = "A tenant's read-only view: calls, transcripts, recordings, KPIs"),
         (name = "Twilio", description = "Twilio's webhooks (a Lambda Function URL in AWS)"),
         (name = "Phone numbers", description = "Twilio numbers, LiveKit SIP routing and the inbound route index"),
     )

@@ -82,11 +82,14 @@ async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
         duration_seconds: None,
         handoff_sent: true,
         dispatch_id: None,
+        end_reason: None,
+        retention_days: 30,
+        legal_hold: None,
         created_at: now,
         updated_at: now,
     };
     CallStore::new(app.dynamodb.clone(), &app.config.tables.calls)
-        .open(&call)
+        .open(&call, false)
         .await
         .unwrap();
     let staff = tokens::internal("internal_operator", &tenant);

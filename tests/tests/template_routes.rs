@@ -27,6 +27,7 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
         ),
         ("gobi-agents", documented(&gobi_agents::openapi())),
         ("gobi-automation", documented(&gobi_automation::openapi())),
+        ("gobi-client", documented(&gobi_client::openapi())),
         ("gobi-runtime", documented(&gobi_runtime::openapi())),
         // Triggered by EventBridge, SQS, or served on a Function URL: no HTTP API routes.
         ("gobi-scheduler", BTreeSet::new()),
@@ -83,7 +84,9 @@ async fn every_template_route_reaches_a_handler() {
                 .replace("{versionId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
                 .replace("{toolId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
                 .replace("{toolName}", "lookup_order")
-                .replace("{integrationId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
+                .replace("{integrationId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
+                .replace("{tenantId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719")
+                .replace("{callId}", "01a1fc93-807b-7088-a0c6-a03eba7b4719");
             let answer = app
                 .call(
                     Method::from_bytes(method.as_bytes()).unwrap(),

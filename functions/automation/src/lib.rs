@@ -1011,6 +1011,14 @@ async fn execute(
     state.store.put_execution(&execution).await?;
     state
         .calls
+        .count_execution(
+            call.tenant_id,
+            finished,
+            status == ExecutionStatus::Succeeded,
+        )
+        .await?;
+    state
+        .calls
         .record_event(call.tenant_id, &CallEvent {
             id: uuid::Uuid::now_v7(),
             call_id: call.id,

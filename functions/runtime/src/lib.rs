@@ -9,8 +9,13 @@ use gobi_agents::model::{AgentStatus, Heartbeat, HeartbeatAck};
 use gobi_agents::store::{AgentStore, agent_not_found};
 use gobi_shared::Config;
 use gobi_shared::auth::{JwtVerifier, Principal};
-use gobi_shared::calls::{CallStore, Claim, DispatchView, call_not_found, dispatch_not_found};
+use gobi_shared::calls::{
+    Call, CallEvent, CallStore, Claim, DispatchView, Recording, Speaker, TranscriptSegment,
+    call_not_found, dispatch_not_found,
+};
+use gobi_shared::error::Problems;
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody};
+use gobi_shared::extract::ApiPath;
 use gobi_shared::extract::{ApiJson, ApiQuery};
 use gobi_shared::ids::{CallId, DispatchId};
 use gobi_shared::response::DataResponse;
@@ -58,6 +63,9 @@ fn routes() -> OpenApiRouter<RuntimeState> {
         .routes(routes!(heartbeat))
         .routes(routes!(claim_dispatch))
         .routes(routes!(find_dispatch))
+        .routes(routes!(report_events))
+        .routes(routes!(report_transcript))
+        .routes(routes!(report_recording))
 }
 
 pub fn router(state: RuntimeState) -> axum::Router {
@@ -217,4 +225,328 @@ async fn find_dispatch(
         .await?
         .ok_or_else(|| dispatch_not_found(id))?;
     Ok(Json(DataResponse::new(dispatch.view())))
+}
+
+/// The largest batches the ingestion endpoints take.
+pub const MAX_EVENTS: usize = 100;
+pub const MAX_SEGMENTS: usize = 200;
+
+async fn reported_call(state: &RuntimeState, principal: &Principal, id: CallId) -> ApiResult<Call> {
+    principal.require_platform()?;
+    let call = state
+        .calls
+        .find(id)
+        .await?
+        .ok_or_else(|| call_not_found(id))?;
+    principal.require_runtime(call.tenant_id, || call_not_found(id))?;
+    Ok(call)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeEventKind {
+    Answered,
+    AgentJoined,
+    Transferred,
+    Ended,
+    Custom,
+}
+
+/// One event the runtime saw; `event_id` makes re-sends harmless.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeEvent {
+    pub event_id: uuid::Uuid,
+    pub kind: RuntimeEventKind,
+    /// For `custom`: what happened.
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
+    /// For `ended`: why (e.g. `caller_hung_up`, `agent_ended`, `transferred`).
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
+    /// When it happened (default: now).
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `POST /internal/runtime/calls/{callId}/events`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    /// 1 to 100 events.
+    #[schema(min_items = 1, max_items = 100)]
+    pub events: Vec<RuntimeEvent>,
+}
+
+/// How much of a batch was new.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ingested {
+    pub accepted: usize,
+    /// Already recorded (a re-send); left unchanged.
+    pub duplicates: usize,
+}
+
+/// Report what happened on a call (answered, agent joined, transferred, ended with a reason, custom).
+#[utoipa::path(
+    post,
+    path = "/internal/runtime/calls/{callId}/events",
+    tag = "Runtime",
+    params(("callId" = CallId, Path, description = "Call id")),
+    request_body = EventBatch,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Recorded; re-sent events change nothing", body = DataResponse<Ingested>),
+        (status = 404, description = "CALL_NOT_FOUND", body = ErrorBody),
+    )
+)]
+async fn report_events(
+    principal: Principal,
+    State(state): State<RuntimeState>,
+    ApiPath(id): ApiPath<CallId>,
+    ApiJson(batch): ApiJson<EventBatch>,
+) -> ApiResult<Json<DataResponse<Ingested>>> {
+    let call = reported_call(&state, &principal, id).await?;
+    let mut p = Problems::default();
+    p.check(
+        "events",
+        if (1..=MAX_EVENTS).contains(&batch.events.len()) {
+            Ok(())
+        } else {
+            Err("1 to 100 events")
+        },
+    );
+    for (i, e) in batch.events.iter().enumerate() {
+        if e.kind == RuntimeEventKind::Custom
+            && e.name
+                .as_deref()
+                .is_none_or(|n| n.trim().is_empty() || n.len() > 100)
+        {
+            p.push(
+                format!("events[{i}].name"),
+                "a custom event needs a name of at most 100 characters",
+            );
+        }
+        if e.reason.as_ref().is_some_and(|r| r.len() > 200)
+            || e.name.as_ref().is_some_and(|n| n.len() > 100)
+        {
+            p.push(
+                format!("events[{i}]"),
+                "name at most 100, reason at most 200 characters",
+            );
+        }
+        if e.data.as_ref().is_some_and(|d| {
+            serde_json::to_vec(d).map(|v| v.len()).unwrap_or(usize::MAX) > 8 * 1024
+        }) {
+            p.push(format!("events[{i}].data"), "at most 8 KiB");
+        }
+    }
+    p.finish()?;
+    let now = state.clock.now();
+    let (mut accepted, mut duplicates) = (0, 0);
+    for e in &batch.events {
+        let kind = match e.kind {
+            RuntimeEventKind::Custom => {
+                format!("custom:{}", e.name.as_deref().unwrap_or_default().trim())
+            }
+            other => serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        };
+        let mut detail = serde_json::Map::new();
+        if let Some(reason) = &e.reason {
+            detail.insert("reason".into(), reason.clone().into());
+        }
+        if let Some(data) = &e.data {
+            detail.insert("data".into(), serde_json::Value::Object(data.clone()));
+        }
+        let event = CallEvent {
+            id: e.event_id,
+            call_id: call.id,
+            kind,
+            detail: serde_json::Value::Object(detail),
+            at: e.at.unwrap_or(now),
+        };
+        if state
+            .calls
+            .add_runtime_event(call.tenant_id, &event, e.reason.as_deref())
+            .await?
+        {
+            accepted += 1;
+        } else {
+            duplicates += 1;
+        }
+    }
+    Ok(Json(DataResponse::new(Ingested {
+        accepted,
+        duplicates,
+    })))
+}
+
+/// `POST /internal/runtime/calls/{callId}/transcript`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptBatch {
+    /// 1 to 200 segments, in any order.
+    #[schema(min_items = 1, max_items = 200)]
+    pub segments: Vec<SegmentIn>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentIn {
+    #[serde(deserialize_with = "gobi_shared::serde_fields::whole")]
+    #[schema(maximum = 1000000)]
+    pub sequence: u32,
+    pub speaker: Speaker,
+    #[schema(max_length = 10000)]
+    pub text: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// Report transcript segments; a segment's sequence number makes re-sends harmless.
+#[utoipa::path(
+    post,
+    path = "/internal/runtime/calls/{callId}/transcript",
+    tag = "Runtime",
+    params(("callId" = CallId, Path, description = "Call id")),
+    request_body = TranscriptBatch,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Recorded", body = DataResponse<Ingested>),
+        (status = 404, description = "CALL_NOT_FOUND", body = ErrorBody),
+    )
+)]
+async fn report_transcript(
+    principal: Principal,
+    State(state): State<RuntimeState>,
+    ApiPath(id): ApiPath<CallId>,
+    ApiJson(batch): ApiJson<TranscriptBatch>,
+) -> ApiResult<Json<DataResponse<Ingested>>> {
+    let call = reported_call(&state, &principal, id).await?;
+    let mut p = Problems::default();
+    p.check(
+        "segments",
+        if (1..=MAX_SEGMENTS).contains(&batch.segments.len()) {
+            Ok(())
+        } else {
+            Err("1 to 200 segments")
+        },
+    );
+    for (i, seg) in batch.segments.iter().enumerate() {
+        if seg.text.chars().count() > 10_000
+            || seg.end_ms < seg.start_ms
+            || seg.sequence > 1_000_000
+        {
+            p.push(format!("segments[{i}]"), "text at most 10000 characters, end_ms not before start_ms, sequence at most 1000000");
+        }
+    }
+    p.finish()?;
+    let (mut accepted, mut duplicates) = (0, 0);
+    for seg in &batch.segments {
+        let segment = TranscriptSegment {
+            sequence: seg.sequence,
+            speaker: seg.speaker,
+            text: seg.text.clone(),
+            start_ms: seg.start_ms,
+            end_ms: seg.end_ms,
+        };
+        if state
+            .calls
+            .add_segment(call.tenant_id, call.id, &segment)
+            .await?
+        {
+            accepted += 1;
+        } else {
+            duplicates += 1;
+        }
+    }
+    Ok(Json(DataResponse::new(Ingested {
+        accepted,
+        duplicates,
+    })))
+}
+
+/// `PUT /internal/runtime/calls/{callId}/recording`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingIn {
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        pattern = r"^[a-z0-9+.-]+://\S+$",
+        example = "s3://gobi-recordings/t/c.wav"
+    )]
+    pub storage_uri: String,
+    #[schema(pattern = "^(wav|mp3|ogg|opus|webm|m4a)$", example = "wav")]
+    pub format: String,
+    #[serde(deserialize_with = "gobi_shared::serde_fields::whole")]
+    pub duration_seconds: u32,
+    pub size_bytes: u64,
+}
+
+/// Report where a call's recording is (metadata only; the audio stays where it is).
+#[utoipa::path(
+    put,
+    path = "/internal/runtime/calls/{callId}/recording",
+    tag = "Runtime",
+    params(("callId" = CallId, Path, description = "Call id")),
+    request_body = RecordingIn,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Recorded (a re-send replaces it)", body = DataResponse<Recording>),
+        (status = 404, description = "CALL_NOT_FOUND", body = ErrorBody),
+    )
+)]
+async fn report_recording(
+    principal: Principal,
+    State(state): State<RuntimeState>,
+    ApiPath(id): ApiPath<CallId>,
+    ApiJson(body): ApiJson<RecordingIn>,
+) -> ApiResult<Json<DataResponse<Recording>>> {
+    let call = reported_call(&state, &principal, id).await?;
+    let mut p = Problems::default();
+    let uri_ok = body.storage_uri.len() <= 2048
+        && body
+            .storage_uri
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| {
+                !scheme.is_empty()
+                    && scheme.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b)
+                    })
+                    && !rest.is_empty()
+                    && !rest.chars().any(char::is_whitespace)
+            });
+    p.check(
+        "storage_uri",
+        if uri_ok {
+            Ok(())
+        } else {
+            Err("a URI like s3://bucket/key")
+        },
+    );
+    p.check(
+        "format",
+        if ["wav", "mp3", "ogg", "opus", "webm", "m4a"].contains(&body.format.as_str()) {
+            Ok(())
+        } else {
+            Err("wav, mp3, ogg, opus, webm or m4a")
+        },
+    );
+    p.finish()?;
+    let recording = Recording {
+        storage_uri: body.storage_uri,
+        format: body.format,
+        duration_seconds: body.duration_seconds,
+        size_bytes: body.size_bytes,
+        recorded_at: state.clock.now(),
+    };
+    state
+        .calls
+        .put_recording(call.tenant_id, call.id, &recording)
+        .await?;
+    Ok(Json(DataResponse::new(recording)))
 }

@@ -76,6 +76,7 @@ pub fn document() -> OpenApi {
         gobi_runtime::openapi(),
         gobi_twilio_webhook::openapi(),
         gobi_automation::openapi(),
+        gobi_client::openapi(),
         gobi_tenants::openapi(),
     ])
 }

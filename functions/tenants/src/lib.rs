@@ -25,6 +25,8 @@ use crate::store::{TenantStore, tenant_not_found};
 #[derive(Clone)]
 pub struct TenantsState {
     pub store: TenantStore,
+    /// Call data, whose expiry legal holds control.
+    pub calls: gobi_shared::calls::CallStore,
     pub verifier: Arc<JwtVerifier>,
 }
 
@@ -39,6 +41,9 @@ fn routes() -> OpenApiRouter<TenantsState> {
         .routes(routes!(list_tenants, create_tenant))
         .routes(routes!(get_tenant, update_tenant, delete_tenant))
         .routes(routes!(activate_tenant))
+        .routes(routes!(place_tenant_hold, lift_tenant_hold))
+        .routes(routes!(place_call_hold, lift_call_hold))
+        .routes(routes!(delete_call))
 }
 
 /// The function's routes, ready to be layered and served.
@@ -232,4 +237,205 @@ async fn activate_tenant(
         tenant,
         "Tenant activated successfully",
     )))
+}
+
+/// `POST .../legal-hold`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// Why (a case or matter reference).
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub reason: String,
+}
+
+fn hold(principal: &Principal, body: &HoldRequest) -> ApiResult<gobi_shared::calls::LegalHold> {
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(gobi_shared::error::ApiError::validation(
+            "reason",
+            "1 to 500 characters",
+        ));
+    }
+    Ok(gobi_shared::calls::LegalHold {
+        reason: reason.to_owned(),
+        placed_by: principal.subject.clone(),
+        placed_at: time::now(),
+    })
+}
+
+/// Legal holds are for platform admins.
+fn legal_admin(principal: &Principal) -> ApiResult<()> {
+    principal.require_platform()?;
+    principal.require_role(Role::Admin)
+}
+
+/// Brings every call of the tenant in line with the tenant's hold.
+async fn apply_tenant_hold(state: &TenantsState, id: TenantId, held: bool) -> ApiResult<()> {
+    for call in state.calls.all_calls(id).await? {
+        state.calls.apply_expiry(id, &call, held).await?;
+    }
+    Ok(())
+}
+
+/// Place a legal hold on a tenant: its call data stops expiring, and neither it nor the tenant
+/// can be deleted until the hold is lifted.
+#[utoipa::path(
+    post,
+    path = "/internal/tenants/{tenantId}/legal-hold",
+    tag = "Tenants",
+    params(("tenantId" = TenantId, Path, description = "Tenant id")),
+    request_body = HoldRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Held", body = DataResponse<Tenant>),
+        (status = 404, description = "TENANT_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+    )
+)]
+async fn place_tenant_hold(
+    principal: Principal,
+    State(state): State<TenantsState>,
+    ApiPath(id): ApiPath<TenantId>,
+    ApiJson(body): ApiJson<HoldRequest>,
+) -> ApiResult<Json<DataResponse<Tenant>>> {
+    legal_admin(&principal)?;
+    let hold = hold(&principal, &body)?;
+    let tenant = state
+        .store
+        .set_legal_hold(id, Some(&hold), time::now())
+        .await?;
+    apply_tenant_hold(&state, id, true).await?;
+    tracing::info!(tenant_id = %id, "legal hold placed on a tenant");
+    Ok(Json(DataResponse::with_message(
+        tenant,
+        "Legal hold placed",
+    )))
+}
+
+/// Lift a tenant's legal hold: its call data expires again (calls held on their own stay held).
+#[utoipa::path(
+    delete,
+    path = "/internal/tenants/{tenantId}/legal-hold",
+    tag = "Tenants",
+    params(("tenantId" = TenantId, Path, description = "Tenant id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Lifted", body = DataResponse<Tenant>),
+        (status = 404, description = "TENANT_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+    )
+)]
+async fn lift_tenant_hold(
+    principal: Principal,
+    State(state): State<TenantsState>,
+    ApiPath(id): ApiPath<TenantId>,
+) -> ApiResult<Json<DataResponse<Tenant>>> {
+    legal_admin(&principal)?;
+    let tenant = state.store.set_legal_hold(id, None, time::now()).await?;
+    apply_tenant_hold(&state, id, false).await?;
+    tracing::info!(tenant_id = %id, "legal hold lifted from a tenant");
+    Ok(Json(DataResponse::with_message(
+        tenant,
+        "Legal hold lifted",
+    )))
+}
+
+async fn tenant_held(state: &TenantsState, id: TenantId) -> ApiResult<bool> {
+    Ok(state
+        .store
+        .get(id)
+        .await?
+        .is_some_and(|t| t.legal_hold.is_some()))
+}
+
+async fn find_call(
+    state: &TenantsState,
+    id: gobi_shared::ids::CallId,
+) -> ApiResult<gobi_shared::calls::Call> {
+    state
+        .calls
+        .find(id)
+        .await?
+        .ok_or_else(|| gobi_shared::calls::call_not_found(id))
+}
+
+/// Place a legal hold on one call.
+#[utoipa::path(
+    post,
+    path = "/internal/calls/{callId}/legal-hold",
+    tag = "Tenants",
+    params(("callId" = gobi_shared::ids::CallId, Path, description = "Call id")),
+    request_body = HoldRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Held", body = DataResponse<gobi_shared::calls::Call>),
+        (status = 404, description = "CALL_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+    )
+)]
+async fn place_call_hold(
+    principal: Principal,
+    State(state): State<TenantsState>,
+    ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
+    ApiJson(body): ApiJson<HoldRequest>,
+) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
+    legal_admin(&principal)?;
+    let hold = hold(&principal, &body)?;
+    let call = find_call(&state, id).await?;
+    let held = tenant_held(&state, call.tenant_id).await?;
+    let call = state
+        .calls
+        .set_call_hold(call.tenant_id, id, Some(&hold), held)
+        .await?;
+    Ok(Json(DataResponse::with_message(call, "Legal hold placed")))
+}
+
+/// Lift a call's own legal hold (a tenant hold still applies).
+#[utoipa::path(
+    delete,
+    path = "/internal/calls/{callId}/legal-hold",
+    tag = "Tenants",
+    params(("callId" = gobi_shared::ids::CallId, Path, description = "Call id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Lifted", body = DataResponse<gobi_shared::calls::Call>),
+        (status = 404, description = "CALL_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+    )
+)]
+async fn lift_call_hold(
+    principal: Principal,
+    State(state): State<TenantsState>,
+    ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
+) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
+    legal_admin(&principal)?;
+    let call = find_call(&state, id).await?;
+    let held = tenant_held(&state, call.tenant_id).await?;
+    let call = state
+        .calls
+        .set_call_hold(call.tenant_id, id, None, held)
+        .await?;
+    Ok(Json(DataResponse::with_message(call, "Legal hold lifted")))
+}
+
+/// Delete a call and all its data (platform admins); refused while a hold applies.
+#[utoipa::path(
+    delete,
+    path = "/internal/calls/{callId}",
+    tag = "Tenants",
+    params(("callId" = gobi_shared::ids::CallId, Path, description = "Call id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = DataResponse<gobi_shared::calls::Call>),
+        (status = 404, description = "CALL_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+        (status = 409, description = "LEGAL_HOLD_ACTIVE", body = gobi_shared::error::ErrorBody),
+    )
+)]
+async fn delete_call(
+    principal: Principal,
+    State(state): State<TenantsState>,
+    ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
+) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
+    legal_admin(&principal)?;
+    let call = find_call(&state, id).await?;
+    let held = tenant_held(&state, call.tenant_id).await?;
+    state.calls.delete_call(call.tenant_id, id, held).await?;
+    tracing::info!(tenant_id = %call.tenant_id, call_id = %id, "call deleted");
+    Ok(Json(DataResponse::with_message(call, "Call deleted")))
 }

@@ -10,6 +10,7 @@ async fn main() -> anyhow::Result<()> {
     let sdk = dynamo::sdk_config().await;
     let state = TenantsState {
         store: TenantStore::new(dynamo::client(&sdk), &config.tables.tenants),
+        calls: gobi_shared::calls::CallStore::new(dynamo::client(&sdk), &config.tables.calls),
         verifier: Arc::new(JwtVerifier::new(&config.jwt)?),
     };
     http::serve(router(state), &config).await

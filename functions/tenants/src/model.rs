@@ -1,6 +1,7 @@
 //! Tenants as the API shows them, and the bodies and queries that change or list them.
 
 use chrono::{DateTime, Utc};
+use gobi_shared::calls::{DEFAULT_RETENTION_DAYS, LegalHold};
 use gobi_shared::error::{ApiError, Problems};
 use gobi_shared::ids::{Domain, E164, Email, TenantId};
 use gobi_shared::response::page_and_limit;
@@ -30,8 +31,28 @@ pub struct Tenant {
     pub address: Option<String>,
     #[schema(example = 100)]
     pub max_users: u32,
+    /// Days call data is kept before it expires (default 365).
+    #[serde(default = "default_retention")]
+    #[schema(example = 365)]
+    pub retention_days: u32,
+    /// A legal hold on the whole tenant: its call data does not expire and nothing is deleted.
+    #[serde(default)]
+    pub legal_hold: Option<LegalHold>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn default_retention() -> u32 {
+    DEFAULT_RETENTION_DAYS
+}
+
+const MAX_RETENTION_DAYS: u32 = 3650;
+
+fn retention(raw: &serde_json::Number) -> Result<u32, String> {
+    whole_from(raw)
+        .ok()
+        .filter(|n| (1..=MAX_RETENTION_DAYS).contains(n))
+        .ok_or_else(|| format!("must be a whole number of days between 1 and {MAX_RETENTION_DAYS}"))
 }
 
 /// `POST /api/tenants`.
@@ -63,6 +84,9 @@ pub struct CreateTenant {
     /// Defaults to 100.
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000000, example = 100)]
     pub max_users: Option<serde_json::Number>,
+    /// Days call data is kept, 1 to 3650 (default 365).
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
+    pub retention_days: Option<serde_json::Number>,
 }
 
 /// `PUT /api/tenants/{id}`: only the fields sent change; `null` clears an optional field.
@@ -93,6 +117,9 @@ pub struct UpdateTenant {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = i64, required = false, minimum = 1, maximum = 1000000)]
     pub max_users: Option<Option<serde_json::Number>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = i64, required = false, minimum = 1, maximum = 3650)]
+    pub retention_days: Option<Option<serde_json::Number>>,
 }
 
 fn name(raw: &str) -> Result<String, String> {
@@ -132,6 +159,7 @@ fn max_users(raw: &serde_json::Number) -> Result<u32, String> {
 
 /// A new tenant's validated fields.
 pub struct NewTenant {
+    pub retention_days: u32,
     pub name: String,
     pub domain: Domain,
     pub description: Option<String>,
@@ -154,6 +182,8 @@ impl NewTenant {
             contact_phone: self.contact_phone,
             address: self.address,
             max_users: self.max_users,
+            retention_days: self.retention_days,
+            legal_hold: None,
             created_at: now,
             updated_at: now,
         }
@@ -172,6 +202,7 @@ impl CreateTenant {
             contact_phone: None,
             address: None,
             max_users: None,
+            retention_days: None,
         }
     }
 
@@ -192,6 +223,13 @@ impl CreateTenant {
             optional(self.contact_phone.as_deref(), E164::parse),
         );
         let address = p.check("address", text(self.address.as_deref(), MAX_ADDRESS));
+        let retention_days = p.check(
+            "retentionDays",
+            self.retention_days
+                .as_ref()
+                .map(retention)
+                .unwrap_or(Ok(DEFAULT_RETENTION_DAYS)),
+        );
         let max_users = p.check(
             "maxUsers",
             self.max_users
@@ -201,6 +239,7 @@ impl CreateTenant {
         );
         p.finish()?;
         Ok(NewTenant {
+            retention_days: retention_days.expect("checked"),
             name: name.expect("checked"),
             domain: domain.expect("checked"),
             description: description.expect("checked"),
@@ -224,6 +263,7 @@ pub struct TenantChanges {
     contact_phone: Option<Option<E164>>,
     address: Option<Option<String>>,
     max_users: Option<u32>,
+    retention_days: Option<u32>,
 }
 
 fn required<T>(value: Option<T>) -> Result<T, String> {
@@ -261,6 +301,9 @@ impl UpdateTenant {
             max_users: self
                 .max_users
                 .and_then(|v| p.check("maxUsers", required(v).and_then(|n| max_users(&n)))),
+            retention_days: self
+                .retention_days
+                .and_then(|v| p.check("retentionDays", required(v).and_then(|n| retention(&n)))),
         };
         p.finish()?;
         Ok(changes)
@@ -288,6 +331,7 @@ impl TenantChanges {
         set(&mut next.contact_phone, &self.contact_phone);
         set(&mut next.address, &self.address);
         set(&mut next.max_users, &self.max_users);
+        set(&mut next.retention_days, &self.retention_days);
         if next != *tenant {
             next.updated_at = now;
         }

@@ -328,6 +328,46 @@ impl TenantStore {
         }
     }
 
+    /// Places (or lifts, with `None`) a legal hold on the tenant; bumps the version so a
+    /// permanent delete that read the tenant before cannot slip past the hold.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn set_legal_hold(
+        &self,
+        id: TenantId,
+        hold: Option<&gobi_shared::calls::LegalHold>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Tenant> {
+        let value = match hold {
+            Some(hold) => serde_dynamo::to_attribute_value(hold).map_err(anyhow::Error::new)?,
+            None => AttributeValue::Null(true),
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET legalHold = :hold, updatedAt = :now, version = version + :one")
+            .expression_attribute_values(":hold", value)
+            .expression_attribute_values(
+                ":now",
+                serde_dynamo::to_attribute_value(now).map_err(anyhow::Error::new)?,
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                Ok(dynamo::from_item::<TenantItem>(output.attributes.unwrap_or_default())?.tenant)
+            }
+            Err(e) if dynamo::is_condition_failed(&e) => Err(tenant_not_found(id)),
+            Err(e) => Err(ApiError::Internal(
+                anyhow::Error::new(e).context("setting a legal hold"),
+            )),
+        }
+    }
+
     /// Deactivates or reactivates in one conditional update.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
     pub async fn set_active(
@@ -372,6 +412,9 @@ impl TenantStore {
                 .get_item(id)
                 .await?
                 .ok_or_else(|| tenant_not_found(id))?;
+            if current.tenant.legal_hold.is_some() {
+                return Err(gobi_shared::calls::legal_hold_active());
+            }
             let delete_tenant = self.delete_if(
                 keys::tenant(id),
                 keys::PROFILE,

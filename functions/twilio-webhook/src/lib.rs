@@ -265,15 +265,13 @@ async fn inbound(
             return Ok(xml(StatusCode::OK, twiml::reject()));
         }
     };
-    if !state
-        .tenants
-        .get(route.tenant_id)
-        .await?
-        .is_some_and(|t| t.is_active)
-    {
-        tracing::info!(tenant_id = %route.tenant_id, "call to an inactive tenant rejected");
-        return Ok(xml(StatusCode::OK, twiml::reject()));
-    }
+    let tenant = match state.tenants.get(route.tenant_id).await? {
+        Some(tenant) if tenant.is_active => tenant,
+        _ => {
+            tracing::info!(tenant_id = %route.tenant_id, "call to an inactive tenant rejected");
+            return Ok(xml(StatusCode::OK, twiml::reject()));
+        }
+    };
 
     let now = state.clock.now();
     let opened = Call {
@@ -292,10 +290,16 @@ async fn inbound(
         duration_seconds: None,
         handoff_sent: false,
         dispatch_id: None,
+        end_reason: None,
+        retention_days: tenant.retention_days,
+        legal_hold: None,
         created_at: now,
         updated_at: now,
     };
-    let (call, created) = state.calls.open(&opened).await?;
+    let (call, created) = state
+        .calls
+        .open(&opened, tenant.legal_hold.is_some())
+        .await?;
     tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, created, "inbound call");
 
     // A redelivery whose first attempt failed to hand off tries again; the worker is idempotent.

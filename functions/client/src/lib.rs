@@ -1,0 +1,390 @@
+//! The `client` function: what a tenant's users may read about their calls. Calls (newest first,
+//! cursor-paged, filtered by a key-range Query), one call with its timeline, its transcript in
+//! order, its recording's metadata, and KPIs read from daily counters kept up to date as calls
+//! change. A `client_viewer` reads its own tenant; platform staff name a tenant.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRef, State};
+use chrono::{DateTime, NaiveDate, Utc};
+use gobi_shared::Config;
+use gobi_shared::auth::{JwtVerifier, Principal};
+use gobi_shared::calls::{
+    Call, CallEvent, CallFilter, CallStatus, CallStore, DailyCounters, Direction, Recording,
+    TranscriptSegment, call_not_found,
+};
+use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
+use gobi_shared::extract::{ApiPath, ApiQuery};
+use gobi_shared::ids::{AgentId, CallId, E164, TenantId};
+use gobi_shared::response::DataResponse;
+use gobi_tenants::store::tenant_not_found;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::OpenApi;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The longest KPI range, in days.
+pub const MAX_KPI_DAYS: i64 = 366;
+
+#[derive(Clone)]
+pub struct ClientState {
+    pub calls: CallStore,
+    pub verifier: Arc<JwtVerifier>,
+}
+
+impl ClientState {
+    pub fn new(
+        config: &Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        verifier: Arc<JwtVerifier>,
+    ) -> Self {
+        Self {
+            calls: CallStore::new(dynamodb, &config.tables.calls),
+            verifier,
+        }
+    }
+}
+
+impl FromRef<ClientState> for Arc<JwtVerifier> {
+    fn from_ref(state: &ClientState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+fn routes() -> OpenApiRouter<ClientState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_calls))
+        .routes(routes!(get_call))
+        .routes(routes!(get_transcript))
+        .routes(routes!(get_recording))
+        .routes(routes!(kpis))
+}
+
+pub fn router(state: ClientState) -> axum::Router {
+    routes().with_state(state).split_for_parts().0
+}
+
+pub fn openapi() -> OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The tenant a request reads: a tenant user's own (naming another is answered as absent),
+/// or, for platform staff, the one named.
+fn tenant_of(principal: &Principal, named: Option<TenantId>) -> ApiResult<TenantId> {
+    if principal.platform {
+        return named.ok_or_else(|| {
+            ApiError::validation("tenant_id", "platform staff name the tenant to read")
+        });
+    }
+    let own = principal.tenant_id.ok_or_else(|| ApiError::Forbidden {
+        code: "NO_TENANT",
+        message: "The token names no tenant".into(),
+    })?;
+    match named {
+        Some(other) if other != own => Err(tenant_not_found(other)),
+        _ => Ok(own),
+    }
+}
+
+/// `?tenant_id=` for platform staff.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TenantParam {
+    /// Platform staff only: the tenant to read.
+    pub tenant_id: Option<TenantId>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CallsQuery {
+    pub tenant_id: Option<TenantId>,
+    /// Calls that started at or after this moment (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Calls that started at or before this moment (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    #[param(inline)]
+    pub status: Option<CallStatus>,
+    #[param(inline)]
+    pub direction: Option<Direction>,
+    pub agent_id: Option<AgentId>,
+    /// The called number (E.164).
+    #[param(value_type = Option<String>, example = "+15551234567")]
+    pub number: Option<String>,
+    /// 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(max_length = 200)]
+    pub cursor: Option<String>,
+}
+
+/// A page of calls, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallsPage {
+    pub data: Vec<Call>,
+    /// Present while more calls may follow.
+    pub next_cursor: Option<String>,
+}
+
+/// The tenant's calls, newest first.
+#[utoipa::path(
+    get,
+    path = "/client/calls",
+    tag = "Client",
+    params(CallsQuery),
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "One page of calls", body = CallsPage))
+)]
+async fn list_calls(
+    principal: Principal,
+    State(state): State<ClientState>,
+    ApiQuery(query): ApiQuery<CallsQuery>,
+) -> ApiResult<Json<CallsPage>> {
+    let tenant = tenant_of(&principal, query.tenant_id)?;
+    let mut p = Problems::default();
+    let limit = p.check(
+        "limit",
+        match query.limit.unwrap_or(25) {
+            n @ 1..=100 => Ok(n as usize),
+            _ => Err("must be between 1 and 100"),
+        },
+    );
+    let number = p.check(
+        "number",
+        query.number.as_deref().map(E164::parse).transpose(),
+    );
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from > to
+    {
+        p.push("from", "must not be after to");
+    }
+    p.finish()?;
+    let filter = CallFilter {
+        from: query.from,
+        to: query.to,
+        status: query.status,
+        direction: query.direction,
+        agent_id: query.agent_id,
+        number: number.flatten().map(|n| n.as_str().to_owned()),
+    };
+    let (data, next_cursor) = state
+        .calls
+        .page(
+            tenant,
+            &filter,
+            limit.expect("checked"),
+            query.cursor.as_deref(),
+        )
+        .await?;
+    Ok(Json(CallsPage { data, next_cursor }))
+}
+
+/// A call with its timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallDetail {
+    #[serde(flatten)]
+    pub call: Call,
+    pub events: Vec<CallEvent>,
+}
+
+async fn tenant_call(
+    state: &ClientState,
+    principal: &Principal,
+    tenant: Option<TenantId>,
+    id: CallId,
+) -> ApiResult<(TenantId, Call)> {
+    let tenant = tenant_of(principal, tenant)?;
+    let call = state
+        .calls
+        .get(tenant, id)
+        .await?
+        .ok_or_else(|| call_not_found(id))?;
+    Ok((tenant, call))
+}
+
+/// One call and its timeline.
+#[utoipa::path(
+    get,
+    path = "/client/calls/{callId}",
+    tag = "Client",
+    params(("callId" = CallId, Path, description = "Call id"), TenantParam),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The call", body = DataResponse<CallDetail>),
+        (status = 404, description = "CALL_NOT_FOUND (another tenant's call too)", body = ErrorBody),
+    )
+)]
+async fn get_call(
+    principal: Principal,
+    State(state): State<ClientState>,
+    ApiPath(id): ApiPath<CallId>,
+    ApiQuery(query): ApiQuery<TenantParam>,
+) -> ApiResult<Json<DataResponse<CallDetail>>> {
+    let (tenant, call) = tenant_call(&state, &principal, query.tenant_id, id).await?;
+    let events = state.calls.events(tenant, id).await?;
+    Ok(Json(DataResponse::new(CallDetail { call, events })))
+}
+
+/// A call's transcript, in order.
+#[utoipa::path(
+    get,
+    path = "/client/calls/{callId}/transcript",
+    tag = "Client",
+    params(("callId" = CallId, Path, description = "Call id"), TenantParam),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Segments by sequence", body = DataResponse<Vec<TranscriptSegment>>),
+        (status = 404, description = "CALL_NOT_FOUND", body = ErrorBody),
+    )
+)]
+async fn get_transcript(
+    principal: Principal,
+    State(state): State<ClientState>,
+    ApiPath(id): ApiPath<CallId>,
+    ApiQuery(query): ApiQuery<TenantParam>,
+) -> ApiResult<Json<DataResponse<Vec<TranscriptSegment>>>> {
+    let (tenant, _) = tenant_call(&state, &principal, query.tenant_id, id).await?;
+    Ok(Json(DataResponse::new(
+        state.calls.transcript(tenant, id).await?,
+    )))
+}
+
+/// A call's recording metadata.
+#[utoipa::path(
+    get,
+    path = "/client/calls/{callId}/recording",
+    tag = "Client",
+    params(("callId" = CallId, Path, description = "Call id"), TenantParam),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Where the recording is", body = DataResponse<Recording>),
+        (status = 404, description = "CALL_NOT_FOUND or RECORDING_NOT_FOUND", body = ErrorBody),
+    )
+)]
+async fn get_recording(
+    principal: Principal,
+    State(state): State<ClientState>,
+    ApiPath(id): ApiPath<CallId>,
+    ApiQuery(query): ApiQuery<TenantParam>,
+) -> ApiResult<Json<DataResponse<Recording>>> {
+    let (tenant, _) = tenant_call(&state, &principal, query.tenant_id, id).await?;
+    let recording =
+        state.calls.recording(tenant, id).await?.ok_or_else(|| {
+            ApiError::not_found("RECORDING_NOT_FOUND", "The call has no recording")
+        })?;
+    Ok(Json(DataResponse::new(recording)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct KpiQuery {
+    pub tenant_id: Option<TenantId>,
+    /// First day (UTC), `YYYY-MM-DD`.
+    #[param(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    /// Last day (UTC), inclusive; at most 366 days after `from`.
+    #[param(value_type = String, format = Date)]
+    pub to: NaiveDate,
+}
+
+/// One day's, or the range's, figures.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Kpi {
+    pub calls: u64,
+    pub answered: u64,
+    /// answered / calls (0 when there were none).
+    pub answer_rate: f64,
+    pub total_duration_seconds: u64,
+    /// Over answered calls (0 when none).
+    pub average_duration_seconds: f64,
+    pub tool_executions: u64,
+    pub tool_success_rate: f64,
+}
+
+impl Kpi {
+    fn from_counters(c: &DailyCounters) -> Self {
+        let ratio = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+        Self {
+            calls: c.calls,
+            answered: c.answered,
+            answer_rate: ratio(c.answered, c.calls),
+            total_duration_seconds: c.duration_seconds,
+            average_duration_seconds: ratio(c.duration_seconds, c.answered),
+            tool_executions: c.tool_executions,
+            tool_success_rate: ratio(c.tool_succeeded, c.tool_executions),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayKpi {
+    #[schema(value_type = String, format = Date)]
+    pub date: NaiveDate,
+    #[serde(flatten)]
+    pub kpi: Kpi,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KpiReport {
+    /// Every day of the range, in order (days without calls are zeros).
+    pub days: Vec<DayKpi>,
+    pub total: Kpi,
+}
+
+/// KPIs per day and in total, from counters kept as calls change: one Query whatever the range.
+#[utoipa::path(
+    get,
+    path = "/client/kpis",
+    tag = "Client",
+    params(KpiQuery),
+    security(("bearerAuth" = [])),
+    responses((status = 200, description = "The figures", body = DataResponse<KpiReport>))
+)]
+async fn kpis(
+    principal: Principal,
+    State(state): State<ClientState>,
+    ApiQuery(query): ApiQuery<KpiQuery>,
+) -> ApiResult<Json<DataResponse<KpiReport>>> {
+    let tenant = tenant_of(&principal, query.tenant_id)?;
+    let span = (query.to - query.from).num_days();
+    if !(0..MAX_KPI_DAYS).contains(&span) {
+        return Err(ApiError::validation(
+            "to",
+            "must be on or after from, at most 366 days later",
+        ));
+    }
+    let counters = state
+        .calls
+        .daily_counters(tenant, &query.from.to_string(), &query.to.to_string())
+        .await?;
+    let mut total = DailyCounters::default();
+    let mut days = Vec::new();
+    let mut day = query.from;
+    while day <= query.to {
+        let key = day.to_string();
+        let found = counters
+            .iter()
+            .find(|c| c.day == key)
+            .cloned()
+            .unwrap_or_default();
+        total.calls += found.calls;
+        total.answered += found.answered;
+        total.duration_seconds += found.duration_seconds;
+        total.tool_executions += found.tool_executions;
+        total.tool_succeeded += found.tool_succeeded;
+        days.push(DayKpi {
+            date: day,
+            kpi: Kpi::from_counters(&found),
+        });
+        day = day.succ_opt().expect("a calendar day follows");
+    }
+    Ok(Json(DataResponse::new(KpiReport {
+        days,
+        total: Kpi::from_counters(&total),
+    })))
+}
