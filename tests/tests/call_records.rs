@@ -115,7 +115,7 @@ async fn a_calls_full_record_reads_back_once_and_in_order() {
     // Twenty segments, shuffled, five of them sent twice.
     let mut order: Vec<u32> = (1..=20).collect();
     order.sort_by_key(|n| (n * 7919) % 23);
-    let segment = |n: u32| json!({"sequence": n, "speaker": if n % 2 == 0 { "agent" } else { "caller" }, "text": format!("line {n}"), "start_ms": n * 1000, "end_ms": n * 1000 + 900});
+    let segment = |n: u32| json!({"sequence": n, "speaker": if n.is_multiple_of(2) { "agent" } else { "caller" }, "text": format!("line {n}"), "start_ms": n * 1000, "end_ms": n * 1000 + 900});
     let batch1: Vec<Value> = order[..12].iter().map(|n| segment(*n)).collect();
     let mut batch2: Vec<Value> = order[12..].iter().map(|n| segment(*n)).collect();
     batch2.extend(order[..5].iter().map(|n| segment(*n)));
