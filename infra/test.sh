@@ -57,7 +57,9 @@ for _ in $(seq 1 120); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$log"; exit 1; }
   sleep 0.5
 done
-token=$(target/debug/gobi-local token --role internal_admin)
+# An internal admin of the platform whose token also names a (made-up) tenant, so the client
+# routes have one to read.
+token=$(target/debug/gobi-local token --role internal_admin --tenant 0190f000-0000-7000-8000-000000000001)
 # use_after_free is left out on purpose: DELETE /api/tenants/{id} without ?permanent=true
 # deactivates, as the first seed specifies, so the tenant is still readable afterwards.
 "$venv/schemathesis" run "http://127.0.0.1:$server_port/api-docs/swagger.json" \

@@ -221,9 +221,12 @@ impl E164 {
                 "must be a dialable phone number in E.164 form like +15551234567: {why}"
             ))
         };
-        let number = phonenumber::parse(None, raw.trim()).map_err(|e| invalid(&e.to_string()))?;
-        let e164 = Self::parse(&number.format().mode(phonenumber::Mode::E164).to_string())
-            .map_err(|_| invalid("not E.164"))?;
+        let e164 = Self::parse(raw).map_err(|_| invalid("not E.164"))?;
+        let number =
+            phonenumber::parse(None, e164.as_str()).map_err(|e| invalid(&e.to_string()))?;
+        if number.format().mode(phonenumber::Mode::E164).to_string() != e164.as_str() {
+            return Err(invalid("not a number libphonenumber recognises"));
+        }
         Ok(e164)
     }
 
@@ -316,6 +319,7 @@ mod tests {
         );
         assert!(E164::parse_dialable("+80536282365").is_err());
         assert!(E164::parse_dialable("5551234567").is_err());
+        assert!(E164::parse_dialable("+940022319*").is_err());
     }
 
     #[test]

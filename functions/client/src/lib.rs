@@ -71,10 +71,10 @@ pub fn openapi() -> OpenApi {
 }
 
 /// The tenant a request reads: a tenant user's own (naming another is answered as absent),
-/// or, for platform staff, the one named.
+/// or, for platform staff, the one named (or else the one their token names).
 fn tenant_of(principal: &Principal, named: Option<TenantId>) -> ApiResult<TenantId> {
     if principal.platform {
-        return named.ok_or_else(|| {
+        return named.or(principal.tenant_id).ok_or_else(|| {
             ApiError::validation("tenant_id", "platform staff name the tenant to read")
         });
     }

@@ -402,7 +402,9 @@ pub struct SegmentIn {
     pub speaker: Speaker,
     #[schema(max_length = 10000)]
     pub text: String,
+    #[serde(deserialize_with = "gobi_shared::serde_fields::whole_u64")]
     pub start_ms: u64,
+    #[serde(deserialize_with = "gobi_shared::serde_fields::whole_u64")]
     pub end_ms: u64,
 }
 
@@ -484,6 +486,7 @@ pub struct RecordingIn {
     pub format: String,
     #[serde(deserialize_with = "gobi_shared::serde_fields::whole")]
     pub duration_seconds: u32,
+    #[serde(deserialize_with = "gobi_shared::serde_fields::whole_u64")]
     pub size_bytes: u64,
 }
 
