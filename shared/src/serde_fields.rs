@@ -45,6 +45,24 @@ pub fn whole_from(number: &serde_json::Number) -> Result<u32, String> {
     })
 }
 
+/// [`whole`] for `u64` fields (sizes, offsets).
+pub fn whole_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
+                .map(|f| f as u64)
+        })
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected a whole number of at least 0, got {number}"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,22 +84,4 @@ mod tests {
         assert!(serde_json::from_str::<Body>(r#"{"count": 2.5}"#).is_err());
         assert!(serde_json::from_str::<Body>(r#"{"count": -1}"#).is_err());
     }
-}
-
-/// [`whole`] for `u64` fields (sizes, offsets).
-pub fn whole_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    let number = serde_json::Number::deserialize(deserializer)?;
-    number
-        .as_u64()
-        .or_else(|| {
-            number
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
-                .map(|f| f as u64)
-        })
-        .ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "expected a whole number of at least 0, got {number}"
-            ))
-        })
 }
