@@ -23,7 +23,6 @@ mod keys {
     use crate::ids::{CallId, DispatchId, TenantId};
 
     pub const PENDING: &str = "PENDING_DISPATCH";
-    pub const BY_ID_INDEX: &str = "gsi1";
     pub const PENDING_INDEX: &str = "gsi2";
 
     pub fn tenant(id: TenantId) -> String {
@@ -423,24 +422,9 @@ impl CallStore {
 
     /// The tenant of a call or dispatch known by id alone (keys-only index).
     async fn tenant_of(&self, id_key: String) -> ApiResult<Option<TenantId>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_ID_INDEX)
-            .key_condition_expression("gsi1pk = :id")
-            .expression_attribute_values(":id", s(id_key))
-            .limit(1)
-            .send()
+        Ok(dynamo::tenant_by_id(&self.client, &self.table, id_key)
             .await
-            .map_err(|e| anyhow::Error::new(e).context("finding by id"))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
-            .first()
-            .and_then(|i| i.get("pk").and_then(|v| v.as_s().ok()))
-            .and_then(|pk| pk.strip_prefix("TENANT#"))
-            .and_then(|t| t.parse().ok()))
+            .map_err(|e| e.context("finding by id"))?)
     }
 
     /// An update that adds to one day's counters.

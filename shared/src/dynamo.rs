@@ -162,6 +162,31 @@ pub async fn due_before(
     }
 }
 
+/// The tenant owning the item whose `gsi1pk` is `id_key`, read from the keys-only `gsi1` index
+/// of tables whose items live under `pk = TENANT#<id>`: finds a thing known by id alone.
+pub async fn tenant_by_id(
+    client: &Client,
+    table: &str,
+    id_key: String,
+) -> anyhow::Result<Option<crate::ids::TenantId>> {
+    let output = client
+        .query()
+        .table_name(table)
+        .index_name("gsi1")
+        .key_condition_expression("gsi1pk = :id")
+        .expression_attribute_values(":id", aws_sdk_dynamodb::types::AttributeValue::S(id_key))
+        .limit(1)
+        .send()
+        .await?;
+    Ok(output
+        .items
+        .unwrap_or_default()
+        .first()
+        .and_then(|item| item.get("pk").and_then(|v| v.as_s().ok()))
+        .and_then(|pk| pk.strip_prefix("TENANT#"))
+        .and_then(|t| t.parse().ok()))
+}
+
 /// Whether DynamoDB answers for this table; used by `/health/db`.
 pub async fn ping(client: &Client, table: &str) -> anyhow::Result<()> {
     client.describe_table().table_name(table).send().await?;

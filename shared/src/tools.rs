@@ -161,27 +161,11 @@ impl ToolStore {
 
     /// The tenant of a tool known by id alone (keys-only index).
     pub async fn tenant_of(&self, id: ToolId) -> ApiResult<Option<TenantId>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :id")
-            .expression_attribute_values(
-                ":id",
-                aws_sdk_dynamodb::types::AttributeValue::S(keys::tool(id)),
-            )
-            .limit(1)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("finding a tool"))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
-            .first()
-            .and_then(|i| i.get("pk").and_then(|v| v.as_s().ok()))
-            .and_then(|pk| pk.strip_prefix("TENANT#"))
-            .and_then(|t| t.parse().ok()))
+        Ok(
+            dynamo::tenant_by_id(&self.client, &self.table, keys::tool(id))
+                .await
+                .map_err(|e| e.context("finding a tool"))?,
+        )
     }
 
     /// Every tool of a tenant (few; callers page in memory).

@@ -24,7 +24,6 @@ mod keys {
     use gobi_shared::ids::{AgentId, AgentVersionId, TenantId};
 
     pub const AGENT_PREFIX: &str = "AGENT#";
-    pub const BY_ID_INDEX: &str = "gsi1";
     pub const ONLINE_INDEX: &str = "gsi2";
     /// The only partition of the sparse online index.
     pub const ONLINE: &str = "ONLINE";
@@ -268,24 +267,11 @@ impl AgentStore {
 
     /// The tenant of an agent known only by id (the internal routes), from the keys-only index.
     pub async fn tenant_of(&self, id: AgentId) -> ApiResult<Option<TenantId>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_ID_INDEX)
-            .key_condition_expression("gsi1pk = :id")
-            .expression_attribute_values(":id", s(keys::agent(id)))
-            .limit(1)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("finding an agent"))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
-            .first()
-            .and_then(|item| item.get("pk").and_then(|v| v.as_s().ok()))
-            .and_then(|pk| pk.strip_prefix("TENANT#"))
-            .and_then(|t| t.parse().ok()))
+        Ok(
+            dynamo::tenant_by_id(&self.client, &self.table, keys::agent(id))
+                .await
+                .map_err(|e| e.context("finding an agent"))?,
+        )
     }
 
     async fn query_all(

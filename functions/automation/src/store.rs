@@ -108,24 +108,11 @@ impl AutomationStore {
 
     /// The tenant of an integration known by id alone (keys-only index).
     pub async fn integration_tenant(&self, id: uuid::Uuid) -> ApiResult<Option<TenantId>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :id")
-            .expression_attribute_values(":id", AttributeValue::S(format!("INTEGRATION#{id}")))
-            .limit(1)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("finding an integration"))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
-            .first()
-            .and_then(|i| i.get("pk").and_then(|v| v.as_s().ok()))
-            .and_then(|pk| pk.strip_prefix("TENANT#"))
-            .and_then(|t| t.parse().ok()))
+        Ok(
+            dynamo::tenant_by_id(&self.client, &self.table, format!("INTEGRATION#{id}"))
+                .await
+                .map_err(|e| e.context("finding an integration"))?,
+        )
     }
 
     pub async fn integrations(&self, tenant_id: TenantId) -> ApiResult<Vec<Integration>> {

@@ -22,7 +22,6 @@ mod keys {
 
     pub const NUMBER_PREFIX: &str = "PHONE#";
     pub const ROUTE: &str = "ROUTE";
-    pub const BY_ID_INDEX: &str = "gsi1";
 
     pub fn tenant(id: TenantId) -> String {
         format!("TENANT#{id}")
@@ -307,29 +306,10 @@ impl PhoneNumberStore {
 
     /// Finds a number by id alone, then reads it consistently under its tenant.
     pub async fn find(&self, id: PhoneNumberId) -> ApiResult<Option<Versioned>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::BY_ID_INDEX)
-            .key_condition_expression("gsi1pk = :id")
-            .expression_attribute_values(":id", AttributeValue::S(keys::number(id)))
-            .limit(1)
-            .send()
+        let tenant = dynamo::tenant_by_id(&self.client, &self.table, keys::number(id))
             .await
-            .map_err(|e| anyhow::Error::new(e).context("finding a phone number"))?;
-        // The index holds keys only: the tenant is read from the item's partition key.
-        let tenant_id = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .and_then(|item| item.get("pk").and_then(|v| v.as_s().ok()).cloned())
-            .and_then(|pk| {
-                pk.strip_prefix("TENANT#")
-                    .and_then(|t| t.parse::<TenantId>().ok())
-            });
-        match tenant_id {
+            .map_err(|e| e.context("finding a phone number"))?;
+        match tenant {
             Some(tenant_id) => self.get(tenant_id, id).await,
             None => Ok(None),
         }
