@@ -142,40 +142,36 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
     if let (Some(livekit), None) = (&state.livekit, &dispatch.livekit_dispatch_id)
         && let Some(url) = &livekit.url
     {
-        {
-            let metadata = serde_json::json!({
-                "dispatch_id": dispatch.id,
-                "call_id": dispatch.call_id,
-                "tenant_id": dispatch.tenant_id,
-                "agent_id": dispatch.agent_id,
-                "agent_version_id": dispatch.agent_version_id,
-            });
-            let client = AgentDispatchClient::with_api_key(
-                url,
-                &livekit.api_key,
-                livekit.api_secret.expose_secret(),
-            )
-            .with_failover(false);
-            let created = client
-                .create_dispatch(proto::CreateAgentDispatchRequest {
-                    agent_name: livekit.agent_name.clone(),
-                    room: dispatch.room_name.clone(),
-                    metadata: metadata.to_string(),
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| {
-                    MessageError::Retryable(anyhow::anyhow!("LiveKit agent dispatch: {e}"))
-                })?;
-            state
-                .calls
-                .set_livekit_dispatch(&dispatch, &created.id)
-                .await
-                .map_err(retry)?;
-            let mut dispatch = dispatch;
-            dispatch.livekit_dispatch_id = Some(created.id);
-            return Ok(dispatch);
-        }
+        let metadata = serde_json::json!({
+            "dispatch_id": dispatch.id,
+            "call_id": dispatch.call_id,
+            "tenant_id": dispatch.tenant_id,
+            "agent_id": dispatch.agent_id,
+            "agent_version_id": dispatch.agent_version_id,
+        });
+        let client = AgentDispatchClient::with_api_key(
+            url,
+            &livekit.api_key,
+            livekit.api_secret.expose_secret(),
+        )
+        .with_failover(false);
+        let created = client
+            .create_dispatch(proto::CreateAgentDispatchRequest {
+                agent_name: livekit.agent_name.clone(),
+                room: dispatch.room_name.clone(),
+                metadata: metadata.to_string(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| MessageError::Retryable(anyhow::anyhow!("LiveKit agent dispatch: {e}")))?;
+        state
+            .calls
+            .set_livekit_dispatch(&dispatch, &created.id)
+            .await
+            .map_err(retry)?;
+        let mut dispatch = dispatch;
+        dispatch.livekit_dispatch_id = Some(created.id);
+        return Ok(dispatch);
     }
     Ok(dispatch)
 }
