@@ -73,4 +73,4 @@ token=$(target/debug/gobi-local token --role internal_admin --tenant 0190f000-00
   --no-color
 
 # One closing line for every Rust test that ran (schemathesis has printed its own summary).
-awk '/^test result:/ { p += $4; f += $6 } END { printf "rust tests: %d passed, %d failed\n", p, f }' "$cargo_log"
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$cargo_log"
