@@ -26,7 +26,7 @@ struct Setup {
 }
 
 async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
-    let n8n = FakeN8n::new(Duration::from_millis(1500));
+    let n8n = FakeN8n::new(Duration::from_millis(4000));
     let n8n_url = fakes::serve(n8n.router(), ([127, 0, 0, 1], 0).into()).await;
     let app = spawn_app_with(TestAppOptions {
         extra,
@@ -120,7 +120,7 @@ impl Setup {
         answer.body["data"]["id"].as_str().unwrap().to_owned()
     }
 
-    /// A tool linked to `/webhook/<hook>`, with a 500 ms timeout.
+    /// A tool linked to `/webhook/<hook>`, with a 1 s timeout (generous: the machines are shared).
     async fn tool(&self, name: &str, hook: &str, integration: &str) -> String {
         let created = self
             .app
@@ -132,7 +132,7 @@ impl Setup {
                     "name": name,
                     "description": format!("{name} for callers"),
                     "input_schema": {"type": "object", "properties": {"order": {"type": "string", "pattern": "^[0-9]+$"}}, "required": ["order"]},
-                    "timeout_ms": 500
+                    "timeout_ms": 1000
                 }),
             )
             .await;

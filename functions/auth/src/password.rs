@@ -45,18 +45,27 @@ pub async fn hash(password: String) -> ApiResult<String> {
 
 /// Verifies against `stored`, or against the dummy hash when there is no user.
 pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || {
-        let known = stored.is_some();
-        let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());
-        let parsed = PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        let matches = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        Ok(known && matches)
-    })
-    .await
-    .map_err(anyhow::Error::new)?
-    .map_err(ApiError::Internal)
+    tokio::task::spawn_blocking(move || check(&password, stored.as_deref()))
+        .await
+        .map_err(anyhow::Error::new)?
+        .map_err(ApiError::Internal)
+}
+
+/// The hash a check verifies against: the user's, or the dummy one when there is no user.
+fn hash_for(stored: Option<&str>) -> String {
+    stored
+        .map(str::to_owned)
+        .unwrap_or_else(|| DUMMY_HASH.clone())
+}
+
+/// Always runs one Argon2 verification, so an unknown e-mail costs what a wrong password costs.
+fn check(password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
+    let phc = hash_for(stored);
+    let parsed = PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+    let verified = Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    Ok(stored.is_some() && verified)
 }
 
 /// Computes the dummy hash ahead of the first login.
@@ -87,6 +96,27 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn an_unknown_user_costs_an_argon2_verification_too() {
+        let dummy = hash_for(None);
+        assert_eq!(
+            dummy, *DUMMY_HASH,
+            "an unknown user is checked against the dummy hash"
+        );
+        let real = Argon2::default()
+            .hash_password(b"correct horse battery")
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            PasswordHash::new(&real).unwrap().params,
+            PasswordHash::new(&dummy).unwrap().params,
+            "with the same algorithm and cost as real hashes"
+        );
+        assert!(!check("whatever password", None).unwrap());
+        assert!(!check("wrong", Some(&real)).unwrap());
+        assert!(check("correct horse battery", Some(&real)).unwrap());
     }
 
     #[test]
