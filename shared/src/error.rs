@@ -35,6 +35,13 @@ impl Problems {
         result.map_err(|e| self.push(field, e.to_string())).ok()
     }
 
+    /// Notes a batch under `field` that is empty or holds more than `max` items.
+    pub fn check_batch(&mut self, field: &str, len: usize, max: usize) {
+        if !(1..=max).contains(&len) {
+            self.push(field, format!("1 to {max} {field}"));
+        }
+    }
+
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
     }

@@ -249,6 +249,19 @@ async fn a_calls_full_record_reads_back_once_and_in_order() {
         .post(&format!("/internal/runtime/calls/{}/transcript", c.id), &runtime, json!({"segments": [{"sequence": 99, "speaker": "agent", "text": "x", "start_ms": 5, "end_ms": 1}]}))
         .await;
     assert_eq!(backwards.status, StatusCode::BAD_REQUEST);
+    let empty = app
+        .post(
+            &format!("/internal/runtime/calls/{}/transcript", c.id),
+            &runtime,
+            json!({"segments": []}),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert_eq!(empty.body["error"]["details"][0]["field"], "segments");
+    assert_eq!(
+        empty.body["error"]["details"][0]["message"],
+        "1 to 200 segments"
+    );
 }
 
 #[tokio::test]

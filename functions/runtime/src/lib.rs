@@ -308,14 +308,7 @@ async fn report_events(
 ) -> ApiResult<Json<DataResponse<Ingested>>> {
     let call = reported_call(&state, &principal, id).await?;
     let mut p = Problems::default();
-    p.check(
-        "events",
-        if (1..=MAX_EVENTS).contains(&batch.events.len()) {
-            Ok(())
-        } else {
-            Err("1 to 100 events")
-        },
-    );
+    p.check_batch("events", batch.events.len(), MAX_EVENTS);
     for (i, e) in batch.events.iter().enumerate() {
         if e.kind == RuntimeEventKind::Custom
             && e.name
@@ -429,14 +422,7 @@ async fn report_transcript(
 ) -> ApiResult<Json<DataResponse<Ingested>>> {
     let call = reported_call(&state, &principal, id).await?;
     let mut p = Problems::default();
-    p.check(
-        "segments",
-        if (1..=MAX_SEGMENTS).contains(&batch.segments.len()) {
-            Ok(())
-        } else {
-            Err("1 to 200 segments")
-        },
-    );
+    p.check_batch("segments", batch.segments.len(), MAX_SEGMENTS);
     for (i, seg) in batch.segments.iter().enumerate() {
         if seg.text.chars().count() > 10_000
             || seg.end_ms < seg.start_ms
