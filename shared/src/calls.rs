@@ -482,22 +482,14 @@ impl CallStore {
             self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?,
             self.count(call.tenant_id, &kpi_day(call.started_at), &[("calls", 1)])?,
         ];
-        match dynamo::transact(&self.client, items, Backoff::default()).await {
-            Ok(()) => Ok((call.clone(), true)),
-            Err(e)
-                if dynamo::cancellation_reasons(&e)
-                    .is_some_and(|r| dynamo::item_condition_failed(&r, 0)) =>
-            {
-                let existing = self
-                    .by_sid(&call.call_sid)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("CallSid marker without a call"))?;
-                Ok((existing, false))
-            }
-            Err(e) => Err(ApiError::Internal(
-                anyhow::Error::new(e).context("opening a call"),
-            )),
+        if dynamo::transact_guarded(&self.client, items, 0, "opening a call").await? {
+            return Ok((call.clone(), true));
         }
+        let existing = self
+            .by_sid(&call.call_sid)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("CallSid marker without a call"))?;
+        Ok((existing, false))
     }
 
     /// The call Twilio knows by this CallSid: the marker, then the call.
@@ -638,18 +630,7 @@ impl CallStore {
         if !adds.is_empty() {
             items.push(self.count(call.tenant_id, &kpi_day(call.started_at), &adds)?);
         }
-        match dynamo::transact(&self.client, items, Backoff::default()).await {
-            Ok(()) => Ok(true),
-            Err(e)
-                if dynamo::cancellation_reasons(&e)
-                    .is_some_and(|r| dynamo::item_condition_failed(&r, 0)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(ApiError::Internal(
-                anyhow::Error::new(e).context("updating a call's status"),
-            )),
-        }
+        dynamo::transact_guarded(&self.client, items, 0, "updating a call's status").await
     }
 
     /// Counts a tool execution on the day it ran.
@@ -730,28 +711,20 @@ impl CallStore {
             TransactWriteItem::builder().update(link).build(),
             self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?,
         ];
-        match dynamo::transact(&self.client, items, Backoff::default()).await {
-            Ok(()) => Ok((dispatch.clone(), true)),
-            Err(e)
-                if dynamo::cancellation_reasons(&e)
-                    .is_some_and(|r| dynamo::item_condition_failed(&r, 0)) =>
-            {
-                let call = self
-                    .get(dispatch.tenant_id, dispatch.call_id)
-                    .await?
-                    .ok_or_else(|| call_not_found(dispatch.call_id))?;
-                let existing = match call.dispatch_id {
-                    Some(id) => self.dispatch(dispatch.tenant_id, id).await?,
-                    None => None,
-                };
-                existing.map(|d| (d, false)).ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!("call has no dispatch after a lost race"))
-                })
-            }
-            Err(e) => Err(ApiError::Internal(
-                anyhow::Error::new(e).context("creating a dispatch"),
-            )),
+        if dynamo::transact_guarded(&self.client, items, 0, "creating a dispatch").await? {
+            return Ok((dispatch.clone(), true));
         }
+        let call = self
+            .get(dispatch.tenant_id, dispatch.call_id)
+            .await?
+            .ok_or_else(|| call_not_found(dispatch.call_id))?;
+        let existing = match call.dispatch_id {
+            Some(id) => self.dispatch(dispatch.tenant_id, id).await?,
+            None => None,
+        };
+        existing.map(|d| (d, false)).ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!("call has no dispatch after a lost race"))
+        })
     }
 
     async fn call_item(&self, tenant: TenantId, id: CallId) -> ApiResult<Option<CallItem>> {

@@ -121,6 +121,26 @@ pub async fn transact(
     }
 }
 
+/// Runs a transaction whose item `guard` carries the condition that decides it: `true` when
+/// written, `false` when that condition failed (the caller decides what losing means); any
+/// other failure is an internal error described by `doing`.
+pub async fn transact_guarded(
+    client: &Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    guard: usize,
+    doing: &'static str,
+) -> crate::error::ApiResult<bool> {
+    match transact(client, items, Backoff::default()).await {
+        Ok(()) => Ok(true),
+        Err(e) if cancellation_reasons(&e).is_some_and(|r| item_condition_failed(&r, guard)) => {
+            Ok(false)
+        }
+        Err(e) => Err(crate::error::ApiError::Internal(
+            anyhow::Error::new(e).context(doing),
+        )),
+    }
+}
+
 /// Sort key of an item in a sparse "due" index: when it falls due (13-digit epoch ms), then
 /// its id, so a `< cutoff` query finds everything due before a moment.
 pub fn due_key(at: chrono::DateTime<chrono::Utc>, id: impl std::fmt::Display) -> String {

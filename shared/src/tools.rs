@@ -124,20 +124,13 @@ impl ToolStore {
             put(dynamo::to_item(&item)?, "tool")?,
             put(dynamo::to_item(&marker)?, "name")?,
         ];
-        match dynamo::transact(&self.client, items, Backoff::default()).await {
-            Ok(()) => Ok(()),
-            Err(e)
-                if dynamo::cancellation_reasons(&e)
-                    .is_some_and(|r| dynamo::item_condition_failed(&r, 1)) =>
-            {
-                Err(ApiError::conflict(
-                    "TOOL_NAME_EXISTS",
-                    format!("The tenant already has a tool named {}", tool.name),
-                ))
-            }
-            Err(e) => Err(ApiError::Internal(
-                anyhow::Error::new(e).context("creating a tool"),
-            )),
+        if dynamo::transact_guarded(&self.client, items, 1, "creating a tool").await? {
+            Ok(())
+        } else {
+            Err(ApiError::conflict(
+                "TOOL_NAME_EXISTS",
+                format!("The tenant already has a tool named {}", tool.name),
+            ))
         }
     }
 

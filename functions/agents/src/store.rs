@@ -843,21 +843,12 @@ impl AgentStore {
             TransactWriteItem::builder().update(update).build(),
             self.event_item(expired.tenant, &event)?,
         ];
-        match dynamo::transact(&self.client, items, Backoff::default()).await {
-            Ok(()) => {
-                tracing::info!(tenant_id = %expired.tenant, agent_id = %expired.agent, "agent went offline");
-                Ok(true)
-            }
-            Err(e)
-                if dynamo::cancellation_reasons(&e)
-                    .is_some_and(|r| dynamo::item_condition_failed(&r, 0)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(ApiError::Internal(
-                anyhow::Error::new(e).context("marking an agent offline"),
-            )),
+        let marked =
+            dynamo::transact_guarded(&self.client, items, 0, "marking an agent offline").await?;
+        if marked {
+            tracing::info!(tenant_id = %expired.tenant, agent_id = %expired.agent, "agent went offline");
         }
+        Ok(marked)
     }
 
     /// An agent's timeline, newest first, cursor-paged.

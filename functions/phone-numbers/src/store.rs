@@ -177,28 +177,20 @@ impl PhoneNumberStore {
     #[tracing::instrument(skip_all, fields(tenant_id = %number.tenant_id))]
     pub async fn claim(&self, number: &PhoneNumber) -> ApiResult<Claim> {
         let items = self.create_items(number)?;
-        match dynamo::transact(&self.client, items, Backoff::default()).await {
-            Ok(()) => Ok(Claim::Reserved(Versioned {
+        if dynamo::transact_guarded(&self.client, items, 0, "claiming a phone number").await? {
+            return Ok(Claim::Reserved(Versioned {
                 number: number.clone(),
                 version: 1,
-            })),
-            Err(e)
-                if dynamo::cancellation_reasons(&e)
-                    .is_some_and(|r| dynamo::item_condition_failed(&r, 0)) =>
-            {
-                match self.route(&number.e164).await? {
-                    Some(route) if route.tenant_id == number.tenant_id => {
-                        match self.get(number.tenant_id, route.phone_number_id).await? {
-                            Some(existing) => Ok(Claim::Ours(existing)),
-                            None => Ok(Claim::Taken),
-                        }
-                    }
-                    _ => Ok(Claim::Taken),
+            }));
+        }
+        match self.route(&number.e164).await? {
+            Some(route) if route.tenant_id == number.tenant_id => {
+                match self.get(number.tenant_id, route.phone_number_id).await? {
+                    Some(existing) => Ok(Claim::Ours(existing)),
+                    None => Ok(Claim::Taken),
                 }
             }
-            Err(e) => Err(ApiError::Internal(
-                anyhow::Error::new(e).context("claiming a phone number"),
-            )),
+            _ => Ok(Claim::Taken),
         }
     }
 
