@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod response;
 pub mod serde_fields;
 pub mod telemetry;
+pub mod text;
 pub mod time;
 pub mod tools;
 

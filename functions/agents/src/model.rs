@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use gobi_shared::error::{ApiError, Problems};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId, ToolId};
 use gobi_shared::serde_fields::{nullable, whole, whole_opt};
+use gobi_shared::text;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -262,21 +263,6 @@ pub struct UpdateAgent {
     pub settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-fn required_text(raw: &str, max: usize) -> Result<String, String> {
-    match raw.trim() {
-        "" => Err("is required".into()),
-        t if t.chars().count() > max => Err(format!("must be at most {max} characters")),
-        t => Ok(t.to_owned()),
-    }
-}
-
-fn optional_text(raw: Option<&str>, max: usize) -> Result<Option<String>, String> {
-    match raw.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(t) if t.chars().count() > max => Err(format!("must be at most {max} characters")),
-        other => Ok(other.map(str::to_owned)),
-    }
-}
-
 /// A provider slug: lower-case letters, digits, `_`, `.`, `-`.
 fn slug(raw: &str) -> Result<String, String> {
     let valid = !raw.is_empty()
@@ -369,12 +355,12 @@ impl CreateAgent {
         let mut p = Problems::default();
         let config = AgentConfig {
             name: p
-                .check("name", required_text(&self.name, MAX_NAME))
+                .check("name", text::required(&self.name, MAX_NAME))
                 .unwrap_or_default(),
             description: p
                 .check(
                     "description",
-                    optional_text(self.description.as_deref(), MAX_DESCRIPTION),
+                    text::optional(self.description.as_deref(), MAX_DESCRIPTION),
                 )
                 .flatten(),
             llm_provider: p
@@ -398,14 +384,14 @@ impl CreateAgent {
             system_prompt: p
                 .check(
                     "systemPrompt",
-                    optional_text(self.system_prompt.as_deref(), MAX_PROMPT),
+                    text::optional(self.system_prompt.as_deref(), MAX_PROMPT),
                 )
                 .flatten()
                 .unwrap_or_default(),
             first_message: p
                 .check(
                     "firstMessage",
-                    optional_text(self.first_message.as_deref(), MAX_FIRST_MESSAGE),
+                    text::optional(self.first_message.as_deref(), MAX_FIRST_MESSAGE),
                 )
                 .flatten(),
             temperature: p
@@ -449,22 +435,22 @@ impl UpdateAgent {
                 }
             };
         }
-        change!(name, "name", |v: String| required_text(&v, MAX_NAME));
+        change!(name, "name", |v: String| text::required(&v, MAX_NAME));
         change!(description, "description", |v: Option<String>| {
-            optional_text(v.as_deref(), MAX_DESCRIPTION)
+            text::optional(v.as_deref(), MAX_DESCRIPTION)
         });
         change!(llm_provider, "llmProvider", |v: String| slug(&v));
         change!(llm_model, "llmModel", |v: String| token(&v));
         change!(voice_provider, "voiceProvider", |v: String| slug(&v));
         change!(voice_id, "voiceId", |v: String| token(&v));
         change!(language, "language", |v: String| language(&v));
-        change!(system_prompt, "systemPrompt", |v: String| optional_text(
+        change!(system_prompt, "systemPrompt", |v: String| text::optional(
             Some(&v),
             MAX_PROMPT
         )
         .map(Option::unwrap_or_default));
         change!(first_message, "firstMessage", |v: Option<String>| {
-            optional_text(v.as_deref(), MAX_FIRST_MESSAGE)
+            text::optional(v.as_deref(), MAX_FIRST_MESSAGE)
         });
         change!(temperature, "temperature", temperature);
         change!(
@@ -510,7 +496,7 @@ impl CreateVersion {
         let notes = p
             .check(
                 "notes",
-                optional_text(self.notes.as_deref(), MAX_DESCRIPTION),
+                text::optional(self.notes.as_deref(), MAX_DESCRIPTION),
             )
             .flatten();
         p.finish()?;

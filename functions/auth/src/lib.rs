@@ -421,14 +421,7 @@ async fn dev_token(
         state.dev_bootstrap_key.as_ref(),
     )?;
     let mut p = Problems::default();
-    let user_id = p.check(
-        "user_id",
-        match body.user_id.trim() {
-            "" => Err("is required"),
-            id if id.chars().count() > 200 => Err("must be at most 200 characters"),
-            id => Ok(id.to_owned()),
-        },
-    );
+    let user_id = p.check("user_id", gobi_shared::text::required(&body.user_id, 200));
     let ttl = p.check(
         "expires_in",
         parse_expires_in(body.expires_in.as_deref().unwrap_or("1h")),

@@ -145,10 +145,7 @@ pub struct CreatedUser {
 }
 
 pub fn display_name(raw: Option<&str>) -> Result<Option<String>, String> {
-    match raw.map(str::trim).filter(|n| !n.is_empty()) {
-        Some(n) if n.chars().count() > 200 => Err("must be at most 200 characters".into()),
-        other => Ok(other.map(str::to_owned)),
-    }
+    gobi_shared::text::optional(raw, 200)
 }
 
 pub fn new_password(raw: &str) -> Result<(), String> {

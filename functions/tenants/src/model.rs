@@ -6,6 +6,7 @@ use gobi_shared::error::{ApiError, Problems};
 use gobi_shared::ids::{Domain, E164, Email, TenantId};
 use gobi_shared::response::page_and_limit;
 use gobi_shared::serde_fields::{nullable, whole_from};
+use gobi_shared::text;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -122,24 +123,6 @@ pub struct UpdateTenant {
     pub retention_days: Option<Option<serde_json::Number>>,
 }
 
-fn name(raw: &str) -> Result<String, String> {
-    let name = raw.trim();
-    match name.chars().count() {
-        0 => Err("is required".into()),
-        n if n > MAX_NAME => Err(format!("must be at most {MAX_NAME} characters")),
-        _ => Ok(name.to_owned()),
-    }
-}
-
-/// Optional free text: blank means absent.
-fn text(raw: Option<&str>, max: usize) -> Result<Option<String>, String> {
-    match raw.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(t) if t.chars().count() > max => Err(format!("must be at most {max} characters")),
-        Some(t) => Ok(Some(t.to_owned())),
-    }
-}
-
 /// An optional typed value: absent or null means none; anything sent must parse (send `null`,
 /// not `""`, to clear one).
 fn optional<T, E: ToString>(
@@ -208,11 +191,11 @@ impl CreateTenant {
 
     pub fn validate(self) -> Result<NewTenant, ApiError> {
         let mut p = Problems::default();
-        let name = p.check("name", name(&self.name));
+        let name = p.check("name", text::required(&self.name, MAX_NAME));
         let domain = p.check("domain", Domain::parse(&self.domain));
         let description = p.check(
             "description",
-            text(self.description.as_deref(), MAX_DESCRIPTION),
+            text::optional(self.description.as_deref(), MAX_DESCRIPTION),
         );
         let contact_email = p.check(
             "contactEmail",
@@ -222,7 +205,10 @@ impl CreateTenant {
             "contactPhone",
             optional(self.contact_phone.as_deref(), E164::parse),
         );
-        let address = p.check("address", text(self.address.as_deref(), MAX_ADDRESS));
+        let address = p.check(
+            "address",
+            text::optional(self.address.as_deref(), MAX_ADDRESS),
+        );
         let retention_days = p.check(
             "retentionDays",
             self.retention_days
@@ -274,18 +260,21 @@ impl UpdateTenant {
     pub fn validate(self) -> Result<TenantChanges, ApiError> {
         let mut p = Problems::default();
         let changes = TenantChanges {
-            name: self
-                .name
-                .and_then(|v| p.check("name", required(v).and_then(|n| name(&n)))),
+            name: self.name.and_then(|v| {
+                p.check(
+                    "name",
+                    required(v).and_then(|n| text::required(&n, MAX_NAME)),
+                )
+            }),
             domain: self.domain.and_then(|v| {
                 p.check(
                     "domain",
                     required(v).and_then(|d| Domain::parse(&d).map_err(|e| e.to_string())),
                 )
             }),
-            description: self
-                .description
-                .and_then(|v| p.check("description", text(v.as_deref(), MAX_DESCRIPTION))),
+            description: self.description.and_then(|v| {
+                p.check("description", text::optional(v.as_deref(), MAX_DESCRIPTION))
+            }),
             is_active: self
                 .is_active
                 .and_then(|v| p.check("isActive", required(v))),
@@ -297,7 +286,7 @@ impl UpdateTenant {
                 .and_then(|v| p.check("contactPhone", optional(v.as_deref(), E164::parse))),
             address: self
                 .address
-                .and_then(|v| p.check("address", text(v.as_deref(), MAX_ADDRESS))),
+                .and_then(|v| p.check("address", text::optional(v.as_deref(), MAX_ADDRESS))),
             max_users: self
                 .max_users
                 .and_then(|v| p.check("maxUsers", required(v).and_then(|n| max_users(&n)))),
@@ -393,7 +382,7 @@ impl ListTenantsQuery {
     pub fn validate(self) -> Result<TenantFilter, ApiError> {
         let mut p = Problems::default();
         let (page, limit) = page_and_limit(self.page, self.limit, &mut p);
-        let search = p.check("search", text(self.search.as_deref(), MAX_SEARCH));
+        let search = p.check("search", text::optional(self.search.as_deref(), MAX_SEARCH));
         p.finish()?;
         Ok(TenantFilter {
             page,
