@@ -281,6 +281,33 @@ async fn invalid_agents_are_refused_field_by_field() {
         .get(&format!("/api/tenants/{t}/agents"), &tokens::admin())
         .await;
     assert_eq!(list.body["pagination"]["total"], 0);
+
+    // Whitespace is what the document's `\S` patterns (ECMA-262) call whitespace: schemathesis
+    // found a model name with U+0085 in it, valid to the document, refused here.
+    let with_nel = app
+        .post(
+            &format!("/api/tenants/{t}/agents"),
+            &tokens::manager(),
+            json!({"name": "\u{0105}t", "llmProvider": "n", "llmModel": "f[\u{85}y", "voiceProvider": "h", "voiceId": "00"}),
+        )
+        .await;
+    assert_eq!(with_nel.status, StatusCode::CREATED, "{}", with_nel.text);
+    assert_eq!(with_nel.body["data"]["llmModel"], "f[\u{85}y");
+    let with_bom = app
+        .post(
+            &format!("/api/tenants/{t}/agents"),
+            &tokens::manager(),
+            json!({"name": "\u{FEFF}", "llmProvider": "n", "llmModel": "a\u{FEFF}b", "voiceProvider": "h", "voiceId": "00"}),
+        )
+        .await;
+    assert_eq!(with_bom.status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = with_bom.body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "llmModel"]);
 }
 
 #[tokio::test]

@@ -282,7 +282,7 @@ fn slug(raw: &str) -> Result<String, String> {
 }
 
 fn token(raw: &str) -> Result<String, String> {
-    if raw.is_empty() || raw.chars().count() > 100 || raw.chars().any(char::is_whitespace) {
+    if !text::is_token(raw) || raw.chars().count() > 100 {
         return Err("must be 1 to 100 characters without spaces".into());
     }
     Ok(raw.to_owned())

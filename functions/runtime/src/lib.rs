@@ -506,8 +506,7 @@ async fn report_recording(
                     && scheme.bytes().all(|b| {
                         b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b)
                     })
-                    && !rest.is_empty()
-                    && !rest.chars().any(char::is_whitespace)
+                    && gobi_shared::text::is_token(rest)
             });
     p.check(
         "storage_uri",
