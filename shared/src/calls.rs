@@ -856,27 +856,14 @@ impl CallStore {
         tenant: TenantId,
         prefix: String,
     ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::tenant(tenant)))
-                .expression_attribute_values(":prefix", s(prefix.clone()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("reading call data"))?;
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+        dynamo::query_prefix(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant),
+            prefix,
+            "reading call data",
+        )
+        .await
     }
 
     /// The transcript in sequence order, whatever order it arrived in.
@@ -1185,20 +1172,10 @@ impl CallStore {
 
     /// A call's timeline, oldest first.
     pub async fn events(&self, tenant: TenantId, call: CallId) -> ApiResult<Vec<CallEvent>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::tenant(tenant)))
-            .expression_attribute_values(":prefix", s(format!("CALLEVT#{call}#")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading a call's timeline"))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
+        let items = self
+            .query_prefix(tenant, format!("CALLEVT#{call}#"))
+            .await?;
+        Ok(items
             .into_iter()
             .map(|i| dynamo::from_item::<SubItem<CallEvent>>(i).map(|i| i.value))
             .collect::<anyhow::Result<_>>()?)

@@ -7,6 +7,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 /// Loads the shared AWS config once; `AWS_ENDPOINT_URL_<SERVICE>` points it at local emulators.
 pub async fn sdk_config() -> aws_config::SdkConfig {
@@ -141,6 +142,37 @@ pub async fn transact_guarded(
     }
 }
 
+/// Every item of partition `pk` whose sort key starts with `prefix`, in sort-key order,
+/// following every page; strongly consistent, so a write just made is seen.
+pub async fn query_prefix(
+    client: &Client,
+    table: &str,
+    pk: String,
+    prefix: String,
+    doing: &'static str,
+) -> crate::error::ApiResult<Vec<std::collections::HashMap<String, AttributeValue>>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context(doing))?;
+        items.extend(output.items.unwrap_or_default());
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
+    }
+}
+
 /// Sort key of an item in a sparse "due" index: when it falls due (13-digit epoch ms), then
 /// its id, so a `< cutoff` query finds everything due before a moment.
 pub fn due_key(at: chrono::DateTime<chrono::Utc>, id: impl std::fmt::Display) -> String {
@@ -155,9 +187,7 @@ pub async fn due_before(
     index: &str,
     partition: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>>
-{
-    use aws_sdk_dynamodb::types::AttributeValue;
+) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
     let cutoff = format!("{:013}", now.timestamp_millis().max(0));
     let mut items = Vec::new();
     let mut start = None;
@@ -194,7 +224,7 @@ pub async fn tenant_by_id(
         .table_name(table)
         .index_name("gsi1")
         .key_condition_expression("gsi1pk = :id")
-        .expression_attribute_values(":id", aws_sdk_dynamodb::types::AttributeValue::S(id_key))
+        .expression_attribute_values(":id", AttributeValue::S(id_key))
         .limit(1)
         .send()
         .await?;
@@ -217,8 +247,7 @@ pub async fn ping(client: &Client, table: &str) -> anyhow::Result<()> {
 pub fn key(
     pk: impl Into<String>,
     sk: impl Into<String>,
-) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
-    use aws_sdk_dynamodb::types::AttributeValue;
+) -> std::collections::HashMap<String, AttributeValue> {
     std::collections::HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk.into())),
         ("sk".to_owned(), AttributeValue::S(sk.into())),
@@ -228,13 +257,13 @@ pub fn key(
 /// Maps a typed record to a DynamoDB item.
 pub fn to_item<T: serde::Serialize>(
     value: &T,
-) -> anyhow::Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+) -> anyhow::Result<std::collections::HashMap<String, AttributeValue>> {
     Ok(serde_dynamo::to_item(value)?)
 }
 
 /// Maps a DynamoDB item to a typed record.
 pub fn from_item<T: serde::de::DeserializeOwned>(
-    item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    item: std::collections::HashMap<String, AttributeValue>,
 ) -> anyhow::Result<T> {
     Ok(serde_dynamo::from_item(item)?)
 }

@@ -163,34 +163,18 @@ impl ToolStore {
 
     /// Every tool of a tenant (few; callers page in memory).
     pub async fn list(&self, tenant_id: TenantId) -> ApiResult<Vec<Tool>> {
-        let mut tools = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(
-                    ":pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S(keys::tenant(tenant_id)),
-                )
-                .expression_attribute_values(
-                    ":prefix",
-                    aws_sdk_dynamodb::types::AttributeValue::S("TOOL#".into()),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("listing tools"))?;
-            for item in output.items.unwrap_or_default() {
-                tools.push(dynamo::from_item::<ToolItem>(item)?.tool);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
+        let items = dynamo::query_prefix(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant_id),
+            "TOOL#".into(),
+            "listing tools",
+        )
+        .await?;
+        let mut tools = items
+            .into_iter()
+            .map(|item| dynamo::from_item::<ToolItem>(item).map(|i| i.tool))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         tools.sort_by_key(|t| t.name.to_lowercase());
         Ok(tools)
     }

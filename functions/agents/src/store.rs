@@ -279,27 +279,7 @@ impl AgentStore {
         pk: String,
         prefix: String,
     ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix.clone()))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("querying agents"))?;
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+        dynamo::query_prefix(&self.client, &self.table, pk, prefix, "querying agents").await
     }
 
     /// Every agent of a tenant (few per tenant; the caller pages in memory).

@@ -116,19 +116,15 @@ impl AutomationStore {
     }
 
     pub async fn integrations(&self, tenant_id: TenantId) -> ApiResult<Vec<Integration>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(tenant(tenant_id)))
-            .expression_attribute_values(":prefix", AttributeValue::S("INTEGRATION#".into()))
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("listing integrations"))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
+        let items = dynamo::query_prefix(
+            &self.client,
+            &self.table,
+            tenant(tenant_id),
+            "INTEGRATION#".into(),
+            "listing integrations",
+        )
+        .await?;
+        Ok(items
             .into_iter()
             .map(|i| dynamo::from_item::<IntegrationItem>(i).map(|i| i.integration))
             .collect::<anyhow::Result<_>>()?)
@@ -194,20 +190,15 @@ impl AutomationStore {
 
     /// A call's executions, oldest first.
     pub async fn executions(&self, tenant_id: TenantId, call: CallId) -> ApiResult<Vec<Execution>> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(tenant(tenant_id)))
-            .expression_attribute_values(":prefix", AttributeValue::S(format!("EXEC#{call}#")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("listing executions"))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
+        let items = dynamo::query_prefix(
+            &self.client,
+            &self.table,
+            tenant(tenant_id),
+            format!("EXEC#{call}#"),
+            "listing executions",
+        )
+        .await?;
+        Ok(items
             .into_iter()
             .map(|i| dynamo::from_item::<ExecutionItem>(i).map(|i| i.execution))
             .collect::<anyhow::Result<_>>()?)
