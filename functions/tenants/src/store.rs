@@ -341,31 +341,8 @@ impl TenantStore {
             Some(hold) => serde_dynamo::to_attribute_value(hold).map_err(anyhow::Error::new)?,
             None => AttributeValue::Null(true),
         };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET legalHold = :hold, updatedAt = :now, version = version + :one")
-            .expression_attribute_values(":hold", value)
-            .expression_attribute_values(
-                ":now",
-                serde_dynamo::to_attribute_value(now).map_err(anyhow::Error::new)?,
-            )
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                Ok(dynamo::from_item::<TenantItem>(output.attributes.unwrap_or_default())?.tenant)
-            }
-            Err(e) if dynamo::is_condition_failed(&e) => Err(tenant_not_found(id)),
-            Err(e) => Err(ApiError::Internal(
-                anyhow::Error::new(e).context("setting a legal hold"),
-            )),
-        }
+        self.set_profile_attribute(id, "legalHold", value, now, "setting a legal hold")
+            .await
     }
 
     /// Deactivates or reactivates in one conditional update.
@@ -376,14 +353,37 @@ impl TenantStore {
         active: bool,
         now: DateTime<Utc>,
     ) -> ApiResult<Tenant> {
+        self.set_profile_attribute(
+            id,
+            "isActive",
+            AttributeValue::Bool(active),
+            now,
+            "changing tenant status",
+        )
+        .await
+    }
+
+    /// Sets one attribute of an existing tenant's profile in one conditional update, bumping
+    /// the version and `updatedAt`; the tenant as it is afterwards.
+    async fn set_profile_attribute(
+        &self,
+        id: TenantId,
+        attribute: &'static str,
+        value: AttributeValue,
+        now: DateTime<Utc>,
+        doing: &'static str,
+    ) -> ApiResult<Tenant> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
             .condition_expression("attribute_exists(pk)")
-            .update_expression("SET isActive = :active, updatedAt = :now, version = version + :one")
-            .expression_attribute_values(":active", AttributeValue::Bool(active))
+            .update_expression(
+                "SET #attribute = :value, updatedAt = :now, version = version + :one",
+            )
+            .expression_attribute_names("#attribute", attribute)
+            .expression_attribute_values(":value", value)
             .expression_attribute_values(
                 ":now",
                 serde_dynamo::to_attribute_value(now).map_err(anyhow::Error::new)?,
@@ -397,9 +397,7 @@ impl TenantStore {
                 Ok(dynamo::from_item::<TenantItem>(output.attributes.unwrap_or_default())?.tenant)
             }
             Err(e) if dynamo::is_condition_failed(&e) => Err(tenant_not_found(id)),
-            Err(e) => Err(ApiError::Internal(
-                anyhow::Error::new(e).context("changing tenant status"),
-            )),
+            Err(e) => Err(ApiError::Internal(anyhow::Error::new(e).context(doing))),
         }
     }
 
