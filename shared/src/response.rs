@@ -12,21 +12,17 @@ pub fn page_and_limit(
     limit: Option<u32>,
     problems: &mut Problems,
 ) -> (u32, u32) {
-    let page = problems.check(
-        "page",
-        match page.unwrap_or(1) {
-            n @ 1..=100_000 => Ok(n),
-            _ => Err("must be between 1 and 100000"),
-        },
-    );
-    let limit = problems.check(
-        "limit",
-        match limit.unwrap_or(10) {
-            n @ 1..=100 => Ok(n),
-            _ => Err("must be between 1 and 100"),
-        },
-    );
+    let page = problems.check("page", count_up_to(100_000, page, 1));
+    let limit = problems.check("limit", count_up_to(100, limit, 10));
     (page.unwrap_or(1), limit.unwrap_or(10))
+}
+
+/// A page number or size from a query: `raw`, or `default` when absent, if it is 1 to `max`.
+pub fn count_up_to(max: u32, raw: Option<u32>, default: u32) -> Result<u32, String> {
+    match raw.unwrap_or(default) {
+        n if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("must be between 1 and {max}")),
+    }
 }
 
 /// One object, with an optional human message.
@@ -118,6 +114,21 @@ mod tests {
                 .pagination
                 .total_pages,
             0
+        );
+    }
+
+    #[test]
+    fn counts_default_when_absent_and_stay_within_one_to_max() {
+        assert_eq!(count_up_to(50, None, 20), Ok(20));
+        assert_eq!(count_up_to(50, Some(1), 20), Ok(1));
+        assert_eq!(count_up_to(50, Some(50), 20), Ok(50));
+        assert_eq!(
+            count_up_to(50, Some(51), 20),
+            Err("must be between 1 and 50".into())
+        );
+        assert_eq!(
+            count_up_to(100_000, Some(0), 1),
+            Err("must be between 1 and 100000".into())
         );
     }
 }

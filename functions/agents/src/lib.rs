@@ -15,7 +15,7 @@ use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId};
-use gobi_shared::response::{DataResponse, PageResponse, page_and_limit};
+use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
 use gobi_shared::time::Clock;
 use gobi_shared::tools::ToolStore;
 use gobi_tenants::store::{TenantStore, tenant_not_found};
@@ -340,10 +340,7 @@ async fn agent_events(
         .get(id, agent_id)
         .await?
         .ok_or_else(|| agent_not_found(agent_id))?;
-    let limit = match query.limit.unwrap_or(50) {
-        n @ 1..=100 => n,
-        _ => return Err(ApiError::validation("limit", "must be between 1 and 100")),
-    };
+    let limit = count_up_to(100, query.limit, 50).map_err(|e| ApiError::validation("limit", e))?;
     let (data, next_cursor) = state
         .agents
         .events(id, agent_id, limit, query.cursor.as_deref())

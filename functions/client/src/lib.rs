@@ -17,7 +17,7 @@ use gobi_shared::calls::{
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiPath, ApiQuery};
 use gobi_shared::ids::{AgentId, CallId, E164, TenantId};
-use gobi_shared::response::DataResponse;
+use gobi_shared::response::{DataResponse, count_up_to};
 use gobi_tenants::store::tenant_not_found;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::OpenApi;
@@ -148,10 +148,7 @@ async fn list_calls(
     let mut p = Problems::default();
     let limit = p.check(
         "limit",
-        match query.limit.unwrap_or(25) {
-            n @ 1..=100 => Ok(n as usize),
-            _ => Err("must be between 1 and 100"),
-        },
+        count_up_to(100, query.limit, 25).map(|n| n as usize),
     );
     let number = p.check(
         "number",

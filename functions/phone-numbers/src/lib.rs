@@ -16,7 +16,7 @@ use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::ids::{E164, PhoneNumberId, TenantId};
-use gobi_shared::response::{DataResponse, PageResponse, page_and_limit};
+use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
 use gobi_shared::{Config, time};
 use gobi_tenants::model::Tenant;
 use gobi_tenants::store::{TenantStore, tenant_not_found};
@@ -215,13 +215,7 @@ async fn available_numbers(
             _ => Err("must be a two-letter country code"),
         },
     );
-    let limit = p.check(
-        "limit",
-        match query.limit.unwrap_or(20) {
-            n @ 1..=50 => Ok(n),
-            _ => Err("must be between 1 and 50"),
-        },
-    );
+    let limit = p.check("limit", count_up_to(50, query.limit, 20));
     p.finish()?;
     let twilio = state
         .twilio
@@ -684,10 +678,7 @@ async fn internal_list(
     ApiQuery(query): ApiQuery<InternalListQuery>,
 ) -> ApiResult<Json<InternalPage>> {
     internal(&principal, Role::Viewer)?;
-    let limit = match query.limit.unwrap_or(200) {
-        n @ 1..=500 => n,
-        _ => return Err(ApiError::validation("limit", "must be between 1 and 500")),
-    };
+    let limit = count_up_to(500, query.limit, 200).map_err(|e| ApiError::validation("limit", e))?;
     let (numbers, next_cursor) = state
         .numbers
         .page(query.tenant_id, limit, query.cursor.as_deref())
