@@ -897,8 +897,6 @@ impl CallStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> ApiResult<(Vec<Call>, Option<String>)> {
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let low = format!(
             "CALL#{}",
             filter
@@ -913,19 +911,10 @@ impl CallStore {
                 .map(|t| v7_bound(t, true))
                 .unwrap_or_else(|| "g".into())
         );
-        let mut start = match cursor {
-            Some(c) => Some(
-                b64.decode(c)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|sk| sk.starts_with("CALL#") && sk.len() < 64)
-                    .map(|sk| dynamo::key(keys::tenant(tenant), sk))
-                    .ok_or_else(|| {
-                        ApiError::validation("cursor", "is not a cursor this API returned")
-                    })?,
-            ),
-            None => None,
-        };
+        let mut start = cursor
+            .map(|c| dynamo::cursor_sort_key(c, "CALL#", 64))
+            .transpose()?
+            .map(|sk| dynamo::key(keys::tenant(tenant), sk));
         let mut conditions = Vec::new();
         let mut values: Vec<(&str, AttributeValue)> = Vec::new();
         if let Some(status) = filter.status {
@@ -984,7 +973,7 @@ impl CallStore {
                 if calls.len() == limit {
                     let last = format!("CALL#{}", calls[limit - 1].id);
                     // More may follow unless this was the very end.
-                    return Ok((calls, Some(b64.encode(last))));
+                    return Ok((calls, Some(dynamo::cursor_of(&last))));
                 }
             }
             match output.last_evaluated_key {

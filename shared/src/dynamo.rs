@@ -173,6 +173,40 @@ pub async fn query_prefix(
     }
 }
 
+/// The opaque cursor of a page that ended at sort key `sk`.
+pub fn cursor_of(sk: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk)
+}
+
+/// The cursor of the page after a Query page, from its `LastEvaluatedKey` (none at the end).
+pub fn next_cursor(
+    last_evaluated_key: Option<&std::collections::HashMap<String, AttributeValue>>,
+) -> Option<String> {
+    last_evaluated_key
+        .and_then(|key| key.get("sk"))
+        .and_then(|sk| sk.as_s().ok())
+        .map(|sk| cursor_of(sk))
+}
+
+/// The sort key a cursor from [`cursor_of`] stands for; anything that does not decode to a sort
+/// key starting with `prefix`, shorter than `max_len` bytes, was not a cursor this API returned.
+pub fn cursor_sort_key(
+    cursor: &str,
+    prefix: &str,
+    max_len: usize,
+) -> crate::error::ApiResult<String> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|sk| sk.starts_with(prefix) && sk.len() < max_len)
+        .ok_or_else(|| {
+            crate::error::ApiError::validation("cursor", "is not a cursor this API returned")
+        })
+}
+
 /// Sort key of an item in a sparse "due" index: when it falls due (13-digit epoch ms), then
 /// its id, so a `< cutoff` query finds everything due before a moment.
 pub fn due_key(at: chrono::DateTime<chrono::Utc>, id: impl std::fmt::Display) -> String {

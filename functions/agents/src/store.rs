@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::error::{ApiError, ApiResult};
@@ -839,19 +837,9 @@ impl AgentStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> ApiResult<(Vec<AgentEvent>, Option<String>)> {
-        let start = match cursor {
-            Some(c) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(c)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|sk| sk.starts_with(&keys::events(agent)))
-                    .ok_or_else(|| {
-                        ApiError::validation("cursor", "is not a cursor this API returned")
-                    })?,
-            ),
-            None => None,
-        };
+        let start = cursor
+            .map(|c| dynamo::cursor_sort_key(c, &keys::events(agent), 100))
+            .transpose()?;
         let output = self
             .client
             .query()
@@ -871,10 +859,9 @@ impl AgentStore {
             .into_iter()
             .map(|i| dynamo::from_item::<EventItem>(i).map(|i| i.event))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let next = output
-            .last_evaluated_key
-            .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned())
-            .map(|sk| URL_SAFE_NO_PAD.encode(sk));
-        Ok((events, next))
+        Ok((
+            events,
+            dynamo::next_cursor(output.last_evaluated_key.as_ref()),
+        ))
     }
 }

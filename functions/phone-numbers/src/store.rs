@@ -7,8 +7,6 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{AgentId, E164, PhoneNumberId, TenantId};
@@ -334,7 +332,9 @@ impl PhoneNumberStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> ApiResult<(Vec<PhoneNumber>, Option<String>)> {
-        let start = cursor.map(decode_cursor).transpose()?;
+        let start = cursor
+            .map(|c| dynamo::cursor_sort_key(c, keys::NUMBER_PREFIX, 100))
+            .transpose()?;
         let output = self
             .client
             .query()
@@ -353,11 +353,10 @@ impl PhoneNumberStore {
             .into_iter()
             .map(|item| dynamo::from_item::<NumberItem>(item).map(|i| i.number))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let next = output
-            .last_evaluated_key
-            .and_then(|key| key.get("sk").and_then(|v| v.as_s().ok()).cloned())
-            .map(|sk| URL_SAFE_NO_PAD.encode(sk));
-        Ok((numbers, next))
+        Ok((
+            numbers,
+            dynamo::next_cursor(output.last_evaluated_key.as_ref()),
+        ))
     }
 
     /// Every number of a tenant (a tenant has few); for in-memory paging under `/api`.
@@ -373,16 +372,6 @@ impl PhoneNumberStore {
             }
         }
     }
-}
-
-/// A cursor is the opaque, encoded sort key of the last number returned.
-fn decode_cursor(cursor: &str) -> ApiResult<String> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|sk| sk.starts_with(keys::NUMBER_PREFIX) && sk.len() < 100)
-        .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this API returned"))
 }
 
 impl NumberStatus {
