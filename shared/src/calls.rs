@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::dynamo::{self, Backoff};
+use crate::dynamo::{self, Backoff, s, time};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{AgentId, AgentVersionId, CallId, DispatchId, PhoneNumberId, TenantId};
 
@@ -363,14 +363,6 @@ pub enum Claim {
     Won(Box<Dispatch>),
     AlreadyClaimed,
     Expired,
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn time(at: DateTime<Utc>) -> anyhow::Result<AttributeValue> {
-    Ok(serde_dynamo::to_attribute_value(at)?)
 }
 
 #[derive(Clone, Debug)]

@@ -122,6 +122,21 @@ pub async fn transact(
     }
 }
 
+/// A string attribute (DynamoDB type `S`).
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute (DynamoDB type `N`).
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A moment, stored the way every item stores its timestamps.
+pub fn time(at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<AttributeValue> {
+    Ok(serde_dynamo::to_attribute_value(at)?)
+}
+
 /// Runs a transaction whose item `guard` carries the condition that decides it: `true` when
 /// written, `false` when that condition failed (the caller decides what losing means); any
 /// other failure is an internal error described by `doing`.

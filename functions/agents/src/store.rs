@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
-use gobi_shared::dynamo::{self, Backoff};
+use gobi_shared::dynamo::{self, Backoff, n, s, time};
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId, ToolId};
 use gobi_shared::tools::ToolStore;
@@ -157,18 +157,6 @@ pub struct SweepReport {
     pub marked_offline: u32,
     /// A heartbeat landed meanwhile: left online.
     pub kept_online: u32,
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn time(at: DateTime<Utc>) -> anyhow::Result<AttributeValue> {
-    Ok(serde_dynamo::to_attribute_value(at)?)
 }
 
 #[derive(Clone, Debug)]

@@ -384,10 +384,7 @@ impl TenantStore {
             )
             .expression_attribute_names("#attribute", attribute)
             .expression_attribute_values(":value", value)
-            .expression_attribute_values(
-                ":now",
-                serde_dynamo::to_attribute_value(now).map_err(anyhow::Error::new)?,
-            )
+            .expression_attribute_values(":now", dynamo::time(now)?)
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(ReturnValue::AllNew)
             .send()
