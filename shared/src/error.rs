@@ -35,6 +35,13 @@ impl Problems {
         result.map_err(|e| self.push(field, e.to_string())).ok()
     }
 
+    /// Notes `message` under `field` unless `valid`.
+    pub fn require(&mut self, field: &str, valid: bool, message: &str) {
+        if !valid {
+            self.push(field, message);
+        }
+    }
+
     /// Notes a batch under `field` that is empty or holds more than `max` items.
     pub fn check_batch(&mut self, field: &str, len: usize, max: usize) {
         if !(1..=max).contains(&len) {

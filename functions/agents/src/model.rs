@@ -543,30 +543,9 @@ impl Heartbeat {
                 .worker_id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
-        p.check(
-            "worker_id",
-            if id_ok {
-                Ok(())
-            } else {
-                Err("1 to 100 letters, digits, _ . : -")
-            },
-        );
-        p.check(
-            "active_calls",
-            if self.active_calls <= 10_000 {
-                Ok(())
-            } else {
-                Err("at most 10000")
-            },
-        );
-        p.check(
-            "capacity",
-            if self.capacity <= 10_000 {
-                Ok(())
-            } else {
-                Err("at most 10000")
-            },
-        );
+        p.require("worker_id", id_ok, "1 to 100 letters, digits, _ . : -");
+        p.require("active_calls", self.active_calls <= 10_000, "at most 10000");
+        p.require("capacity", self.capacity <= 10_000, "at most 10000");
         p.finish()
     }
 }

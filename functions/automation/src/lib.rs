@@ -584,26 +584,16 @@ async fn link_endpoint(
             .webhook_path
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/_.~-".contains(&b));
-    p.check(
-        "webhook_path",
-        if path_ok {
-            Ok(())
-        } else {
-            Err("a path like /webhook/lookup-order")
-        },
-    );
+    p.require("webhook_path", path_ok, "a path like /webhook/lookup-order");
     let method = body
         .method
         .clone()
         .unwrap_or_else(|| "POST".into())
         .to_ascii_uppercase();
-    p.check(
+    p.require(
         "method",
-        if ["GET", "POST", "PUT", "PATCH"].contains(&method.as_str()) {
-            Ok(())
-        } else {
-            Err("GET, POST, PUT or PATCH")
-        },
+        ["GET", "POST", "PUT", "PATCH"].contains(&method.as_str()),
+        "GET, POST, PUT or PATCH",
     );
     let reserved = [
         "host",
@@ -623,7 +613,11 @@ async fn link_endpoint(
                 && value.len() <= 1000
                 && !value.contains(['\r', '\n'])
         });
-    p.check("headers_template", if headers_ok { Ok(()) } else { Err("at most 20 headers; plain names (not Host, Authorization, Content-*, Idempotency-Key); one-line values") });
+    p.require(
+        "headers_template",
+        headers_ok,
+        "at most 20 headers; plain names (not Host, Authorization, Content-*, Idempotency-Key); one-line values",
+    );
     p.finish()?;
     state
         .store

@@ -508,21 +508,11 @@ async fn report_recording(
                     })
                     && gobi_shared::text::is_token(rest)
             });
-    p.check(
-        "storage_uri",
-        if uri_ok {
-            Ok(())
-        } else {
-            Err("a URI like s3://bucket/key")
-        },
-    );
-    p.check(
+    p.require("storage_uri", uri_ok, "a URI like s3://bucket/key");
+    p.require(
         "format",
-        if ["wav", "mp3", "ogg", "opus", "webm", "m4a"].contains(&body.format.as_str()) {
-            Ok(())
-        } else {
-            Err("wav, mp3, ogg, opus, webm or m4a")
-        },
+        ["wav", "mp3", "ogg", "opus", "webm", "m4a"].contains(&body.format.as_str()),
+        "wav, mp3, ogg, opus, webm or m4a",
     );
     p.finish()?;
     let recording = Recording {
