@@ -400,16 +400,9 @@ impl CallStore {
         pk: String,
         sk: String,
     ) -> ApiResult<Option<T>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading the calls table"))?;
-        Ok(output.item.map(dynamo::from_item).transpose()?)
+        let output =
+            dynamo::read_item(&self.client, &self.table, pk, sk, "reading the calls table").await?;
+        Ok(output.map(dynamo::from_item).transpose()?)
     }
 
     /// The tenant of a call or dispatch known by id alone (keys-only index).

@@ -137,6 +137,25 @@ pub fn time(at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<AttributeValue>
     Ok(serde_dynamo::to_attribute_value(at)?)
 }
 
+/// The item at (`pk`, `sk`), read consistently; `doing` describes a failure.
+pub async fn read_item(
+    client: &Client,
+    table: &str,
+    pk: impl Into<String>,
+    sk: impl Into<String>,
+    doing: &'static str,
+) -> crate::error::ApiResult<Option<std::collections::HashMap<String, AttributeValue>>> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| anyhow::Error::new(e).context(doing))?;
+    Ok(output.item)
+}
+
 /// Runs a transaction whose item `guard` carries the condition that decides it: `true` when
 /// written, `false` when that condition failed (the caller decides what losing means); any
 /// other failure is an internal error described by `doing`.

@@ -136,17 +136,15 @@ impl ToolStore {
 
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
     pub async fn get(&self, tenant_id: TenantId, id: ToolId) -> ApiResult<Option<Tool>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::tenant(tenant_id), keys::tool(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading a tool"))?;
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant_id),
+            keys::tool(id),
+            "reading a tool",
+        )
+        .await?;
         Ok(output
-            .item
             .map(dynamo::from_item::<ToolItem>)
             .transpose()?
             .map(|i| i.tool))
@@ -181,20 +179,15 @@ impl ToolStore {
 
     /// The tool named `name` (any case) of a tenant: the name marker, then the tool.
     pub async fn by_name(&self, tenant_id: TenantId, name: &str) -> ApiResult<Option<Tool>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::tenant(tenant_id), keys::name(name))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading a tool name"))?;
-        match output
-            .item
-            .map(dynamo::from_item::<NameMarker>)
-            .transpose()?
-        {
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant_id),
+            keys::name(name),
+            "reading a tool name",
+        )
+        .await?;
+        match output.map(dynamo::from_item::<NameMarker>).transpose()? {
             Some(marker) => self.get(tenant_id, marker.tool_id).await,
             None => Ok(None),
         }

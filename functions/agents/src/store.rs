@@ -234,16 +234,15 @@ impl AgentStore {
     }
 
     async fn get_item(&self, tenant: TenantId, id: AgentId) -> ApiResult<Option<AgentItem>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::tenant(tenant), keys::agent(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading an agent"))?;
-        Ok(output.item.map(decode).transpose()?)
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant),
+            keys::agent(id),
+            "reading an agent",
+        )
+        .await?;
+        Ok(output.map(decode).transpose()?)
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
@@ -468,20 +467,15 @@ impl AgentStore {
         agent: AgentId,
         id: AgentVersionId,
     ) -> ApiResult<Option<AgentVersion>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(
-                keys::tenant(tenant),
-                keys::version(agent, id),
-            )))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading a version"))?;
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant),
+            keys::version(agent, id),
+            "reading a version",
+        )
+        .await?;
         Ok(output
-            .item
             .map(decode::<VersionItem>)
             .transpose()?
             .map(|i| i.version))

@@ -191,31 +191,29 @@ impl UserStore {
 
     /// Whether any user exists (the first-admin singleton is there).
     pub async fn users_exist(&self) -> ApiResult<bool> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::USERS_EXIST.0, keys::USERS_EXIST.1)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading the users singleton"))?;
-        Ok(output.item.is_some())
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::USERS_EXIST.0,
+            keys::USERS_EXIST.1,
+            "reading the users singleton",
+        )
+        .await?;
+        Ok(output.is_some())
     }
 
     /// The user with this e-mail (any case), with their memberships.
     #[tracing::instrument(skip_all)]
     pub async fn find_by_email(&self, email: &str) -> ApiResult<Option<(User, Vec<Membership>)>> {
-        let marker = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::email(email.trim()), keys::EMAIL)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading an e-mail marker"))?;
-        let Some(marker) = marker.item else {
+        let marker = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::email(email.trim()),
+            keys::EMAIL,
+            "reading an e-mail marker",
+        )
+        .await?;
+        let Some(marker) = marker else {
             return Ok(None);
         };
         let marker: EmailMarker = dynamo::from_item(marker)?;

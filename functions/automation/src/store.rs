@@ -87,20 +87,15 @@ impl AutomationStore {
         tenant_id: TenantId,
         id: uuid::Uuid,
     ) -> ApiResult<Option<(Integration, Option<String>)>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(
-                tenant(tenant_id),
-                format!("INTEGRATION#{id}"),
-            )))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading an integration"))?;
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            tenant(tenant_id),
+            format!("INTEGRATION#{id}"),
+            "reading an integration",
+        )
+        .await?;
         Ok(output
-            .item
             .map(dynamo::from_item::<IntegrationItem>)
             .transpose()?
             .map(|i| (i.integration, i.secret_ciphertext)))
@@ -210,17 +205,14 @@ impl AutomationStore {
         tenant_id: TenantId,
         id: uuid::Uuid,
     ) -> ApiResult<Option<std::collections::HashMap<String, AttributeValue>>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(
-                tenant(tenant_id),
-                format!("INTEGRATION#{id}"),
-            )))
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading an integration"))?;
-        Ok(output.item)
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            tenant(tenant_id),
+            format!("INTEGRATION#{id}"),
+            "reading an integration",
+        )
+        .await?;
+        Ok(output)
     }
 }

@@ -275,17 +275,15 @@ impl PhoneNumberStore {
         tenant_id: TenantId,
         id: PhoneNumberId,
     ) -> ApiResult<Option<Versioned>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::tenant(tenant_id), keys::number(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading a phone number"))?;
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant_id),
+            keys::number(id),
+            "reading a phone number",
+        )
+        .await?;
         Ok(output
-            .item
             .map(dynamo::from_item::<NumberItem>)
             .transpose()?
             .map(|i| Versioned {
@@ -308,17 +306,15 @@ impl PhoneNumberStore {
     /// The inbound route for `e164`: one GetItem.
     #[tracing::instrument(skip_all)]
     pub async fn route(&self, e164: &E164) -> ApiResult<Option<InboundRoute>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::route(e164), keys::ROUTE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading a route"))?;
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::route(e164),
+            keys::ROUTE,
+            "reading a route",
+        )
+        .await?;
         Ok(output
-            .item
             .map(dynamo::from_item::<RouteItem>)
             .transpose()?
             .map(|i| i.route))

@@ -223,16 +223,15 @@ impl TenantStore {
     }
 
     async fn get_item(&self, id: TenantId) -> ApiResult<Option<TenantItem>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading tenant"))?;
-        Ok(output.item.map(dynamo::from_item).transpose()?)
+        let output = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::tenant(id),
+            keys::PROFILE,
+            "reading tenant",
+        )
+        .await?;
+        Ok(output.map(dynamo::from_item).transpose()?)
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
