@@ -295,6 +295,54 @@ impl TestApp {
     pub async fn patch(&self, path: &str, token: &str) -> Answer {
         self.call(Method::PATCH, path, Some(token), None).await
     }
+
+    /// A new tenant named `name` on a domain of its own (`<label>-<random>.example`); its id.
+    pub async fn new_tenant(&self, name: &str, label: &str) -> String {
+        let domain = format!("{label}-{}.example", uuid::Uuid::new_v4().simple());
+        let answer = self
+            .post(
+                "/api/tenants",
+                &tokens::admin(),
+                json!({"name": name, "domain": domain}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// An agent of `tenant` named `name` with version 1 snapshotted and published:
+    /// (agent id, version id).
+    pub async fn published_agent(&self, tenant: &str, name: &str) -> (String, String) {
+        let admin = tokens::admin();
+        let agent = self
+            .post(
+                &format!("/api/tenants/{tenant}/agents"),
+                &admin,
+                json!({"name": name, "llmProvider": "openai", "llmModel": "gpt-4o-mini", "voiceProvider": "elevenlabs", "voiceId": "v1"}),
+            )
+            .await;
+        assert_eq!(agent.status, StatusCode::CREATED, "{}", agent.text);
+        let agent = agent.body["data"]["id"].as_str().unwrap().to_owned();
+        let version = self
+            .post(
+                &format!("/internal/agents/{agent}/versions"),
+                &admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(version.status, StatusCode::CREATED, "{}", version.text);
+        let version = version.body["data"]["id"].as_str().unwrap().to_owned();
+        let published = self
+            .call(
+                Method::POST,
+                &format!("/internal/agents/{agent}/versions/{version}/publish"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(published.status, StatusCode::OK, "{}", published.text);
+        (agent, version)
+    }
 }
 
 /// Token minting for tests.

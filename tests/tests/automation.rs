@@ -8,7 +8,7 @@ use gobi_shared::calls::{Call, CallStatus, CallStore, Direction};
 use gobi_shared::ids::{CallId, TenantId};
 use gobi_tests::fakes::{self, n8n::FakeN8n};
 use gobi_tests::{Answer, TestApp, TestAppOptions, spawn_app_with, tokens};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 
 const SECRET: &str = "n8n-api-key-very-secret";
@@ -33,38 +33,8 @@ async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
         ..Default::default()
     })
     .await;
-    let admin = tokens::admin();
-    let tenant = app.post("/api/tenants", &admin, json!({"name": "Auto", "domain": format!("auto-{}.example", uuid::Uuid::new_v4().simple())})).await;
-    let tenant = tenant.body["data"]["id"].as_str().unwrap().to_owned();
-    let agent = app
-        .post(
-            &format!("/api/tenants/{tenant}/agents"),
-            &admin,
-            json!({"name": "Booker", "llmProvider": "openai", "llmModel": "gpt-4o-mini", "voiceProvider": "elevenlabs", "voiceId": "v1"}),
-        )
-        .await
-        .body["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let version = app
-        .post(
-            &format!("/internal/agents/{agent}/versions"),
-            &admin,
-            json!({}),
-        )
-        .await
-        .body["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.call(
-        Method::POST,
-        &format!("/internal/agents/{agent}/versions/{version}/publish"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let tenant = app.new_tenant("Auto", "auto").await;
+    let (agent, version) = app.published_agent(&tenant, "Booker").await;
     let now = app.clock.now();
     let call = Call {
         id: CallId::new(),

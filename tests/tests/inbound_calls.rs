@@ -9,7 +9,7 @@ use gobi_handoff_worker::WorkerState;
 use gobi_shared::calls::{CallStore, DispatchStatus};
 use gobi_tests::{Telephony, TestApp, WEBHOOK_BASE, spawn_telephony_app_with, tokens};
 use gobi_twilio_webhook::signature;
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 const NUMBER: &str = "+15557650001";
@@ -29,34 +29,8 @@ async fn line(extra: Vec<(&'static str, String)>) -> Line {
     config.extend(extra);
     let (app, fakes) = spawn_telephony_app_with(true, config).await;
     let admin = tokens::admin();
-    let tenant = app.post("/api/tenants", &admin, json!({"name": "Line", "domain": format!("line-{}.example", uuid::Uuid::new_v4().simple())})).await;
-    let tenant = tenant.body["data"]["id"].as_str().unwrap().to_owned();
-    let agent = app
-        .post(
-            &format!("/api/tenants/{tenant}/agents"),
-            &admin,
-            json!({"name": "Reception", "llmProvider": "openai", "llmModel": "gpt-4o-mini", "voiceProvider": "elevenlabs", "voiceId": "v1"}),
-        )
-        .await;
-    let agent = agent.body["data"]["id"].as_str().unwrap().to_owned();
-    let version = app
-        .post(
-            &format!("/internal/agents/{agent}/versions"),
-            &admin,
-            json!({}),
-        )
-        .await
-        .body["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.call(
-        Method::POST,
-        &format!("/internal/agents/{agent}/versions/{version}/publish"),
-        Some(&admin),
-        None,
-    )
-    .await;
+    let tenant = app.new_tenant("Line", "line").await;
+    let (agent, version) = app.published_agent(&tenant, "Reception").await;
     let bought = app
         .post(
             &format!("/api/tenants/{tenant}/phone-numbers"),
