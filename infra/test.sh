@@ -43,8 +43,10 @@ export NODE_ENV=test PORT="$server_port" TABLE_PREFIX="schemathesis-$(date +%s)"
 twilio_port="${TEST_TWILIO_PORT:-3201}" livekit_port="${TEST_LIVEKIT_PORT:-3202}"
 export TWILIO_ACCOUNT_SID=AC0000000000000000000000000000beef TWILIO_AUTH_TOKEN=schemathesis-twilio-token \
   TWILIO_API_BASE_URL="http://127.0.0.1:$twilio_port" TWILIO_WEBHOOK_BASE_URL="https://hooks.gobi.test" \
+  TWILIO_VALIDATE_SIGNATURE=false \
   LIVEKIT_URL="http://127.0.0.1:$livekit_port" LIVEKIT_API_KEY=APIschemathesis \
-  LIVEKIT_API_SECRET=schemathesis-livekit-secret-0123456789
+  LIVEKIT_API_SECRET=schemathesis-livekit-secret-0123456789 \
+  LIVEKIT_SIP_AUTH_USERNAME=gobi-trunk LIVEKIT_SIP_AUTH_PASSWORD=schemathesis-trunk-password
 cargo build -q -p gobi-infra --bin gobi-local
 cargo build -q -p gobi-tests --bin gobi-fakes
 target/debug/gobi-fakes "$twilio_port" "$livekit_port" >.local/run/test/fakes.log 2>&1 &

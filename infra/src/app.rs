@@ -52,7 +52,7 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         clients.dynamodb.clone(),
         clients.sqs.clone(),
         clock.clone(),
-    ));
+    )?);
     let automation = gobi_automation::router(gobi_automation::AutomationState::new(
         config,
         clients.dynamodb.clone(),

@@ -2,7 +2,9 @@
 //!
 //!   gobi-local [serve]      create the template's resources, then serve every function on PORT
 //!   gobi-local provision    only create the resources
-//!   gobi-local token [--role R] [--tenant ID] [--ttl-hours N]   print a GOBI token (HS256)
+//!   gobi-local token [--role R] [--tenant ID] [--acct UUID|none] [--ttl-hours N]
+//!                           print a GOBI token (HS256); internal roles get the platform
+//!                           account unless `--acct none` (a token bound to --tenant alone)
 
 use anyhow::Context;
 use gobi_infra::{app, provision, template};
@@ -83,6 +85,7 @@ fn print_banner(config: &Config) {
 fn token(config: &Config, args: &[String]) -> anyhow::Result<String> {
     let mut role = "internal_admin".to_owned();
     let mut tenant = None;
+    let mut acct: Option<Option<String>> = None;
     let mut ttl_hours = 12;
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
@@ -92,6 +95,8 @@ fn token(config: &Config, args: &[String]) -> anyhow::Result<String> {
         match flag.as_str() {
             "--role" => role = value.clone(),
             "--tenant" => tenant = Some(value.clone()),
+            "--acct" if value == "none" => acct = Some(None),
+            "--acct" => acct = Some(Some(value.clone())),
             "--ttl-hours" => ttl_hours = value.parse().context("--ttl-hours takes a number")?,
             other => anyhow::bail!("unknown option {other}"),
         }
@@ -102,7 +107,8 @@ fn token(config: &Config, args: &[String]) -> anyhow::Result<String> {
         tenant_id: tenant,
         role: Some(role),
         is_internal: Some(internal),
-        acct: internal.then(|| gobi_shared::ids::PLATFORM_ACCOUNT.to_string()),
+        acct: acct
+            .unwrap_or_else(|| internal.then(|| gobi_shared::ids::PLATFORM_ACCOUNT.to_string())),
         ..Claims::default()
     };
     JwtIssuer::new(&config.jwt)?.issue(claims, chrono::Duration::hours(ttl_hours))

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 /// Where GOBI runs. `Production` switches off the dev-only routes.
@@ -90,7 +90,9 @@ pub struct TwilioConfig {
     /// Public base of GOBI's Twilio webhook (the Function URL); purchased numbers point their
     /// voice URL at `<base>/twilio/webhook/inbound`, and signatures are computed over it.
     pub webhook_base_url: Option<Url>,
-    /// `TWILIO_VALIDATE_SIGNATURE=true`: webhooks without a valid `X-Twilio-Signature` get 403.
+    /// `TWILIO_VALIDATE_SIGNATURE` (default true): webhooks without a valid
+    /// `X-Twilio-Signature` get 403. The webhook needs `TWILIO_AUTH_TOKEN` and
+    /// `TWILIO_WEBHOOK_BASE_URL` to check it; production refuses to start with it false.
     pub validate_signature: bool,
     /// When set, inbound calls are answered with `<Connect><Stream>` to this URL.
     pub media_stream_url: Option<Url>,
@@ -109,6 +111,34 @@ pub struct LiveKitConfig {
     /// The project's SIP endpoint (`sip:xyz.sip.livekit.cloud`): calls are dialled there when no
     /// media stream is configured.
     pub sip_uri: Option<String>,
+    /// Digest credentials every inbound trunk requires (`LIVEKIT_SIP_AUTH_USERNAME` /
+    /// `LIVEKIT_SIP_AUTH_PASSWORD`); Twilio's `<Dial><Sip>` presents them.
+    pub sip_auth: Option<SipAuth>,
+    /// Addresses (IPs or CIDRs) inbound trunks accept INVITEs from
+    /// (`LIVEKIT_SIP_ALLOWED_ADDRESSES`, comma-separated), e.g. Twilio's signalling ranges.
+    pub sip_allowed_addresses: Vec<String>,
+}
+
+impl LiveKitConfig {
+    /// Inbound trunks are never open to the world: they need credentials or an address list.
+    pub fn sip_secured(&self) -> bool {
+        self.sip_auth.is_some() || !self.sip_allowed_addresses.is_empty()
+    }
+}
+
+/// SIP digest credentials.
+#[derive(Clone)]
+pub struct SipAuth {
+    pub username: String,
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for SipAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -289,8 +319,8 @@ impl Config {
             auth_token: secret("TWILIO_AUTH_TOKEN"),
             webhook_base_url: parse_url("TWILIO_WEBHOOK_BASE_URL", None)?,
             validate_signature: match get("TWILIO_VALIDATE_SIGNATURE").as_deref() {
-                None | Some("false") | Some("0") => false,
-                Some("true") | Some("1") => true,
+                None | Some("true") | Some("1") => true,
+                Some("false") | Some("0") => false,
                 Some(_) => {
                     return Err(ConfigError::invalid(
                         "TWILIO_VALIDATE_SIGNATURE",
@@ -301,13 +331,21 @@ impl Config {
             media_stream_url: parse_url("TWILIO_MEDIA_STREAM_URL", None)?,
             media_stream_token: secret("TWILIO_MEDIA_STREAM_TOKEN"),
         };
-        if twilio.validate_signature
-            && (twilio.auth_token.is_none() || twilio.webhook_base_url.is_none())
-        {
+        if environment.is_production() && !twilio.validate_signature {
             return Err(ConfigError::invalid(
                 "TWILIO_VALIDATE_SIGNATURE",
-                "needs TWILIO_AUTH_TOKEN and TWILIO_WEBHOOK_BASE_URL",
+                "must not be false in production: unsigned webhooks would be accepted",
             ));
+        }
+        if environment.is_production() {
+            for (name, value) in [("JWT_ISSUER", &jwt.issuer), ("JWT_AUDIENCE", &jwt.audience)] {
+                if value.is_none() {
+                    return Err(ConfigError::invalid(
+                        name,
+                        "is required in production (tokens are checked against it)",
+                    ));
+                }
+            }
         }
         let livekit = LiveKitConfig {
             url: parse_url("LIVEKIT_URL", None)?,
@@ -315,6 +353,35 @@ impl Config {
             api_secret: secret("LIVEKIT_API_SECRET"),
             agent_name: get("LIVEKIT_AGENT_NAME").unwrap_or_else(|| "gobi-voice-agent".to_owned()),
             sip_uri: get("LIVEKIT_SIP_URI"),
+            sip_auth: match (
+                get("LIVEKIT_SIP_AUTH_USERNAME"),
+                secret("LIVEKIT_SIP_AUTH_PASSWORD"),
+            ) {
+                (Some(username), Some(password)) => {
+                    if password.expose_secret().chars().count() < 16 {
+                        return Err(ConfigError::invalid(
+                            "LIVEKIT_SIP_AUTH_PASSWORD",
+                            "at least 16 characters",
+                        ));
+                    }
+                    Some(SipAuth { username, password })
+                }
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "LIVEKIT_SIP_AUTH_USERNAME",
+                        "LIVEKIT_SIP_AUTH_USERNAME and LIVEKIT_SIP_AUTH_PASSWORD go together",
+                    ));
+                }
+            },
+            sip_allowed_addresses: get("LIVEKIT_SIP_ALLOWED_ADDRESSES")
+                .map(|v| {
+                    v.split(',')
+                        .map(|a| a.trim().to_owned())
+                        .filter(|a| !a.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
 
         Ok(Self {
@@ -343,7 +410,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars
@@ -375,6 +441,8 @@ mod tests {
                 "-----BEGIN PUBLIC KEY-----\\nAAA\\n-----END PUBLIC KEY-----",
             ),
             ("TABLE_PREFIX", "t1"),
+            ("JWT_ISSUER", "gobi"),
+            ("JWT_AUDIENCE", "gobi-api"),
         ])
         .unwrap();
         assert_eq!(c.port, 4000);

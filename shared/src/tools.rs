@@ -45,14 +45,18 @@ pub struct Tool {
 }
 
 /// Where a tool runs: a webhook of one of the tenant's n8n integrations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolEndpoint {
     pub integration_id: uuid::Uuid,
     /// Appended to the integration's base URL, e.g. `/webhook/lookup-order`.
     pub webhook_path: String,
     pub method: String,
-    /// Header name → value; `{{call_id}}`, `{{tenant_id}}`, `{{trace_id}}`, `{{execution_id}}` are filled in.
-    pub headers_template: std::collections::BTreeMap<String, String>,
+    /// The names of the headers sent to n8n; their values are secrets, never returned.
+    #[serde(default)]
+    pub header_names: Vec<String>,
+    /// The header template (name → value) as KMS ciphertext (base64), sealed for this tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_headers: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]

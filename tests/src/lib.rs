@@ -94,6 +94,9 @@ pub fn test_config(options: &TestAppOptions) -> Config {
         ("REQUEST_BODY_LIMIT_BYTES", "65536".to_owned()),
         ("AUTH_BOOTSTRAP_KEY", AUTH_BOOTSTRAP_KEY.to_owned()),
         ("DEV_BOOTSTRAP_KEY", DEV_BOOTSTRAP_KEY.to_owned()),
+        // Webhook signatures are checked, as by default; telephony apps bring their own token.
+        ("TWILIO_AUTH_TOKEN", "test-twilio-auth-token".to_owned()),
+        ("TWILIO_WEBHOOK_BASE_URL", WEBHOOK_BASE.to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -164,6 +167,9 @@ pub struct Telephony {
 
 pub const WEBHOOK_BASE: &str = "https://hooks.gobi.example";
 pub const LIVEKIT_AGENT: &str = "gobi-test-agent";
+/// The digest credentials LiveKit trunks are created with in telephony apps.
+pub const SIP_AUTH_USERNAME: &str = "gobi-trunk";
+pub const SIP_AUTH_PASSWORD: &str = "trunk-password-0123456789";
 
 /// An app wired to fresh fake Twilio and LiveKit servers (LiveKit left unconfigured when asked).
 pub async fn spawn_telephony_app(with_livekit: bool) -> (TestApp, Telephony) {
@@ -192,6 +198,8 @@ pub async fn spawn_telephony_app_with(
         extra.push(("LIVEKIT_URL", livekit_url));
         extra.push(("LIVEKIT_API_KEY", livekit.api_key.clone()));
         extra.push(("LIVEKIT_API_SECRET", livekit.api_secret.clone()));
+        extra.push(("LIVEKIT_SIP_AUTH_USERNAME", SIP_AUTH_USERNAME.to_owned()));
+        extra.push(("LIVEKIT_SIP_AUTH_PASSWORD", SIP_AUTH_PASSWORD.to_owned()));
     }
     extra.extend(more);
     let app = spawn_app_with(TestAppOptions {
@@ -407,7 +415,14 @@ pub mod tokens {
         platform(&["user"])
     }
 
-    /// Second seed: one role, `is_internal`, a tenant.
+    /// Second seed with the platform account: an internal role that acts on every tenant.
+    pub fn internal_platform(role: &str) -> String {
+        hs256(&claims(
+            json!({"sub": "user-2", "role": role, "is_internal": true, "acct": PLATFORM_ACCOUNT}),
+        ))
+    }
+
+    /// Second seed: one role, `is_internal`, a tenant, no `acct`: bound to that tenant alone.
     pub fn internal(role: &str, tenant_id: &str) -> String {
         hs256(&claims(
             json!({"sub": "user-2", "role": role, "is_internal": true, "tenant_id": tenant_id}),

@@ -339,7 +339,10 @@ async fn versions_snapshot_publish_and_roll_back() {
         (Some(2), Some(0.9))
     );
     let listed = app
-        .get(&format!("/internal/agents/{a}/versions"), &tokens::reader())
+        .get(
+            &format!("/internal/agents/{a}/versions"),
+            &tokens::manager(),
+        )
         .await;
     let numbers: Vec<u64> = listed.body["data"]
         .as_array()
@@ -365,7 +368,10 @@ async fn versions_snapshot_publish_and_roll_back() {
     assert_eq!(rollback.body["data"]["activeVersionId"], v1_id);
     assert_eq!(get_agent(&app, &t, &a).await["activeVersionId"], v1_id);
     let flags: Vec<(u64, bool)> = app
-        .get(&format!("/internal/agents/{a}/versions"), &tokens::reader())
+        .get(
+            &format!("/internal/agents/{a}/versions"),
+            &tokens::manager(),
+        )
         .await
         .body["data"]
         .as_array()
@@ -540,11 +546,12 @@ async fn other_tenants_and_weak_roles_are_refused() {
             .status,
         StatusCode::OK
     );
+    // `/internal/*` is for internal roles, whatever the tenant.
     assert_eq!(
         app.get(&format!("/internal/agents/{a}/versions"), &own)
             .await
-            .status,
-        StatusCode::OK
+            .code(),
+        "INSUFFICIENT_PERMISSIONS"
     );
     // ...and never write.
     for answer in [
@@ -604,25 +611,27 @@ async fn other_tenants_and_weak_roles_are_refused() {
             answer.text
         );
     }
+    // ...and neither does another tenant's internal admin (no platform account).
+    let foreign_staff = tokens::internal("internal_admin", &other);
     for answer in [
-        app.get(&format!("/internal/agents/{a}/versions"), &foreign)
+        app.get(&format!("/internal/agents/{a}/versions"), &foreign_staff)
             .await,
         app.post(
             &format!("/internal/agents/{a}/versions"),
-            &foreign,
+            &foreign_staff,
             json!({}),
         )
         .await,
         app.call(
             Method::POST,
             &format!("/internal/agents/{a}/versions/{v_id}/publish"),
-            Some(&foreign),
+            Some(&foreign_staff),
             None,
         )
         .await,
         app.post(
             &format!("/internal/agents/{a}/versions/{v_id}/tools"),
-            &foreign,
+            &foreign_staff,
             json!({"tool_ids": []}),
         )
         .await,
@@ -647,7 +656,7 @@ async fn other_tenants_and_weak_roles_are_refused() {
     // Runtime tokens: internal roles only, and a tenant-scoped one only for its tenant.
     assert_eq!(
         heartbeat(&app, &own, &a, "w1").await.code(),
-        "ACCOUNT_NOT_AUTHORIZED"
+        "INSUFFICIENT_PERMISSIONS"
     );
     let scoped_elsewhere = tokens::internal("internal_operator", &other);
     assert_eq!(
@@ -759,7 +768,7 @@ async fn heartbeats_make_agents_online_until_they_stop() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let ghost = heartbeat(
         &app,
-        &tokens::internal("internal_operator", "x"),
+        &tokens::internal("internal_operator", &TenantId::new().to_string()),
         &uuid::Uuid::now_v7().to_string(),
         "w",
     )

@@ -27,7 +27,7 @@ async fn valid_tokens_of_both_algorithms_and_key_forms_are_accepted() {
             "RS256 with {form:?}"
         );
         assert_eq!(
-            app.get(PATH, &tokens::internal("internal_admin", "t"))
+            app.get(PATH, &tokens::internal_platform("internal_admin"))
                 .await
                 .status,
             StatusCode::OK,
@@ -35,7 +35,7 @@ async fn valid_tokens_of_both_algorithms_and_key_forms_are_accepted() {
         );
         // `is_internal` given as a string, as the second seed allows.
         let text_flag = tokens::hs256(&tokens::claims(
-            json!({"sub": "u", "role": "internal_operator", "is_internal": "true"}),
+            json!({"sub": "u", "role": "internal_operator", "is_internal": "true", "acct": gobi_tests::PLATFORM_ACCOUNT}),
         ));
         assert_eq!(app.get(PATH, &text_flag).await.status, StatusCode::OK);
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gobi_automation::secrets::SecretBox;
+use gobi_automation::secrets::{SealedFor, SecretBox};
 use gobi_automation::store::AutomationStore;
 use gobi_shared::calls::{Call, CallStatus, CallStore, Direction};
 use gobi_shared::ids::{CallId, TenantId};
@@ -185,7 +185,7 @@ async fn a_reachable_n8n_is_stored_with_its_secret_encrypted() {
         (StatusCode::OK, Some(s.n8n_url.as_str()))
     );
     assert!(!one.text.contains(SECRET));
-    let outsider = tokens::internal("internal_operator", "x");
+    let outsider = tokens::internal("internal_operator", &TenantId::new().to_string());
     assert_eq!(
         s.app
             .get(
@@ -210,20 +210,32 @@ async fn a_reachable_n8n_is_stored_with_its_secret_encrypted() {
     let kms = aws_sdk_kms::Client::new(&gobi_shared::dynamo::sdk_config().await);
     let vault = SecretBox::new(kms, s.app.config.kms_key_id.clone().unwrap());
     let opened = vault
-        .open(s.tenant_id(), id.parse().unwrap(), &ciphertext)
+        .open(
+            s.tenant_id(),
+            SealedFor::Integration(id.parse().unwrap()),
+            &ciphertext,
+        )
         .await
         .unwrap();
     assert_eq!(secrecy::ExposeSecret::expose_secret(&opened), SECRET);
     assert!(
         vault
-            .open(TenantId::new(), id.parse().unwrap(), &ciphertext)
+            .open(
+                TenantId::new(),
+                SealedFor::Integration(id.parse().unwrap()),
+                &ciphertext
+            )
             .await
             .is_err(),
         "another tenant's context fails"
     );
     assert!(
         vault
-            .open(s.tenant_id(), uuid::Uuid::now_v7(), &ciphertext)
+            .open(
+                s.tenant_id(),
+                SealedFor::Integration(uuid::Uuid::now_v7()),
+                &ciphertext
+            )
             .await
             .is_err(),
         "another integration's context fails"
@@ -376,7 +388,7 @@ async fn tools_are_validated_and_unique_per_tenant() {
             .get(&format!("/internal/tools/{tool}"), &outsider)
             .await
             .code(),
-        "ACCOUNT_NOT_AUTHORIZED"
+        "INSUFFICIENT_PERMISSIONS"
     );
 }
 
@@ -720,7 +732,7 @@ async fn the_catalog_and_execution_follow_the_allowlist_when_required() {
             )
             .await
             .code(),
-        "ACCOUNT_NOT_AUTHORIZED"
+        "INSUFFICIENT_PERMISSIONS"
     );
 }
 

@@ -546,14 +546,19 @@ async fn bootstrap_user_negative_paths() {
 #[tokio::test]
 async fn dev_tokens_outside_production_only() {
     let app = spawn_app().await;
-    let body = json!({"user_id": "user-1", "tenant_id": "tenant-1", "role": "internal_admin", "is_internal": true, "expires_in": "1h"});
+    let tenant = app.new_tenant("Dev", "dev").await;
+    let body = json!({"user_id": "user-1", "tenant_id": tenant, "role": "internal_admin", "is_internal": true, "expires_in": "1h"});
     let answer = dev_token(&app, Some(DEV_BOOTSTRAP_KEY), body.clone()).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let token = answer.body["data"]["token"].as_str().unwrap();
     let claims = claims_of(token);
     assert_eq!(
         (claims["sub"].as_str(), claims["tenant_id"].as_str()),
-        (Some("user-1"), Some("tenant-1"))
+        (Some("user-1"), Some(tenant.as_str()))
+    );
+    assert!(
+        claims.get("acct").is_none(),
+        "no platform account unless asked"
     );
     assert_eq!(
         (claims["role"].as_str(), claims["is_internal"].as_bool()),
@@ -561,10 +566,38 @@ async fn dev_tokens_outside_production_only() {
     );
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
     assert_eq!(lifetime, 3600);
+    // Bound to its tenant: reads it, manages no tenants.
     assert_eq!(
-        app.get("/api/tenants", token).await.status,
+        app.get(&format!("/api/tenants/{tenant}"), token)
+            .await
+            .status,
         StatusCode::OK,
         "the verifier accepts it"
+    );
+    assert_eq!(
+        app.get("/api/tenants", token).await.code(),
+        "ACCOUNT_NOT_AUTHORIZED"
+    );
+    // With the platform account it acts across tenants.
+    let mut platform_body = body.clone();
+    platform_body["acct"] = json!(gobi_tests::PLATFORM_ACCOUNT);
+    let platform = dev_token(&app, Some(DEV_BOOTSTRAP_KEY), platform_body).await;
+    assert_eq!(platform.body["data"]["acct"], gobi_tests::PLATFORM_ACCOUNT);
+    let platform = platform.body["data"]["token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/tenants", platform).await.status,
+        StatusCode::OK
+    );
+    // A tenant that is not a UUID is refused here, as such a token would be everywhere.
+    let mut slug = body.clone();
+    slug["tenant_id"] = json!("tenant-1");
+    let slug = dev_token(&app, Some(DEV_BOOTSTRAP_KEY), slug).await;
+    assert_eq!(
+        (
+            slug.status,
+            slug.body["error"]["details"][0]["field"].as_str()
+        ),
+        (StatusCode::BAD_REQUEST, Some("tenant_id"))
     );
 
     for key in [None, Some("wrong")] {

@@ -7,7 +7,10 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use gobi_handoff_worker::WorkerState;
 use gobi_shared::calls::{CallStore, DispatchStatus};
-use gobi_tests::{Telephony, TestApp, WEBHOOK_BASE, spawn_telephony_app_with, tokens};
+use gobi_tests::{
+    SIP_AUTH_PASSWORD, SIP_AUTH_USERNAME, Telephony, TestApp, WEBHOOK_BASE,
+    spawn_telephony_app_with, tokens,
+};
 use gobi_twilio_webhook::signature;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
@@ -396,7 +399,7 @@ async fn claims_are_tenant_isolated_and_expire() {
         claim(app, &tokens::client_viewer(&line.tenant), &dispatch)
             .await
             .code(),
-        "ACCOUNT_NOT_AUTHORIZED"
+        "INSUFFICIENT_PERMISSIONS"
     );
     assert_eq!(
         claim(app, &runtime, &uuid::Uuid::now_v7().to_string())
@@ -480,7 +483,7 @@ async fn without_a_stream_calls_dial_livekit_sip_or_hang_up() {
     .await;
     assert!(
         answer.text.contains(&format!(
-            "<Dial><Sip>sip:{NUMBER}@gobi-test.sip.livekit.cloud</Sip></Dial>"
+            "<Dial><Sip username=\"{SIP_AUTH_USERNAME}\" password=\"{SIP_AUTH_PASSWORD}\">sip:{NUMBER}@gobi-test.sip.livekit.cloud</Sip></Dial>"
         )),
         "{}",
         answer.text

@@ -643,14 +643,36 @@ async fn roles_and_other_tenants_are_refused() {
         )
         .await;
     assert_eq!(crossed.code(), "PHONE_NUMBER_NOT_FOUND");
-    // The internal routes are for staff.
+    // The internal routes are for internal roles...
     for answer in [
         app.get(&format!("/internal/phone-numbers?tenant_id={a}"), &a_viewer).await,
         app.call(Method::PATCH, &format!("/internal/phone-numbers/{phone_id}/agent"), Some(&b_viewer), Some(json!({"agent_id": null}))).await,
         app.post("/internal/phone-numbers", &b_viewer, json!({"tenant_id": b, "e164": "+15550007779", "twilio_sid": format!("PN{}", "a".repeat(32))})).await,
     ] {
-        assert_eq!((answer.status, answer.code()), (StatusCode::FORBIDDEN, "ACCOUNT_NOT_AUTHORIZED"), "{}", answer.text);
+        assert_eq!((answer.status, answer.code()), (StatusCode::FORBIDDEN, "INSUFFICIENT_PERMISSIONS"), "{}", answer.text);
     }
+    // ...bound to their own tenant unless they carry the platform account.
+    let b_staff = tokens::internal("internal_admin", &b);
+    for answer in [
+        app.get(&format!("/internal/phone-numbers?tenant_id={a}"), &b_staff).await,
+        app.post("/internal/phone-numbers", &b_staff, json!({"tenant_id": a, "e164": "+15550007779", "twilio_sid": format!("PN{}", "a".repeat(32))})).await,
+    ] {
+        assert_eq!((answer.status, answer.code()), (StatusCode::NOT_FOUND, "TENANT_NOT_FOUND"), "{}", answer.text);
+    }
+    let moved = app
+        .call(
+            Method::PATCH,
+            &format!("/internal/phone-numbers/{phone_id}/agent"),
+            Some(&b_staff),
+            Some(json!({"agent_id": null})),
+        )
+        .await;
+    assert_eq!(
+        (moved.status, moved.code()),
+        (StatusCode::NOT_FOUND, "PHONE_NUMBER_NOT_FOUND"),
+        "{}",
+        moved.text
+    );
     // Platform read-only users read any tenant but do not buy.
     assert_eq!(
         app.get(

@@ -566,7 +566,7 @@ async fn roles_decide_who_reads_and_writes() {
     }
 
     // Second seed's staff: internal_operator writes, internal_admin deletes for good.
-    let operator = tokens::internal("internal_operator", "any-tenant");
+    let operator = tokens::internal_platform("internal_operator");
     assert_eq!(
         app.put(&path, &operator, json!({"description": "by operator"}))
             .await
@@ -578,15 +578,17 @@ async fn roles_decide_who_reads_and_writes() {
         .await;
     assert_eq!(op_permanent.code(), "INSUFFICIENT_PERMISSIONS");
 
-    // Neither platform account nor internal staff: refused before anything else.
+    // No platform account: tenant management is refused, another tenant looks absent.
+    let elsewhere = gobi_shared::ids::TenantId::new().to_string();
     let outsiders = [
-        tokens::client_viewer(&tenant_id),
+        tokens::client_viewer(&elsewhere),
+        tokens::internal("internal_admin", &elsewhere),
         tokens::rs256(&tokens::claims(
             json!({"sub": "u", "roles": ["admin"], "acct": "11111111-1111-1111-1111-111111111111"}),
         )),
         tokens::rs256(&tokens::claims(json!({"sub": "u", "roles": ["admin"]}))),
         tokens::hs256(&tokens::claims(
-            json!({"sub": "u", "role": "internal_admin", "is_internal": false}),
+            json!({"sub": "u", "role": "internal_admin", "is_internal": true}),
         )),
         tokens::hs256(&tokens::claims(
             json!({"sub": "u", "role": "client_viewer", "is_internal": true}),
@@ -595,15 +597,28 @@ async fn roles_decide_who_reads_and_writes() {
     for token in &outsiders {
         for answer in [
             app.get("/api/tenants", token).await,
-            app.get(&path, token).await,
             app.delete(&path, token).await,
+            app.put(&path, token, json!({"name": "x"})).await,
+            app.patch(&format!("{path}/activate"), token).await,
         ] {
             assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text);
             assert_eq!(answer.code(), "ACCOUNT_NOT_AUTHORIZED");
         }
+        assert_eq!(app.get(&path, token).await.code(), "TENANT_NOT_FOUND");
+    }
+    // The tenant's own tokens read it, and manage it only with the platform account.
+    for own in [
+        tokens::client_viewer(&tenant_id),
+        tokens::internal("internal_admin", &tenant_id),
+    ] {
+        assert_eq!(app.get(&path, &own).await.status, StatusCode::OK);
+        assert_eq!(
+            app.put(&path, &own, json!({"name": "x"})).await.code(),
+            "ACCOUNT_NOT_AUTHORIZED"
+        );
     }
 
-    let admin = tokens::internal("internal_admin", "any-tenant");
+    let admin = tokens::internal_platform("internal_admin");
     assert_eq!(
         app.delete(&format!("{path}?permanent=true"), &admin)
             .await

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use gobi_shared::Config;
-use gobi_shared::auth::{JwtVerifier, Principal, Role};
+use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId};
@@ -101,17 +101,18 @@ async fn writable_tenant(
     principal: &Principal,
     id: TenantId,
 ) -> ApiResult<()> {
-    readable_tenant(state, principal, id).await?;
-    principal.require_role(Role::Operator)?;
-    principal.require_platform()
+    principal.require_tenant_writer(id, || tenant_not_found(id))?;
+    readable_tenant(state, principal, id).await
 }
 
-/// The tenant of an agent named only by id, if the caller may see it.
+/// The tenant of an agent named only by id (the `/internal/agents` routes): an internal role
+/// (else 403) bound to that tenant or the platform's (else the agent is absent).
 async fn agent_tenant(
     state: &AgentsState,
     principal: &Principal,
     agent: AgentId,
 ) -> ApiResult<TenantId> {
+    principal.require_internal()?;
     let tenant = state
         .agents
         .tenant_of(agent)
@@ -119,11 +120,6 @@ async fn agent_tenant(
         .ok_or_else(|| agent_not_found(agent))?;
     principal.require_tenant(tenant, || agent_not_found(agent))?;
     Ok(tenant)
-}
-
-fn staff_writer(principal: &Principal) -> ApiResult<()> {
-    principal.require_role(Role::Operator)?;
-    principal.require_platform()
 }
 
 /// List a tenant's agents with their live status.
@@ -391,7 +387,6 @@ async fn create_version(
     ApiJson(body): ApiJson<CreateVersion>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<AgentVersion>>)> {
     let tenant = agent_tenant(&state, &principal, agent_id).await?;
-    staff_writer(&principal)?;
     let notes = body.notes()?;
     let version = state
         .agents
@@ -428,7 +423,6 @@ async fn publish_version(
     ApiPath((agent_id, version_id)): ApiPath<(AgentId, AgentVersionId)>,
 ) -> ApiResult<Json<DataResponse<AgentView>>> {
     let tenant = agent_tenant(&state, &principal, agent_id).await?;
-    staff_writer(&principal)?;
     let version = state
         .agents
         .version(tenant, agent_id, version_id)
@@ -465,7 +459,6 @@ async fn set_version_tools(
     ApiJson(body): ApiJson<SetTools>,
 ) -> ApiResult<Json<DataResponse<AgentVersion>>> {
     let tenant = agent_tenant(&state, &principal, agent_id).await?;
-    staff_writer(&principal)?;
     let mut unique = body.tool_ids.clone();
     unique.sort();
     unique.dedup();

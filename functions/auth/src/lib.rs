@@ -15,7 +15,7 @@ use gobi_shared::auth::{Claims, JwtIssuer, require_header_key};
 use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::ApiJson;
-use gobi_shared::ids::{Email, TenantId};
+use gobi_shared::ids::{Email, PLATFORM_ACCOUNT, TenantId};
 use gobi_shared::response::DataResponse;
 use gobi_shared::{Config, time};
 use gobi_tenants::model::CreateTenant;
@@ -44,6 +44,9 @@ pub struct AuthState {
     pub dev_bootstrap_key: Option<SecretString>,
     /// Production answers 404 on the dev token route, whatever the key.
     pub production: bool,
+    /// `NODE_ENV=local|test`: first-admin setup needs no key while no user exists. Elsewhere it
+    /// needs `x-auth-bootstrap-key`, and answers 404 when `AUTH_BOOTSTRAP_KEY` is not set.
+    pub open_first_admin: bool,
 }
 
 impl AuthState {
@@ -57,22 +60,28 @@ impl AuthState {
             auth_bootstrap_key: config.auth_bootstrap_key.clone(),
             dev_bootstrap_key: config.dev_bootstrap_key.clone(),
             production: config.environment.is_production(),
+            open_first_admin: config.environment.allows_local_network(),
         })
     }
 
+    /// A token for `user` in `tenant_id`; `platform` adds the platform account (`acct`), which
+    /// only memberships of the platform tenant get.
     fn grant(
         &self,
         user: Option<&User>,
         tenant_id: Option<String>,
         role: MembershipRole,
+        platform: bool,
         memberships: Vec<Membership>,
         ttl: i64,
     ) -> ApiResult<TokenGrant> {
+        let acct = platform.then(|| PLATFORM_ACCOUNT.to_string());
         let claims = Claims {
             sub: Some(user.map(|u| u.id.to_string()).unwrap_or_default()),
             tenant_id: tenant_id.clone(),
             role: Some(role.as_str().to_owned()),
             is_internal: Some(role.is_internal()),
+            acct: acct.clone(),
             email: user.map(|u| u.email.as_str().to_owned()),
             name: user.and_then(|u| u.name.clone()),
             ..Claims::default()
@@ -85,6 +94,7 @@ impl AuthState {
             user: user.map(User::view),
             tenant_id,
             role,
+            acct,
             memberships,
         })
     }
@@ -106,6 +116,10 @@ pub fn openapi() -> OpenApi {
     routes().split_for_parts().1
 }
 
+fn route_not_found() -> ApiError {
+    ApiError::not_found("ROUTE_NOT_FOUND", "No route matches this path")
+}
+
 fn invalid_credentials() -> ApiError {
     ApiError::Unauthorized {
         code: "INVALID_CREDENTIALS",
@@ -114,14 +128,20 @@ fn invalid_credentials() -> ApiError {
 }
 
 /// One-time setup while no user exists: creates a tenant, its first `internal_admin` and the
-/// membership in one transaction, and returns a token. Afterwards: 409, nothing written.
+/// membership in one transaction, marks that tenant as the platform tenant (its members' tokens
+/// carry the platform account), and returns a token. Afterwards: 409, nothing written. Outside
+/// `NODE_ENV=local|test` it needs `x-auth-bootstrap-key` and answers 404 when
+/// `AUTH_BOOTSTRAP_KEY` is not configured.
 #[utoipa::path(
     post,
     path = "/auth/register-first-admin",
     tag = "Auth",
     request_body = RegisterFirstAdmin,
+    security((), ("authBootstrapKey" = [])),
     responses(
-        (status = 201, description = "The first admin, with a token", body = DataResponse<TokenGrant>),
+        (status = 201, description = "The first admin, with a platform token", body = DataResponse<TokenGrant>),
+        (status = 401, description = "INVALID_BOOTSTRAP_KEY (outside local and test)", body = ErrorBody),
+        (status = 404, description = "ROUTE_NOT_FOUND: outside local and test without AUTH_BOOTSTRAP_KEY", body = ErrorBody),
         (status = 409, description = "ALREADY_INITIALIZED or DOMAIN_EXISTS", body = ErrorBody),
         (status = 503, description = "SETUP_BUSY: the setup raced with itself; try again", body = ErrorBody),
     )
@@ -129,8 +149,19 @@ fn invalid_credentials() -> ApiError {
 #[tracing::instrument(skip_all)]
 async fn register_first_admin(
     State(state): State<AuthState>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterFirstAdmin>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<TokenGrant>>)> {
+    if !state.open_first_admin {
+        if state.auth_bootstrap_key.is_none() {
+            return Err(route_not_found());
+        }
+        require_header_key(
+            &headers,
+            AUTH_BOOTSTRAP_HEADER,
+            state.auth_bootstrap_key.as_ref(),
+        )?;
+    }
     let mut p = Problems::default();
     let email = p.check("email", Email::parse(&body.email));
     p.check("password", new_password(&body.password));
@@ -168,6 +199,7 @@ async fn register_first_admin(
     let mut items = state.users.new_user_items(&user, &memberships, true)?;
     let tenant_slot = items.len();
     items.extend(state.tenants.create_items(&tenant)?);
+    items.push(state.users.platform_tenant_item(tenant.id)?);
 
     if let Err(e) = dynamo::transact(
         state.users.client(),
@@ -205,6 +237,7 @@ async fn register_first_admin(
         Some(&user),
         Some(tenant.id.to_string()),
         MembershipRole::InternalAdmin,
+        true,
         memberships,
         state.token_ttl_seconds,
     )?;
@@ -288,11 +321,13 @@ async fn login(
             })?,
     };
     state.users.clear_login_attempts(&body.email).await?;
-    tracing::info!(user_id = %user.id, tenant_id = %chosen.tenant_id, "login");
+    let platform = state.users.platform_tenant().await? == Some(chosen.tenant_id);
+    tracing::info!(user_id = %user.id, tenant_id = %chosen.tenant_id, platform, "login");
     let grant = state.grant(
         Some(&user),
         Some(chosen.tenant_id.to_string()),
         chosen.role,
+        platform,
         memberships,
         state.token_ttl_seconds,
     )?;
@@ -410,10 +445,7 @@ async fn dev_token(
     ApiJson(body): ApiJson<DevToken>,
 ) -> ApiResult<Json<DataResponse<TokenGrant>>> {
     if state.production {
-        return Err(ApiError::not_found(
-            "ROUTE_NOT_FOUND",
-            "No route matches this path",
-        ));
+        return Err(route_not_found());
     }
     require_header_key(
         &headers,
@@ -427,18 +459,20 @@ async fn dev_token(
         parse_expires_in(body.expires_in.as_deref().unwrap_or("1h")),
     );
     p.check(
-        "tenant_id",
-        match body.tenant_id.as_deref() {
-            Some(t) if t.chars().count() > 200 => Err("must be at most 200 characters"),
+        "acct",
+        match body.acct.as_deref() {
+            Some(a) if a.trim().parse::<uuid::Uuid>().is_err() => Err("must be a UUID"),
             _ => Ok(()),
         },
     );
     p.finish()?;
+    let acct = body.acct.as_deref().map(|a| a.trim().to_owned());
     let claims = Claims {
         sub: user_id,
-        tenant_id: body.tenant_id.clone(),
+        tenant_id: body.tenant_id.map(|t| t.to_string()),
         role: Some(body.role.as_str().to_owned()),
         is_internal: Some(body.is_internal),
+        acct: acct.clone(),
         ..Claims::default()
     };
     let ttl = ttl.expect("checked");
@@ -448,8 +482,9 @@ async fn dev_token(
         token_type: "Bearer",
         expires_in: ttl,
         user: None,
-        tenant_id: body.tenant_id,
+        tenant_id: body.tenant_id.map(|t| t.to_string()),
         role: body.role,
+        acct,
         memberships: Vec::new(),
     })))
 }

@@ -109,11 +109,16 @@ pub struct BootstrapUser {
 pub struct DevToken {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "user-1")]
     pub user_id: String,
-    #[schema(max_length = 200, example = "tenant-1")]
-    pub tenant_id: Option<String>,
+    /// The tenant the token is bound to. Tokens act for this tenant alone unless `acct` is the
+    /// platform account.
+    pub tenant_id: Option<TenantId>,
     pub role: MembershipRole,
     #[serde(default)]
     pub is_internal: bool,
+    /// The account claim; `00000000-0000-0000-0000-000000000000` (the platform account) makes a
+    /// token that acts across tenants.
+    #[schema(format = Uuid, example = "00000000-0000-0000-0000-000000000000")]
+    pub acct: Option<String>,
     /// `30m`, `1h`, `7d` or seconds; at most 30 days (default `1h`).
     #[schema(
         example = "1h",
@@ -134,6 +139,9 @@ pub struct TokenGrant {
     /// The tenant the token is scoped to.
     pub tenant_id: Option<String>,
     pub role: MembershipRole,
+    /// The platform account, on tokens that act across tenants (members of the platform tenant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acct: Option<String>,
     pub memberships: Vec<Membership>,
 }
 

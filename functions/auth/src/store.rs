@@ -24,6 +24,8 @@ mod keys {
     pub const MEMBERSHIP_PREFIX: &str = "MEMBERSHIP#";
     /// Exists once any user does; first-admin setup requires its absence.
     pub const USERS_EXIST: (&str, &str) = ("SYSTEM#USERS", "EXIST");
+    /// The platform tenant: the first admin's. Its memberships get the platform account.
+    pub const PLATFORM_TENANT: (&str, &str) = ("SYSTEM#PLATFORM", "TENANT");
 
     pub fn user(id: uuid::Uuid) -> String {
         format!("USER#{id}")
@@ -89,6 +91,13 @@ struct EmailMarker {
     pk: String,
     sk: String,
     user_id: uuid::Uuid,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PlatformTenant {
+    pk: String,
+    sk: String,
+    tenant_id: TenantId,
 }
 
 #[derive(Serialize)]
@@ -187,6 +196,38 @@ impl UserStore {
             )?);
         }
         Ok(items)
+    }
+
+    /// Marks `tenant` as the platform tenant, once (first-admin setup writes it).
+    pub fn platform_tenant_item(&self, tenant: TenantId) -> anyhow::Result<TransactWriteItem> {
+        self.put(
+            &PlatformTenant {
+                pk: keys::PLATFORM_TENANT.0.into(),
+                sk: keys::PLATFORM_TENANT.1.into(),
+                tenant_id: tenant,
+            },
+            Some("attribute_not_exists(pk)"),
+        )
+    }
+
+    /// The platform tenant, once first-admin setup has run.
+    pub async fn platform_tenant(&self) -> ApiResult<Option<TenantId>> {
+        let item = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::PLATFORM_TENANT.0,
+            keys::PLATFORM_TENANT.1,
+            "reading the platform tenant",
+        )
+        .await?;
+        Ok(match item {
+            Some(item) => Some(
+                dynamo::from_item::<PlatformTenant>(item)
+                    .map_err(|e| e.context("reading the platform tenant"))?
+                    .tenant_id,
+            ),
+            None => None,
+        })
     }
 
     /// Whether any user exists (the first-admin singleton is there).

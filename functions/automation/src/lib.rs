@@ -9,6 +9,7 @@ pub mod outbound;
 pub mod secrets;
 pub mod store;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use gobi_agents::store::AgentStore;
 use gobi_shared::Config;
-use gobi_shared::auth::{JwtVerifier, Principal, Role};
+use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::calls::{Call, CallEvent, CallStore, call_not_found};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, FieldError, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
@@ -34,7 +35,7 @@ use utoipa_axum::routes;
 
 use crate::model::*;
 use crate::n8n::{N8nRequest, Outcome};
-use crate::secrets::SecretBox;
+use crate::secrets::{SealedFor, SecretBox};
 use crate::store::{AutomationStore, integration_not_found};
 
 /// n8n's answer is kept up to this size in the execution record.
@@ -112,11 +113,6 @@ pub fn openapi() -> OpenApi {
     routes().split_for_parts().1
 }
 
-fn staff(principal: &Principal, role: Role) -> ApiResult<()> {
-    principal.require_platform()?;
-    principal.require_role(role)
-}
-
 async fn existing_tenant(state: &AutomationState, id: TenantId) -> ApiResult<()> {
     state
         .tenants
@@ -124,6 +120,13 @@ async fn existing_tenant(state: &AutomationState, id: TenantId) -> ApiResult<()>
         .await?
         .map(|_| ())
         .ok_or_else(|| tenant_not_found(id))
+}
+
+fn kms_not_configured() -> ApiError {
+    ApiError::Unavailable {
+        code: "KMS_NOT_CONFIGURED",
+        message: "Secrets need KMS_KEY_ID".into(),
+    }
 }
 
 fn tool_not_found(what: impl std::fmt::Display) -> ApiError {
@@ -179,7 +182,7 @@ async fn test_integration(
     State(state): State<AutomationState>,
     ApiJson(body): ApiJson<TestIntegration>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<Integration>>)> {
-    staff(&principal, Role::Operator)?;
+    principal.require_runtime(body.tenant_id, || tenant_not_found(body.tenant_id))?;
     existing_tenant(&state, body.tenant_id).await?;
     let mut p = Problems::default();
     let secret = body
@@ -267,7 +270,11 @@ async fn test_integration(
                 })?;
             Some(
                 vault
-                    .seal(integration.tenant_id, integration.id, secret)
+                    .seal(
+                        integration.tenant_id,
+                        SealedFor::Integration(integration.id),
+                        secret,
+                    )
                     .await?,
             )
         }
@@ -301,7 +308,7 @@ async fn list_integrations(
     State(state): State<AutomationState>,
     ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<DataResponse<Vec<Integration>>>> {
-    staff(&principal, Role::Viewer)?;
+    principal.require_runtime(query.tenant_id, || tenant_not_found(query.tenant_id))?;
     Ok(Json(DataResponse::new(
         state.store.integrations(query.tenant_id).await?,
     )))
@@ -324,7 +331,7 @@ async fn get_integration(
     State(state): State<AutomationState>,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> ApiResult<Json<DataResponse<Integration>>> {
-    staff(&principal, Role::Viewer)?;
+    principal.require_internal()?;
     let tenant = state
         .store
         .integration_tenant(id)
@@ -402,7 +409,7 @@ async fn create_tool(
     State(state): State<AutomationState>,
     ApiJson(body): ApiJson<CreateTool>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<ToolView>>)> {
-    staff(&principal, Role::Operator)?;
+    principal.require_runtime(body.tenant_id, || tenant_not_found(body.tenant_id))?;
     existing_tenant(&state, body.tenant_id).await?;
     let mut p = Problems::default();
     let name = p.check("name", tool_name(&body.name));
@@ -446,7 +453,7 @@ async fn list_tools(
     State(state): State<AutomationState>,
     ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<DataResponse<Vec<ToolView>>>> {
-    staff(&principal, Role::Viewer)?;
+    principal.require_runtime(query.tenant_id, || tenant_not_found(query.tenant_id))?;
     let tools = state.tools.list(query.tenant_id).await?;
     Ok(Json(DataResponse::new(
         tools.iter().map(ToolView::from).collect(),
@@ -484,7 +491,7 @@ async fn get_tool(
     State(state): State<AutomationState>,
     ApiPath(id): ApiPath<ToolId>,
 ) -> ApiResult<Json<DataResponse<ToolView>>> {
-    staff(&principal, Role::Viewer)?;
+    principal.require_internal()?;
     let tool = tool_by_id(&state, &principal, id).await?;
     Ok(Json(DataResponse::new(ToolView::from(&tool))))
 }
@@ -509,7 +516,7 @@ async fn update_tool(
     ApiPath(id): ApiPath<ToolId>,
     ApiJson(body): ApiJson<UpdateTool>,
 ) -> ApiResult<Json<DataResponse<ToolView>>> {
-    staff(&principal, Role::Operator)?;
+    principal.require_internal()?;
     let current = tool_by_id(&state, &principal, id).await?;
     let mut p = Problems::default();
     let mut next = current.clone();
@@ -574,7 +581,7 @@ async fn link_endpoint(
     ApiPath(id): ApiPath<ToolId>,
     ApiJson(body): ApiJson<LinkEndpoint>,
 ) -> ApiResult<Json<DataResponse<ToolView>>> {
-    staff(&principal, Role::Operator)?;
+    principal.require_internal()?;
     let current = tool_by_id(&state, &principal, id).await?;
     let mut p = Problems::default();
     let path_ok = body.webhook_path.starts_with('/')
@@ -624,12 +631,32 @@ async fn link_endpoint(
         .integration(current.tenant_id, body.integration_id)
         .await?
         .ok_or_else(|| integration_not_found(body.integration_id))?;
+    // Header values (API keys, more often than not) are sealed like the integration's secret.
+    let sealed_headers = if body.headers_template.is_empty() {
+        None
+    } else {
+        let vault = state.secrets.as_ref().ok_or_else(kms_not_configured)?;
+        let plain = SecretString::from(
+            serde_json::to_string(&body.headers_template).map_err(anyhow::Error::new)?,
+        );
+        Some(
+            vault
+                .seal(
+                    current.tenant_id,
+                    SealedFor::ToolHeaders(current.id),
+                    &plain,
+                )
+                .await
+                .map_err(|e| e.context("sealing a tool's headers"))?,
+        )
+    };
     let mut next = current.clone();
     next.endpoint = Some(ToolEndpoint {
         integration_id: body.integration_id,
         webhook_path: body.webhook_path.clone(),
         method,
-        headers_template: body.headers_template.clone(),
+        header_names: body.headers_template.keys().cloned().collect(),
+        sealed_headers,
     });
     next.updated_at = state
         .clock
@@ -648,7 +675,6 @@ async fn runtime_call(
     principal: &Principal,
     id: gobi_shared::ids::CallId,
 ) -> ApiResult<Call> {
-    principal.require_platform()?;
     let call = state
         .calls
         .find(id)
@@ -886,15 +912,27 @@ async fn execute(
             ApiError::conflict("TOOL_NOT_LINKED", "The tool's integration no longer exists")
         })?;
     let secret = match (&ciphertext, &state.secrets) {
-        (Some(c), Some(vault)) => Some(vault.open(call.tenant_id, integration.id, c).await?),
-        (Some(_), None) => {
-            return Err(ApiError::Unavailable {
-                code: "KMS_NOT_CONFIGURED",
-                message: "Secrets need KMS_KEY_ID".into(),
-            });
-        }
+        (Some(c), Some(vault)) => Some(
+            vault
+                .open(call.tenant_id, SealedFor::Integration(integration.id), c)
+                .await?,
+        ),
+        (Some(_), None) => return Err(kms_not_configured()),
         (None, _) => None,
     };
+    let headers_template: BTreeMap<String, String> =
+        match (&endpoint.sealed_headers, &state.secrets) {
+            (Some(c), Some(vault)) => {
+                let plain = vault
+                    .open(call.tenant_id, SealedFor::ToolHeaders(tool.id), c)
+                    .await
+                    .map_err(|e| e.context("opening a tool's headers"))?;
+                serde_json::from_str(plain.expose_secret())
+                    .map_err(|e| anyhow::Error::new(e).context("a tool's sealed headers"))?
+            }
+            (Some(_), None) => return Err(kms_not_configured()),
+            (None, _) => BTreeMap::new(),
+        };
     let target = outbound::check(
         &format!("{}{}", integration.base_url, endpoint.webhook_path),
         state.allow_local,
@@ -913,8 +951,7 @@ async fn execute(
         ("tenant_id", tenant_text.as_str()),
         ("trace_id", trace.as_str()),
     ];
-    let mut headers: Vec<(String, String)> = endpoint
-        .headers_template
+    let mut headers: Vec<(String, String)> = headers_template
         .iter()
         .map(|(k, v)| (k.clone(), render(v, &values)))
         .collect();

@@ -70,9 +70,31 @@ pub struct ToolView {
     #[schema(value_type = Object)]
     pub input_schema: serde_json::Value,
     pub timeout_ms: u32,
-    pub endpoint: Option<ToolEndpoint>,
+    pub endpoint: Option<ToolEndpointView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Where a tool runs. Header values are secrets (sealed by KMS): only their names are shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ToolEndpointView {
+    pub integration_id: uuid::Uuid,
+    /// Appended to the integration's base URL, e.g. `/webhook/lookup-order`.
+    pub webhook_path: String,
+    pub method: String,
+    /// The names of the headers sent to n8n (values are never returned).
+    pub header_names: Vec<String>,
+}
+
+impl From<&ToolEndpoint> for ToolEndpointView {
+    fn from(e: &ToolEndpoint) -> Self {
+        Self {
+            integration_id: e.integration_id,
+            webhook_path: e.webhook_path.clone(),
+            method: e.method.clone(),
+            header_names: e.header_names.clone(),
+        }
+    }
 }
 
 impl From<&Tool> for ToolView {
@@ -84,7 +106,7 @@ impl From<&Tool> for ToolView {
             description: t.description.clone(),
             input_schema: t.input_schema.clone(),
             timeout_ms: t.timeout_ms,
-            endpoint: t.endpoint.clone(),
+            endpoint: t.endpoint.as_ref().map(ToolEndpointView::from),
             created_at: t.created_at,
             updated_at: t.updated_at,
         }

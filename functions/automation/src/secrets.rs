@@ -1,11 +1,11 @@
-//! Integration secrets are encrypted by KMS under an encryption context of tenant and integration,
-//! so a ciphertext only decrypts for the integration it was made for. Plaintext is never stored,
-//! logged or returned.
+//! Integration secrets and tools' header values are encrypted by KMS under an encryption context
+//! of the tenant and the object they belong to, so a ciphertext only decrypts for what it was
+//! made for. Plaintext is never stored, logged or returned.
 
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use gobi_shared::ids::TenantId;
+use gobi_shared::ids::{TenantId, ToolId};
 use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Clone, Debug)]
@@ -14,11 +14,21 @@ pub struct SecretBox {
     key_id: String,
 }
 
-fn context(tenant: TenantId, integration: uuid::Uuid) -> [(String, String); 2] {
-    [
-        ("tenant_id".into(), tenant.to_string()),
-        ("integration_id".into(), integration.to_string()),
-    ]
+/// What a ciphertext belongs to; part of its encryption context.
+#[derive(Debug, Clone, Copy)]
+pub enum SealedFor {
+    /// An n8n integration's secret.
+    Integration(uuid::Uuid),
+    /// A tool endpoint's header values.
+    ToolHeaders(ToolId),
+}
+
+fn context(tenant: TenantId, owner: SealedFor) -> [(String, String); 2] {
+    let owner = match owner {
+        SealedFor::Integration(id) => ("integration_id".into(), id.to_string()),
+        SealedFor::ToolHeaders(id) => ("tool_headers_id".into(), id.to_string()),
+    };
+    [("tenant_id".into(), tenant.to_string()), owner]
 }
 
 impl SecretBox {
@@ -33,7 +43,7 @@ impl SecretBox {
     pub async fn seal(
         &self,
         tenant: TenantId,
-        integration: uuid::Uuid,
+        owner: SealedFor,
         secret: &SecretString,
     ) -> anyhow::Result<String> {
         let mut request = self
@@ -41,7 +51,7 @@ impl SecretBox {
             .encrypt()
             .key_id(&self.key_id)
             .plaintext(Blob::new(secret.expose_secret().as_bytes()));
-        for (k, v) in context(tenant, integration) {
+        for (k, v) in context(tenant, owner) {
             request = request.encryption_context(k, v);
         }
         let output = request.send().await?;
@@ -51,18 +61,18 @@ impl SecretBox {
         Ok(STANDARD.encode(blob.into_inner()))
     }
 
-    /// The secret, if the ciphertext was made for this tenant and integration.
+    /// The secret, if the ciphertext was made for this tenant and owner.
     pub async fn open(
         &self,
         tenant: TenantId,
-        integration: uuid::Uuid,
+        owner: SealedFor,
         ciphertext: &str,
     ) -> anyhow::Result<SecretString> {
         let mut request = self
             .kms
             .decrypt()
             .ciphertext_blob(Blob::new(STANDARD.decode(ciphertext)?));
-        for (k, v) in context(tenant, integration) {
+        for (k, v) in context(tenant, owner) {
             request = request.encryption_context(k, v);
         }
         let output = request.send().await?;

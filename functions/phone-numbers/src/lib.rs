@@ -88,7 +88,8 @@ pub fn openapi() -> OpenApi {
     routes().split_for_parts().1
 }
 
-/// The tenant, if the caller may read it: staff any, others their own; refusals look like absence.
+/// The tenant, if the caller may read it: the platform account any, others their own; refusals
+/// look like absence.
 async fn readable_tenant(
     state: &PhoneNumbersState,
     principal: &Principal,
@@ -102,22 +103,14 @@ async fn readable_tenant(
         .ok_or_else(|| tenant_not_found(id))
 }
 
-/// Writes need an operator or admin of the platform.
+/// Writes need an internal role (operator or admin) that reaches the tenant.
 async fn writable_tenant(
     state: &PhoneNumbersState,
     principal: &Principal,
     id: TenantId,
 ) -> ApiResult<Tenant> {
-    let tenant = readable_tenant(state, principal, id).await?;
-    principal.require_role(Role::Operator)?;
-    principal.require_platform()?;
-    Ok(tenant)
-}
-
-/// The internal routing endpoints are for platform staff.
-fn internal(principal: &Principal, role: Role) -> ApiResult<()> {
-    principal.require_platform()?;
-    principal.require_role(role)
+    principal.require_tenant_writer(id, || tenant_not_found(id))?;
+    readable_tenant(state, principal, id).await
 }
 
 fn not_configured(what: &str) -> ApiError {
@@ -677,7 +670,7 @@ async fn internal_list(
     State(state): State<PhoneNumbersState>,
     ApiQuery(query): ApiQuery<InternalListQuery>,
 ) -> ApiResult<Json<InternalPage>> {
-    internal(&principal, Role::Viewer)?;
+    principal.require_runtime(query.tenant_id, || tenant_not_found(query.tenant_id))?;
     let limit = count_up_to(500, query.limit, 200).map_err(|e| ApiError::validation("limit", e))?;
     let (numbers, next_cursor) = state
         .numbers
@@ -707,7 +700,7 @@ async fn internal_register(
     State(state): State<PhoneNumbersState>,
     ApiJson(body): ApiJson<RegisterNumber>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<InternalPhoneNumber>>)> {
-    internal(&principal, Role::Operator)?;
+    principal.require_runtime(body.tenant_id, || tenant_not_found(body.tenant_id))?;
     let mut p = Problems::default();
     let e164 = p.check("e164", E164::parse_dialable(&body.e164));
     let sid = p.check("twilio_sid", twilio_sid(&body.twilio_sid));
@@ -782,7 +775,7 @@ async fn internal_assign_agent(
     ApiPath(phone_id): ApiPath<PhoneNumberId>,
     ApiJson(body): ApiJson<AssignAgent>,
 ) -> ApiResult<Json<DataResponse<InternalPhoneNumber>>> {
-    internal(&principal, Role::Operator)?;
+    principal.require_internal()?;
     let agent = body
         .agent_id
         .ok_or_else(|| ApiError::validation("agent_id", "is required (an agent id, or null)"))?;
@@ -791,6 +784,7 @@ async fn internal_assign_agent(
         .find(phone_id)
         .await?
         .ok_or_else(|| number_not_found(phone_id))?;
+    principal.require_tenant(current.number.tenant_id, || number_not_found(phone_id))?;
     let mut next = current.number.clone();
     next.agent_id = agent;
     let saved = change_number(&state, current, next).await?;

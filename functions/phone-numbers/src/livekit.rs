@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use gobi_shared::config::LiveKitConfig;
+use gobi_shared::config::{LiveKitConfig, SipAuth};
 use gobi_shared::error::ApiError;
 use gobi_shared::ids::{AgentId, E164, PhoneNumberId, TenantId};
 use livekit_api::services::ServiceError;
@@ -52,6 +52,10 @@ impl CallTarget<'_> {
 pub struct SipProvisioner {
     client: SIPClient,
     agent_name: String,
+    /// Credentials every trunk requires of the INVITEs it accepts.
+    auth: Option<SipAuth>,
+    /// Addresses every trunk accepts INVITEs from.
+    allowed_addresses: Vec<String>,
 }
 
 impl std::fmt::Debug for SipProvisioner {
@@ -87,12 +91,24 @@ impl SipProvisioner {
         Some(Self {
             client,
             agent_name: config.agent_name.clone(),
+            auth: config.sip_auth.clone(),
+            allowed_addresses: config.sip_allowed_addresses.clone(),
         })
     }
 
     /// Creates the trunk and the rule; if the rule fails, the trunk is removed again.
+    /// A trunk open to anyone who knows the number is refused: credentials or an address list
+    /// must be configured.
     #[tracing::instrument(skip_all, fields(tenant_id = %target.tenant_id))]
     pub async fn provision(&self, target: CallTarget<'_>) -> Result<SipRoute, ApiError> {
+        if self.auth.is_none() && self.allowed_addresses.is_empty() {
+            return Err(ApiError::Unavailable {
+                code: "LIVEKIT_SIP_NOT_SECURED",
+                message: "LiveKit trunks need LIVEKIT_SIP_AUTH_USERNAME/LIVEKIT_SIP_AUTH_PASSWORD \
+                          or LIVEKIT_SIP_ALLOWED_ADDRESSES; none is configured"
+                    .into(),
+            });
+        }
         let trunk = self
             .client
             .create_sip_inbound_trunk(
@@ -100,6 +116,13 @@ impl SipProvisioner {
                 vec![target.e164.as_str().to_owned()],
                 CreateSIPInboundTrunkOptions {
                     metadata: Some(serde_json::to_string(&target.attributes()).unwrap_or_default()),
+                    allowed_addresses: (!self.allowed_addresses.is_empty())
+                        .then(|| self.allowed_addresses.clone()),
+                    auth_username: self.auth.as_ref().map(|a| a.username.clone()),
+                    auth_password: self
+                        .auth
+                        .as_ref()
+                        .map(|a| a.password.expose_secret().to_owned()),
                     ..Default::default()
                 },
             )

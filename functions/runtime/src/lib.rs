@@ -95,7 +95,7 @@ async fn heartbeat(
     State(state): State<RuntimeState>,
     ApiJson(beat): ApiJson<Heartbeat>,
 ) -> ApiResult<Json<DataResponse<HeartbeatAck>>> {
-    principal.require_platform()?;
+    principal.require_internal()?;
     beat.validate()?;
     let tenant = state
         .agents
@@ -152,7 +152,7 @@ async fn claim_dispatch(
     State(state): State<RuntimeState>,
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> ApiResult<Json<DataResponse<ClaimedDispatch>>> {
-    principal.require_platform()?;
+    principal.require_internal()?;
     let id = body.dispatch_id;
     let tenant = state
         .calls
@@ -209,7 +209,7 @@ async fn find_dispatch(
     State(state): State<RuntimeState>,
     ApiQuery(query): ApiQuery<DispatchQuery>,
 ) -> ApiResult<Json<DataResponse<DispatchView>>> {
-    principal.require_platform()?;
+    principal.require_internal()?;
     let call = state
         .calls
         .find(query.call_id)
@@ -232,7 +232,7 @@ pub const MAX_EVENTS: usize = 100;
 pub const MAX_SEGMENTS: usize = 200;
 
 async fn reported_call(state: &RuntimeState, principal: &Principal, id: CallId) -> ApiResult<Call> {
-    principal.require_platform()?;
+    principal.require_internal()?;
     let call = state
         .calls
         .find(id)

@@ -56,15 +56,9 @@ pub fn openapi() -> OpenApi {
     routes().split_for_parts().1
 }
 
-/// Any platform principal reads.
-fn reader(principal: &Principal) -> ApiResult<()> {
-    principal.require_platform()
-}
-
-/// Admins and tenant managers of the platform write.
+/// Admins and tenant managers of the platform account manage tenants.
 fn writer(principal: &Principal) -> ApiResult<()> {
-    principal.require_platform()?;
-    principal.require_role(Role::Operator)
+    principal.require_platform_role(Role::Operator)
 }
 
 /// List tenants, filtered, sorted and paged.
@@ -81,7 +75,7 @@ async fn list_tenants(
     State(state): State<TenantsState>,
     ApiQuery(query): ApiQuery<ListTenantsQuery>,
 ) -> ApiResult<Json<PageResponse<Tenant>>> {
-    reader(&principal)?;
+    principal.require_platform()?;
     let filter = query.validate()?;
     let tenants = filter.apply(state.store.list().await?);
     Ok(Json(PageResponse::paginate(
@@ -91,7 +85,7 @@ async fn list_tenants(
     )))
 }
 
-/// Get one tenant.
+/// Get one tenant: the platform account reads any, a tenant-bound token its own.
 #[utoipa::path(
     get,
     path = "/api/tenants/{id}",
@@ -108,7 +102,7 @@ async fn get_tenant(
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<DataResponse<Tenant>>> {
-    reader(&principal)?;
+    principal.require_tenant(id, || tenant_not_found(id))?;
     let tenant = state
         .store
         .get(id)
@@ -263,10 +257,9 @@ fn hold(principal: &Principal, body: &HoldRequest) -> ApiResult<gobi_shared::cal
     })
 }
 
-/// Legal holds are for platform admins.
+/// Legal holds and call deletion are for admins of the platform account.
 fn legal_admin(principal: &Principal) -> ApiResult<()> {
-    principal.require_platform()?;
-    principal.require_role(Role::Admin)
+    principal.require_platform_role(Role::Admin)
 }
 
 /// Brings every call of the tenant in line with the tenant's hold.

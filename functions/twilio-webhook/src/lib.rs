@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use gobi_phone_numbers::store::PhoneNumberStore;
 use gobi_shared::Config;
 use gobi_shared::calls::{Call, CallStatus, CallStore, Direction};
+use gobi_shared::config::SipAuth;
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested, Publisher};
 use gobi_shared::ids::{CallId, E164};
@@ -36,8 +37,8 @@ pub enum Answer {
         url: Url,
         token: Option<SecretString>,
     },
-    /// `<Dial><Sip>` to LiveKit's SIP endpoint.
-    Sip { uri: String },
+    /// `<Dial><Sip>` to LiveKit's SIP endpoint, with the trunk's credentials when configured.
+    Sip { uri: String, auth: Option<SipAuth> },
     /// Neither is configured: say so and hang up.
     Unavailable,
 }
@@ -61,23 +62,33 @@ impl WebhookState {
         dynamodb: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
         clock: Clock,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        // Fail closed: with checks on (the default) and nothing to check against, refuse to start
+        // rather than accept unsigned posts.
         let signing = match (&config.twilio.auth_token, &config.twilio.webhook_base_url) {
-            (Some(token), Some(base)) if config.twilio.validate_signature => Some((
+            _ if !config.twilio.validate_signature => None,
+            (Some(token), Some(base)) => Some((
                 token.clone(),
                 base.as_str().trim_end_matches('/').to_owned(),
             )),
-            _ => None,
+            _ => anyhow::bail!(
+                "configuration: TWILIO_VALIDATE_SIGNATURE: is true (the default) but \
+                 TWILIO_AUTH_TOKEN and TWILIO_WEBHOOK_BASE_URL are not both set; set them, or \
+                 TWILIO_VALIDATE_SIGNATURE=false outside production"
+            ),
         };
         let answer = match (&config.twilio.media_stream_url, &config.livekit.sip_uri) {
             (Some(url), _) => Answer::Stream {
                 url: url.clone(),
                 token: config.twilio.media_stream_token.clone(),
             },
-            (None, Some(uri)) if config.livekit.url.is_some() => Answer::Sip { uri: uri.clone() },
+            (None, Some(uri)) if config.livekit.url.is_some() => Answer::Sip {
+                uri: uri.clone(),
+                auth: config.livekit.sip_auth.clone(),
+            },
             _ => Answer::Unavailable,
         };
-        Self {
+        Ok(Self {
             calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
             numbers: PhoneNumberStore::new(dynamodb.clone(), &config.tables.phone_numbers),
             tenants: TenantStore::new(dynamodb, &config.tables.tenants),
@@ -88,7 +99,7 @@ impl WebhookState {
             signing,
             answer,
             clock,
-        }
+        })
     }
 }
 
@@ -343,9 +354,13 @@ async fn inbound(
             }
             twiml::stream(url.as_str(), &parameters)
         }
-        Answer::Sip { uri } => {
+        Answer::Sip { uri, auth } => {
             let host = uri.trim_start_matches("sip:");
-            twiml::dial_sip(&format!("sip:{}@{host}", call.to))
+            twiml::dial_sip(
+                &format!("sip:{}@{host}", call.to),
+                auth.as_ref()
+                    .map(|a| (a.username.as_str(), a.password.expose_secret())),
+            )
         }
         Answer::Unavailable => {
             twiml::say_and_hang_up("Sorry, no one can take your call right now. Goodbye.")

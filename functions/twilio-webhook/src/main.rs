@@ -12,6 +12,6 @@ async fn main() -> anyhow::Result<()> {
         dynamo::client(&sdk),
         aws_sdk_sqs::Client::new(&sdk),
         Clock::system(),
-    );
+    )?;
     http::serve(router(state), &config).await
 }

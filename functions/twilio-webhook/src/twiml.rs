@@ -37,10 +37,18 @@ pub fn stream(url: &str, parameters: &[(&str, &str)]) -> String {
     )
 }
 
-/// `<Dial><Sip>` to a SIP URI.
-pub fn dial_sip(uri: &str) -> String {
+/// `<Dial><Sip>` to a SIP URI, with the digest credentials the LiveKit trunk requires.
+pub fn dial_sip(uri: &str, credentials: Option<(&str, &str)>) -> String {
+    let auth = match credentials {
+        Some((username, password)) => format!(
+            r#" username="{}" password="{}""#,
+            escape(username),
+            escape(password)
+        ),
+        None => String::new(),
+    };
     format!(
-        "{HEADER}<Response><Dial><Sip>{}</Sip></Dial></Response>",
+        "{HEADER}<Response><Dial><Sip{auth}>{}</Sip></Dial></Response>",
         escape(uri)
     )
 }
@@ -72,6 +80,10 @@ mod tests {
         assert!(xml.contains(r#"url="wss://x/?a=1&amp;b=&quot;2&quot;""#));
         assert!(xml.contains(r#"value="&lt;t&gt;&amp;&apos;""#));
         assert_eq!(escape("a\u{1}b"), "ab");
-        assert!(dial_sip("sip:+1@h</Sip>").contains("sip:+1@h&lt;/Sip&gt;"));
+        assert!(dial_sip("sip:+1@h</Sip>", None).contains("sip:+1@h&lt;/Sip&gt;"));
+        assert!(
+            dial_sip("sip:+1@h", Some(("gobi", "p\"w")))
+                .contains(r#"<Sip username="gobi" password="p&quot;w">sip:+1@h</Sip>"#)
+        );
     }
 }

@@ -90,6 +90,7 @@ impl JwtVerifier {
             let mut v = Validation::new(algorithm);
             v.leeway = 5;
             v.validate_exp = true;
+            v.validate_nbf = true;
             v.required_spec_claims = HashSet::from(["exp".to_owned()]);
             match &config.issuer {
                 Some(issuer) => {

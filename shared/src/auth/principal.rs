@@ -37,48 +37,59 @@ impl Role {
 }
 
 /// The verified caller.
+///
+/// The authority rule: a token acts across tenants only when it carries `acct` = the platform
+/// account; any other token acts for its own `tenant_id` alone, whatever its role or
+/// `is_internal`. Internal roles operate inside that tenant, `client_viewer` reads it.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub subject: String,
     pub email: Option<String>,
     /// The strongest role the token names; `Viewer` when it names none.
     pub role: Role,
-    /// The caller's own tenant, when the token names one that is a UUID.
+    /// The tenant the token is bound to (always a UUID: other values are refused).
     pub tenant_id: Option<TenantId>,
-    /// Platform staff: the platform account (`acct`), or `is_internal` with an internal role.
+    /// The platform account (`acct` = `00000000-0000-0000-0000-000000000000`): may act on
+    /// every tenant and manage tenants.
     pub platform: bool,
     pub permissions: Vec<String>,
 }
 
 impl Principal {
-    pub fn from_claims(claims: Claims) -> Self {
+    /// Reads verified claims. A `tenant_id` that is present but not a UUID is refused
+    /// (`INVALID_TOKEN`), never read as "no tenant".
+    pub fn from_claims(claims: Claims) -> Result<Self, ApiError> {
         let names = claims.role.iter().chain(claims.roles.iter());
         let role = names
             .filter_map(|n| Role::parse(n))
             .max()
             .unwrap_or(Role::Viewer);
-        let internal_role = claims
-            .role
-            .iter()
-            .chain(claims.roles.iter())
-            .any(|n| matches!(n.trim(), "internal_admin" | "internal_operator"));
-        let platform_account = claims
+        let platform = claims
             .acct
             .as_deref()
-            .and_then(|a| a.parse::<uuid::Uuid>().ok())
+            .and_then(|a| a.trim().parse::<uuid::Uuid>().ok())
             .is_some_and(|a| a == PLATFORM_ACCOUNT);
-        let platform = platform_account || (claims.is_internal == Some(true) && internal_role);
-        Self {
+        let tenant_id = match claims.tenant_id.as_deref() {
+            None => None,
+            Some(raw) => Some(raw.trim().parse().map_err(|_| ApiError::InvalidToken)?),
+        };
+        Ok(Self {
             subject: claims.sub.unwrap_or_default(),
             email: claims.email,
             role,
-            tenant_id: claims.tenant_id.as_deref().and_then(|t| t.parse().ok()),
+            tenant_id,
             platform,
             permissions: claims.permissions,
-        }
+        })
     }
 
-    /// Tenant management is for platform staff only.
+    /// Whether the caller may act on `tenant` at all: the platform account on any, everyone
+    /// else on the tenant their token is bound to.
+    pub fn reaches(&self, tenant: TenantId) -> bool {
+        self.platform || self.tenant_id == Some(tenant)
+    }
+
+    /// Tenant management, legal holds and call deletion are for the platform account only.
     pub fn require_platform(&self) -> Result<(), ApiError> {
         if self.platform {
             Ok(())
@@ -88,6 +99,12 @@ impl Principal {
                 message: "This operation requires a platform account token".into(),
             })
         }
+    }
+
+    /// The platform account with at least `role`.
+    pub fn require_platform_role(&self, role: Role) -> Result<(), ApiError> {
+        self.require_platform()?;
+        self.require_role(role)
     }
 
     pub fn require_role(&self, required: Role) -> Result<(), ApiError> {
@@ -100,33 +117,46 @@ impl Principal {
         }
     }
 
-    /// For runtime endpoints (the second seed's "internal role with tenant isolation"): an
-    /// internal role is needed, and a token that names a tenant acts on that tenant only.
-    pub fn require_runtime(
-        &self,
-        tenant_id: TenantId,
-        not_found: impl FnOnce() -> ApiError,
-    ) -> Result<(), ApiError> {
-        self.require_platform()?;
-        self.require_role(Role::Operator)?;
-        match self.tenant_id {
-            Some(own) if own != tenant_id => Err(not_found()),
-            _ => Ok(()),
-        }
+    /// `/internal/*` routes are for internal roles (`internal_admin`, `internal_operator`);
+    /// `client_viewer` gets 403 there, whatever the tenant.
+    pub fn require_internal(&self) -> Result<(), ApiError> {
+        self.require_role(Role::Operator)
     }
 
-    /// Staff may act on any tenant, others only on their own. Refusals look like absence, so
-    /// the caller passes the error its route answers for a missing object.
+    /// Reading a tenant's objects. Refusals look like absence, so the caller passes the error
+    /// its route answers for a missing object.
     pub fn require_tenant(
         &self,
         tenant_id: TenantId,
         not_found: impl FnOnce() -> ApiError,
     ) -> Result<(), ApiError> {
-        if self.platform || self.tenant_id == Some(tenant_id) {
+        if self.reaches(tenant_id) {
             Ok(())
         } else {
             Err(not_found())
         }
+    }
+
+    /// Writing a tenant's objects: the tenant must be reachable (else `not_found`), then the
+    /// caller needs an internal role (else 403).
+    pub fn require_tenant_writer(
+        &self,
+        tenant_id: TenantId,
+        not_found: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
+        self.require_tenant(tenant_id, not_found)?;
+        self.require_internal()
+    }
+
+    /// Runtime and internal routes on one tenant's object: an internal role (else 403), and the
+    /// tenant reachable (else `not_found`).
+    pub fn require_runtime(
+        &self,
+        tenant_id: TenantId,
+        not_found: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
+        self.require_internal()?;
+        self.require_tenant(tenant_id, not_found)
     }
 }
 
@@ -155,7 +185,7 @@ where
         }
         let verifier = Arc::<JwtVerifier>::from_ref(state);
         let claims = verifier.verify(token)?;
-        Ok(Self::from_claims(claims))
+        Self::from_claims(claims)
     }
 }
 
@@ -169,55 +199,89 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
+    fn principal(json: serde_json::Value) -> Principal {
+        Principal::from_claims(claims(json)).unwrap()
+    }
+
+    const OWN: &str = "0191f5e2-3f6b-7c41-9a0e-3a3b3c3d3e3f";
+
     #[test]
-    fn first_seed_claims_map_to_platform_roles() {
-        let p = Principal::from_claims(claims(serde_json::json!({
+    fn first_seed_claims_with_the_platform_account_reach_every_tenant() {
+        let p = principal(serde_json::json!({
             "sub": "u1", "roles": ["tenant-manager", "admin"], "acct": "00000000-0000-0000-0000-000000000000"
-        })));
+        }));
         assert!(p.platform);
         assert_eq!(p.role, Role::Admin);
+        assert!(p.reaches(TenantId::new()));
     }
 
     #[test]
-    fn second_seed_claims_need_an_internal_role_to_be_staff() {
-        let staff = Principal::from_claims(claims(serde_json::json!({
-            "sub": "u1", "role": "internal_operator", "is_internal": "true", "tenant_id": "t"
-        })));
-        assert!(staff.platform);
-        assert_eq!(staff.role, Role::Operator);
-        let viewer = Principal::from_claims(claims(serde_json::json!({
-            "sub": "u2", "role": "client_viewer", "is_internal": true,
-            "tenant_id": "0191f5e2-3f6b-7c41-9a0e-3a3b3c3d3e3f"
-        })));
-        assert!(!viewer.platform);
-        assert!(viewer.tenant_id.is_some());
-        let outsider = Principal::from_claims(claims(serde_json::json!({
-            "sub": "u3", "role": "internal_admin", "is_internal": false,
+    fn internal_roles_without_the_platform_account_are_bound_to_their_tenant() {
+        for role in ["internal_operator", "internal_admin"] {
+            let p = principal(serde_json::json!({
+                "sub": "u1", "role": role, "is_internal": "true", "tenant_id": OWN
+            }));
+            assert!(!p.platform, "{role} without acct is not the platform");
+            assert!(p.reaches(OWN.parse().unwrap()));
+            assert!(
+                !p.reaches(TenantId::new()),
+                "{role} reaches its tenant only"
+            );
+            assert!(p.require_internal().is_ok());
+        }
+        let outsider = principal(serde_json::json!({
+            "sub": "u3", "role": "internal_admin", "is_internal": true,
             "acct": "11111111-1111-1111-1111-111111111111"
-        })));
+        }));
         assert!(!outsider.platform);
+        assert!(
+            !outsider.reaches(TenantId::new()),
+            "no tenant, no platform: nothing"
+        );
     }
 
     #[test]
-    fn tenant_access_is_own_tenant_or_staff() {
-        let own: TenantId = "0191f5e2-3f6b-7c41-9a0e-3a3b3c3d3e3f".parse().unwrap();
+    fn a_tenant_id_that_is_not_a_uuid_is_an_invalid_token() {
+        let refused = Principal::from_claims(claims(serde_json::json!({
+            "sub": "u1", "role": "internal_admin", "is_internal": true, "tenant_id": "tenant-1"
+        })))
+        .unwrap_err();
+        assert_eq!(refused.code(), "INVALID_TOKEN");
+    }
+
+    #[test]
+    fn tenant_access_is_own_tenant_or_platform_and_refusals_look_like_absence() {
+        let own: TenantId = OWN.parse().unwrap();
         let other = TenantId::new();
-        let viewer = Principal::from_claims(claims(serde_json::json!({
+        let viewer = principal(serde_json::json!({
             "sub": "u", "role": "client_viewer", "tenant_id": own.to_string()
-        })));
+        }));
         let missing = || ApiError::not_found("X_NOT_FOUND", "not found");
         assert!(viewer.require_tenant(own, missing).is_ok());
-        let refused = viewer.require_tenant(other, missing).unwrap_err();
-        assert_eq!(refused.code(), "X_NOT_FOUND", "refusal looks like absence");
-        let staff = Principal::from_claims(claims(serde_json::json!({
-            "sub": "s", "role": "internal_operator", "is_internal": true
-        })));
-        assert!(staff.require_tenant(other, missing).is_ok());
+        assert_eq!(
+            viewer.require_tenant(other, missing).unwrap_err().code(),
+            "X_NOT_FOUND"
+        );
+        assert_eq!(
+            viewer
+                .require_tenant_writer(own, missing)
+                .unwrap_err()
+                .code(),
+            "INSUFFICIENT_PERMISSIONS"
+        );
+        assert_eq!(
+            viewer.require_internal().unwrap_err().code(),
+            "INSUFFICIENT_PERMISSIONS"
+        );
+        let platform = principal(serde_json::json!({
+            "sub": "s", "role": "internal_operator", "acct": PLATFORM_ACCOUNT.to_string()
+        }));
+        assert!(platform.require_tenant_writer(other, missing).is_ok());
     }
 
     #[test]
     fn no_role_means_read_only() {
-        let p = Principal::from_claims(claims(serde_json::json!({"sub": "u1"})));
+        let p = principal(serde_json::json!({"sub": "u1"}));
         assert_eq!(p.role, Role::Viewer);
         assert!(p.require_role(Role::Operator).is_err());
         assert!(p.require_role(Role::Viewer).is_ok());
