@@ -457,6 +457,70 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_unsigned_webhooks_and_unchecked_issuers() {
+        let production = [
+            ("NODE_ENV", "production"),
+            ("JWT_ISSUER", "gobi"),
+            ("JWT_AUDIENCE", "gobi-api"),
+        ];
+        assert!(
+            config(&production).unwrap().twilio.validate_signature,
+            "on by default"
+        );
+        let mut unsigned = production.to_vec();
+        unsigned.push(("TWILIO_VALIDATE_SIGNATURE", "false"));
+        assert_eq!(
+            config(&unsigned).unwrap_err().name,
+            "TWILIO_VALIDATE_SIGNATURE"
+        );
+        assert_eq!(
+            config(&[("NODE_ENV", "production"), ("JWT_AUDIENCE", "a")])
+                .unwrap_err()
+                .name,
+            "JWT_ISSUER"
+        );
+        assert_eq!(
+            config(&[("NODE_ENV", "production"), ("JWT_ISSUER", "i")])
+                .unwrap_err()
+                .name,
+            "JWT_AUDIENCE"
+        );
+        // Outside production it may be switched off, for local smoke tests.
+        assert!(
+            !config(&[("TWILIO_VALIDATE_SIGNATURE", "false")])
+                .unwrap()
+                .twilio
+                .validate_signature
+        );
+    }
+
+    #[test]
+    fn sip_credentials_come_in_pairs_and_are_long_enough() {
+        assert_eq!(
+            config(&[("LIVEKIT_SIP_AUTH_USERNAME", "gobi")])
+                .unwrap_err()
+                .name,
+            "LIVEKIT_SIP_AUTH_USERNAME"
+        );
+        assert_eq!(
+            config(&[
+                ("LIVEKIT_SIP_AUTH_USERNAME", "gobi"),
+                ("LIVEKIT_SIP_AUTH_PASSWORD", "short")
+            ])
+            .unwrap_err()
+            .name,
+            "LIVEKIT_SIP_AUTH_PASSWORD"
+        );
+        let c = config(&[(
+            "LIVEKIT_SIP_ALLOWED_ADDRESSES",
+            "54.172.60.0/30, 54.244.51.0/30",
+        )])
+        .unwrap();
+        assert!(c.livekit.sip_secured());
+        assert_eq!(c.livekit.sip_allowed_addresses.len(), 2);
+    }
+
+    #[test]
     fn bad_values_are_refused_with_their_name() {
         assert_eq!(config(&[("PORT", "eighty")]).unwrap_err().name, "PORT");
         assert_eq!(

@@ -179,3 +179,37 @@ async fn errors_do_not_echo_tokens() {
     let answer = app.get(PATH, &token).await;
     assert!(!answer.text.contains(&token[..20]));
 }
+
+#[tokio::test]
+async fn a_tenant_id_that_is_not_a_uuid_is_an_invalid_token_and_nbf_is_honoured() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Claims", "claims").await;
+    let slug = tokens::internal("internal_admin", "tenant-1");
+    let refused = app
+        .get(&format!("/api/tenants/{tenant}/agents"), &slug)
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNAUTHORIZED, "INVALID_TOKEN")
+    );
+    let now = chrono::Utc::now().timestamp();
+    let early = tokens::hs256(&tokens::claims(
+        json!({"sub": "u", "role": "internal_admin", "tenant_id": tenant, "nbf": now + 600}),
+    ));
+    assert_eq!(
+        app.get(&format!("/api/tenants/{tenant}/agents"), &early)
+            .await
+            .code(),
+        "INVALID_TOKEN",
+        "not valid before its nbf"
+    );
+    let ready = tokens::hs256(&tokens::claims(
+        json!({"sub": "u", "role": "internal_admin", "tenant_id": tenant, "nbf": now - 1}),
+    ));
+    assert_eq!(
+        app.get(&format!("/api/tenants/{tenant}/agents"), &ready)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}

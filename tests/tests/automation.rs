@@ -431,6 +431,39 @@ async fn executions_against_n8n_are_retried_only_when_it_helps_and_always_record
         ("trace-1", s.call.to_string().as_str())
     );
     assert_eq!(sent.body["execution_id"], execution_id);
+    // Header values are secrets: sealed in the item, only their names read back.
+    let read = s
+        .app
+        .get(&format!("/internal/tools/{}", ids["ok"]), &s.staff)
+        .await;
+    assert_eq!(
+        read.body["data"]["endpoint"]["header_names"],
+        json!(["X-Call", "X-Trace"])
+    );
+    assert!(!read.text.contains("{{trace_id}}"), "{}", read.text);
+    let item = s
+        .app
+        .dynamodb
+        .get_item()
+        .table_name(&s.app.config.tables.tools)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}", s.tenant)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TOOL#{}", ids["ok"])),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let dump = format!("{item:?}");
+    assert!(
+        !dump.contains("{{trace_id}}") && dump.contains("sealed_headers"),
+        "{dump}"
+    );
 
     let slow = s.execute(&ids["slow"], input.clone()).await;
     assert_eq!(

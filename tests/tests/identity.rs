@@ -395,6 +395,96 @@ async fn login_scopes_the_token_to_a_member_tenant() {
     .await;
     assert_eq!(not_member.status, StatusCode::FORBIDDEN);
     assert_eq!(not_member.code(), "NOT_A_MEMBER");
+
+    // Only memberships of the platform tenant (the first admin's) carry the platform account:
+    // the operator of tenant A acts on A alone.
+    let operator = default.body["data"]["token"].as_str().unwrap();
+    assert!(claims_of(operator).get("acct").is_none());
+    assert_eq!(
+        app.get(&format!("/api/tenants/{a}/agents"), operator)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/api/tenants/{b}/agents"), operator)
+            .await
+            .code(),
+        "TENANT_NOT_FOUND"
+    );
+    assert_eq!(
+        app.get("/api/tenants", operator).await.code(),
+        "ACCOUNT_NOT_AUTHORIZED"
+    );
+    let admin_again = login(
+        &app,
+        json!({"email": "admin@acme.example", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(admin_again.status, StatusCode::OK, "{}", admin_again.text);
+    let claims = claims_of(admin_again.body["data"]["token"].as_str().unwrap());
+    assert_eq!(claims["acct"], gobi_tests::PLATFORM_ACCOUNT);
+    assert_eq!(
+        admin_again.body["data"]["acct"],
+        gobi_tests::PLATFORM_ACCOUNT
+    );
+}
+
+#[tokio::test]
+async fn first_admin_outside_local_and_test_needs_the_bootstrap_key() {
+    for environment in ["production", "staging"] {
+        let app = spawn_app_with(TestAppOptions {
+            extra: vec![("NODE_ENV", environment.into())],
+            ..Default::default()
+        })
+        .await;
+        let path = "/auth/register-first-admin";
+        let header = "x-auth-bootstrap-key";
+        for key in [None, Some("wrong-key")] {
+            let refused = with_key(&app, path, header, key, first_admin_body("a@x.example")).await;
+            assert_eq!(
+                (refused.status, refused.code()),
+                (StatusCode::UNAUTHORIZED, "INVALID_BOOTSTRAP_KEY"),
+                "{environment}"
+            );
+        }
+        let created = with_key(
+            &app,
+            path,
+            header,
+            Some(AUTH_BOOTSTRAP_KEY),
+            first_admin_body("a@x.example"),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let claims = claims_of(created.body["data"]["token"].as_str().unwrap());
+        assert_eq!(
+            claims["acct"],
+            gobi_tests::PLATFORM_ACCOUNT,
+            "the platform tenant's admin"
+        );
+
+        let unconfigured = spawn_app_with(TestAppOptions {
+            extra: vec![
+                ("NODE_ENV", environment.into()),
+                ("AUTH_BOOTSTRAP_KEY", String::new()),
+            ],
+            ..Default::default()
+        })
+        .await;
+        let hidden = with_key(
+            &unconfigured,
+            path,
+            header,
+            Some(AUTH_BOOTSTRAP_KEY),
+            first_admin_body("a@x.example"),
+        )
+        .await;
+        assert_eq!(
+            (hidden.status, hidden.code()),
+            (StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND")
+        );
+    }
 }
 
 #[tokio::test]

@@ -737,3 +737,27 @@ async fn lambda_fixtures_for_the_function_url_and_sqs() {
         "the handoff record made a dispatch"
     );
 }
+
+#[tokio::test]
+async fn the_webhook_refuses_to_start_with_checks_on_and_nothing_to_check_against() {
+    let sdk = gobi_shared::dynamo::sdk_config().await;
+    for missing in ["TWILIO_AUTH_TOKEN", "TWILIO_WEBHOOK_BASE_URL"] {
+        let config = gobi_tests::test_config(&gobi_tests::TestAppOptions {
+            extra: vec![(missing, String::new())],
+            ..Default::default()
+        });
+        assert!(config.twilio.validate_signature, "on by default");
+        let refused = gobi_twilio_webhook::WebhookState::new(
+            &config,
+            gobi_shared::dynamo::client(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
+            gobi_shared::time::Clock::system(),
+        )
+        .err()
+        .expect("refused to start");
+        assert!(
+            refused.to_string().contains("TWILIO_VALIDATE_SIGNATURE"),
+            "{refused}"
+        );
+    }
+}

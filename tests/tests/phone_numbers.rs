@@ -3,7 +3,8 @@
 use gobi_phone_numbers::store::PhoneNumberStore;
 use gobi_shared::ids::E164;
 use gobi_tests::{
-    Answer, LIVEKIT_AGENT, TestApp, WEBHOOK_BASE, spawn_app, spawn_telephony_app, tokens,
+    Answer, LIVEKIT_AGENT, SIP_AUTH_PASSWORD, SIP_AUTH_USERNAME, TestApp, WEBHOOK_BASE, spawn_app,
+    spawn_telephony_app, tokens,
 };
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -206,6 +207,11 @@ async fn purchase_buys_provisions_stores_and_routes() {
         (trunk_id, trunk, lk.rules.values().next().cloned().unwrap())
     };
     assert_eq!(trunk.numbers, vec!["+15551234567".to_owned()]);
+    // Not open to the world: INVITEs must carry the configured digest credentials.
+    assert_eq!(
+        (trunk.auth_username.as_str(), trunk.auth_password.as_str()),
+        (SIP_AUTH_USERNAME, SIP_AUTH_PASSWORD)
+    );
     assert_eq!(rule.trunk_ids, vec![trunk_id.clone()]);
     let agents = &rule.room_config.as_ref().unwrap().agents;
     assert_eq!(agents[0].agent_name, LIVEKIT_AGENT);
