@@ -127,12 +127,26 @@ fn default_retention() -> u32 {
     DEFAULT_RETENTION_DAYS
 }
 
-/// Who placed a legal hold, when and why.
+/// Who placed a legal hold, when and why. A tenant's `client_viewer` sees only that a hold is
+/// in place and since when: the reason and who placed it are the platform's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LegalHold {
-    pub reason: String,
-    pub placed_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_by: Option<String>,
     pub placed_at: DateTime<Utc>,
+}
+
+impl LegalHold {
+    /// What a tenant's own reader is shown.
+    pub fn for_viewer(&self) -> Self {
+        Self {
+            reason: None,
+            placed_by: None,
+            placed_at: self.placed_at,
+        }
+    }
 }
 
 impl Call {

@@ -838,3 +838,33 @@ async fn the_scheduler_runs_from_an_eventbridge_scheduled_event() {
     let as_json = serde_json::to_value(&report).unwrap();
     assert_eq!(as_json["heartbeats"]["marked_offline"], 1);
 }
+
+#[tokio::test]
+async fn an_agent_keeps_a_bounded_number_of_workers() {
+    let app = spawn_app().await;
+    let t = tenant(&app, "workers-bound.example").await;
+    let a = agent(&app, &t, "Crowded").await;
+    let runtime = tokens::internal("internal_operator", &t);
+    let max = gobi_agents::store::MAX_WORKERS;
+    for i in 0..max {
+        let beat = heartbeat(&app, &runtime, &a, &format!("w{i}")).await;
+        assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
+    }
+    let crowded = heartbeat(&app, &runtime, &a, "one-too-many").await;
+    assert_eq!(
+        (crowded.status, crowded.code()),
+        (StatusCode::CONFLICT, "TOO_MANY_WORKERS")
+    );
+    // A worker already known keeps reporting.
+    assert_eq!(
+        heartbeat(&app, &runtime, &a, "w7").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_agent(&app, &t, &a).await["workers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        max
+    );
+}

@@ -141,6 +141,16 @@ async fn a_calls_full_record_reads_back_once_and_in_order() {
         ),
         (Some(12), Some(8), Some(5))
     );
+    for scheme in ["file", "ftp", "http", "gs"] {
+        let refused = app
+            .put(
+                &format!("/internal/runtime/calls/{}/recording", c.id),
+                &runtime,
+                json!({"storage_uri": format!("{scheme}://host/call.wav"), "format": "wav", "duration_seconds": 1, "size_bytes": 1}),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{scheme}");
+    }
     let recording = json!({"storage_uri": "s3://gobi-recordings/records/call.wav", "format": "wav", "duration_seconds": 95, "size_bytes": 1520000});
     assert_eq!(
         app.put(
@@ -292,6 +302,19 @@ async fn other_tenants_see_nothing() {
         "TENANT_NOT_FOUND"
     );
     let today = app.clock.now().date_naive();
+    // Dates beyond what RFC 3339 writes are refused, never a panic.
+    for range in [
+        "from=+262142-12-31&to=+262142-12-31",
+        "from=2026-01-01&to=+262143-12-31",
+    ] {
+        let far = app
+            .get(
+                &format!("/client/kpis?{range}&tenant_id={a}"),
+                &tokens::admin(),
+            )
+            .await;
+        assert_eq!(far.status, StatusCode::BAD_REQUEST, "{range}: {}", far.text);
+    }
     assert_eq!(
         app.get(
             &format!("/client/kpis?from={today}&to={today}&tenant_id={a}"),
@@ -628,6 +651,24 @@ async fn legal_holds_stop_expiry_and_deletes() {
     assert_eq!(held.status, StatusCode::OK, "{}", held.text);
     assert_eq!(held.body["data"]["legal_hold"]["reason"], "Case 2026-114");
     assert_eq!(held.body["data"]["legal_hold"]["placed_by"], "user-1");
+    // The tenant's reader sees that the call is held and since when, not why or by whom.
+    let seen = app
+        .get(
+            &format!("/client/calls/{}", c.id),
+            &tokens::client_viewer(&t),
+        )
+        .await;
+    let hold = &seen.body["data"]["legal_hold"];
+    assert!(hold["placed_at"].is_string(), "{}", seen.text);
+    assert!(
+        hold.get("reason").is_none() && hold.get("placed_by").is_none(),
+        "{}",
+        seen.text
+    );
+    let staff = app
+        .get(&format!("/client/calls/{}?tenant_id={t}", c.id), &admin)
+        .await;
+    assert_eq!(staff.body["data"]["legal_hold"]["reason"], "Case 2026-114");
     assert_eq!(raw_expiry(&app, &t, call_sk.clone()).await, None);
     assert_eq!(raw_expiry(&app, &t, segment_sk.clone()).await, None);
     let refused = app

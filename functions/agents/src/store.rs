@@ -53,6 +53,8 @@ mod keys {
 
 const ONLINE: &str = "online";
 const OFFLINE: &str = "offline";
+/// Workers one agent item keeps (each a small map entry); more answer 409 `TOO_MANY_WORKERS`.
+pub const MAX_WORKERS: usize = 100;
 
 #[derive(Serialize, Deserialize)]
 struct AgentItem {
@@ -637,7 +639,8 @@ impl AgentStore {
     }
 
     /// Records a heartbeat in one write; the write says whether the agent was offline, and only
-    /// then is a status change added to the timeline.
+    /// then is a status change added to the timeline. The workers map is bounded
+    /// ([`MAX_WORKERS`]), so the agent item stays far below DynamoDB's item size.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
     pub async fn heartbeat(
         &self,
@@ -661,7 +664,11 @@ impl AgentStore {
             .update_expression(
                 "SET last_heartbeat_at = :now, persisted_status = :online, gsi2pk = :index, gsi2sk = :expiry, workers.#worker = :worker",
             )
-            .condition_expression("attribute_exists(pk)")
+            // A known worker always reports; a new one only while the map has room.
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_exists(workers.#worker) OR size(workers) < :max_workers)",
+            )
+            .expression_attribute_values(":max_workers", dynamo::n(MAX_WORKERS))
             .expression_attribute_names("#worker", &beat.worker_id)
             .expression_attribute_values(":now", time(now)?)
             .expression_attribute_values(":online", s(ONLINE))
@@ -674,7 +681,15 @@ impl AgentStore {
         let old = match result {
             Ok(output) => output.attributes.unwrap_or_default(),
             Err(e) if dynamo::is_condition_failed(&e) => {
-                return Err(agent_not_found(beat.agent_id));
+                return Err(match self.get(tenant, beat.agent_id).await? {
+                    Some(_) => ApiError::conflict(
+                        "TOO_MANY_WORKERS",
+                        format!(
+                            "An agent reports at most {MAX_WORKERS} workers; they are cleared when it goes offline"
+                        ),
+                    ),
+                    None => agent_not_found(beat.agent_id),
+                });
             }
             Err(e) => {
                 return Err(ApiError::Internal(

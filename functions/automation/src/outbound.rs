@@ -32,20 +32,33 @@ fn internal_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         || ip.is_documentation()
         || a == 0
+        || a >= 240
         || (a == 100 && (64..128).contains(&b))
         || (a == 198 && (b == 18 || b == 19))
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
 }
 
+/// IPv6 forms that carry an IPv4 address (mapped, IPv4-compatible `::a.b.c.d`, NAT64
+/// `64:ff9b::/96`) are judged by that address; 6to4 (`2002::/16`) reaches IPv4 through a relay
+/// and is refused outright.
 fn internal_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return internal_v4(v4);
     }
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let o = ip.octets();
+    let embedded = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    let first = segments[0];
+    let ipv4_compatible =
+        segments[..6].iter().all(|s| *s == 0) && !ip.is_loopback() && !ip.is_unspecified();
+    let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
+        || first == 0x2002
+        || ((ipv4_compatible || nat64) && internal_v4(embedded))
 }
 
 /// Addresses a tenant's URL may never reach outside local mode.
@@ -112,10 +125,26 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::1",
+            "2002:0808:0808::1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "192.0.0.1",
+            "192.0.0.170",
+            "240.0.0.1",
+            "255.255.255.254",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "64:ff9b::808:808",
+            "192.0.1.1",
+        ] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
     }

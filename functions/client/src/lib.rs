@@ -177,7 +177,20 @@ async fn list_calls(
             query.cursor.as_deref(),
         )
         .await?;
+    let data = data.into_iter().map(|c| shown(&principal, c)).collect();
     Ok(Json(CallsPage { data, next_cursor }))
+}
+
+/// A call as the caller may see it: a `client_viewer` sees that a legal hold is in place, not
+/// why or by whom.
+fn shown(principal: &Principal, mut call: Call) -> Call {
+    if principal.require_internal().is_err() {
+        call.legal_hold = call
+            .legal_hold
+            .as_ref()
+            .map(gobi_shared::calls::LegalHold::for_viewer);
+    }
+    call
 }
 
 /// A call with its timeline.
@@ -200,7 +213,7 @@ async fn tenant_call(
         .get(tenant, id)
         .await?
         .ok_or_else(|| call_not_found(id))?;
-    Ok((tenant, call))
+    Ok((tenant, shown(principal, call)))
 }
 
 /// One call and its timeline.
@@ -348,6 +361,16 @@ async fn kpis(
     ApiQuery(query): ApiQuery<KpiQuery>,
 ) -> ApiResult<Json<DataResponse<KpiReport>>> {
     let tenant = tenant_of(&principal, query.tenant_id)?;
+    // Calendar dates as RFC 3339 writes them (years 0000 to 9999): a far-future day has no
+    // successor to walk to and would never be a call's day anyway.
+    for (field, date) in [("from", query.from), ("to", query.to)] {
+        if !(0..=9999).contains(&chrono::Datelike::year(&date)) {
+            return Err(ApiError::validation(
+                field,
+                "must be a date in years 0000 to 9999",
+            ));
+        }
+    }
     let span = (query.to - query.from).num_days();
     if !(0..MAX_KPI_DAYS).contains(&span) {
         return Err(ApiError::validation(
@@ -361,8 +384,8 @@ async fn kpis(
         .await?;
     let mut total = DailyCounters::default();
     let mut days = Vec::new();
-    let mut day = query.from;
-    while day <= query.to {
+    let mut next = Some(query.from);
+    while let Some(day) = next.filter(|d| *d <= query.to) {
         let key = day.to_string();
         let found = counters
             .iter()
@@ -378,7 +401,7 @@ async fn kpis(
             date: day,
             kpi: Kpi::from_counters(&found),
         });
-        day = day.succ_opt().expect("a calendar day follows");
+        next = day.succ_opt();
     }
     Ok(Json(DataResponse::new(KpiReport {
         days,

@@ -464,7 +464,7 @@ pub struct RecordingIn {
     #[schema(
         min_length = 1,
         max_length = 2048,
-        pattern = r"^[a-z0-9+.-]+://\S+$",
+        pattern = r"^(s3|https)://\S+$",
         example = "s3://gobi-recordings/t/c.wav"
     )]
     pub storage_uri: String,
@@ -502,13 +502,13 @@ async fn report_recording(
             .storage_uri
             .split_once("://")
             .is_some_and(|(scheme, rest)| {
-                !scheme.is_empty()
-                    && scheme.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b)
-                    })
-                    && gobi_shared::text::is_token(rest)
+                matches!(scheme, "s3" | "https") && gobi_shared::text::is_token(rest)
             });
-    p.require("storage_uri", uri_ok, "a URI like s3://bucket/key");
+    p.require(
+        "storage_uri",
+        uri_ok,
+        "an s3:// or https:// URI, like s3://bucket/key",
+    );
     p.require(
         "format",
         ["wav", "mp3", "ogg", "opus", "webm", "m4a"].contains(&body.format.as_str()),

@@ -103,11 +103,17 @@ async fn get_tenant(
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<DataResponse<Tenant>>> {
     principal.require_tenant(id, || tenant_not_found(id))?;
-    let tenant = state
+    let mut tenant = state
         .store
         .get(id)
         .await?
         .ok_or_else(|| tenant_not_found(id))?;
+    if principal.require_internal().is_err() {
+        tenant.legal_hold = tenant
+            .legal_hold
+            .as_ref()
+            .map(gobi_shared::calls::LegalHold::for_viewer);
+    }
     Ok(Json(DataResponse::new(tenant)))
 }
 
@@ -251,8 +257,8 @@ fn hold(principal: &Principal, body: &HoldRequest) -> ApiResult<gobi_shared::cal
         ));
     }
     Ok(gobi_shared::calls::LegalHold {
-        reason: reason.to_owned(),
-        placed_by: principal.subject.clone(),
+        reason: Some(reason.to_owned()),
+        placed_by: Some(principal.subject.clone()),
         placed_at: time::now(),
     })
 }
