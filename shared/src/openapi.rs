@@ -20,7 +20,17 @@ pub const DEV_BOOTSTRAP_KEY: &str = "devBootstrapKey";
 #[openapi(
     info(
         title = "GOBI API",
-        description = "Control plane for AI voice agents: tenants, agents, phone numbers, campaigns, tools and calls.",
+        description = "Control plane for AI voice agents: tenants, agents, phone numbers, campaigns, tools and calls.\n\n\
+**Authority.** A bearer token acts across tenants only when it carries `acct` = the platform account \
+`00000000-0000-0000-0000-000000000000` (in either claim vocabulary). Every other token acts for its own \
+`tenant_id` alone, whatever its role and `is_internal`: `internal_admin` / `internal_operator` \
+(`admin` / `tenant-manager`) write inside that tenant, `client_viewer` (`user`) reads it. Another \
+tenant's object answers as if it did not exist (404 with the route's code), and so does a `tenant_id` \
+query or body field naming another tenant. Tenant management (`/api/tenants` list, create, update, \
+delete, activate), legal holds and call deletion need the platform account (403 \
+`ACCOUNT_NOT_AUTHORIZED`). Every `/internal/*` route needs an internal role (403 \
+`INSUFFICIENT_PERMISSIONS` for `client_viewer`). A `tenant_id` claim that is not a UUID is refused \
+(401 `INVALID_TOKEN`); a token with neither the platform account nor a tenant reaches no tenant.",
         license(name = "UNLICENSED", identifier = "UNLICENSED"),
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
@@ -28,7 +38,7 @@ pub const DEV_BOOTSTRAP_KEY: &str = "devBootstrapKey";
     tags(
         (name = "System", description = "Health and documentation"),
         (name = "Auth", description = "First admin, login, bootstrap users and dev tokens"),
-        (name = "Tenants", description = "Tenant management (platform staff)"),
+        (name = "Tenants", description = "Tenant management (the platform account); a tenant-bound token reads its own tenant"),
         (name = "Agents", description = "AI voice agents, their versions, tool allowlists and live status"),
         (name = "Runtime", description = "What the voice runtime does: heartbeats, dispatch claims"),
         (name = "Automation", description = "n8n integrations, tools, the tool catalog and guarded tool execution"),
