@@ -769,41 +769,55 @@ impl CallStore {
     }
 
     /// A runtime-reported event, once per event id; `answered` and `ended` also update the call.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, call_id = %event.call_id))]
+    /// A call counts as answered once, whichever comes first: this event or Twilio's
+    /// `in-progress` callback ([`Self::advance`]); both take the answer only while `answered_at`
+    /// is absent, in the same transaction as the day's counter. Durations are counted from
+    /// Twilio's final callback alone, so they count once too.
+    #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %event.call_id))]
     pub async fn add_runtime_event(
         &self,
-        tenant: TenantId,
+        call: &Call,
         event: &CallEvent,
         end_reason: Option<&str>,
     ) -> ApiResult<bool> {
+        let tenant = call.tenant_id;
         let sk = format!("CALLEVT#{}#{}", event.call_id, event.id);
         let new = self.put_once(tenant, event.call_id, sk, event).await?;
-        if new && (event.kind == "answered" || event.kind == "ended") {
-            let mut update = self
-                .client
+        if !new {
+            return Ok(false);
+        }
+        let key = dynamo::key(keys::tenant(tenant), keys::call(event.call_id));
+        if event.kind == "answered" {
+            let answer = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression("SET answered_at = :at")
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(answered_at)")
+                .expression_attribute_values(":at", time(event.at)?)
+                .build()
+                .map_err(anyhow::Error::new)?;
+            let items = vec![
+                TransactWriteItem::builder().update(answer).build(),
+                self.count(tenant, &kpi_day(call.started_at), &[("answered", 1)])?,
+            ];
+            // Lost on the guard: the call was answered already (and counted then).
+            dynamo::transact_guarded(&self.client, items, 0, "applying an answered event").await?;
+        } else if event.kind == "ended" {
+            self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(dynamo::key(
-                    keys::tenant(tenant),
-                    keys::call(event.call_id),
-                )))
+                .set_key(Some(key))
                 .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":at", time(event.at)?);
-            update = if event.kind == "answered" {
-                update.update_expression("SET answered_at = if_not_exists(answered_at, :at)")
-            } else {
-                update
-                    .update_expression(
-                        "SET ended_at = if_not_exists(ended_at, :at), end_reason = :reason",
-                    )
-                    .expression_attribute_values(":reason", s(end_reason.unwrap_or("unspecified")))
-            };
-            update
+                .update_expression(
+                    "SET ended_at = if_not_exists(ended_at, :at), end_reason = :reason",
+                )
+                .expression_attribute_values(":at", time(event.at)?)
+                .expression_attribute_values(":reason", s(end_reason.unwrap_or("unspecified")))
                 .send()
                 .await
                 .map_err(|e| anyhow::Error::new(e).context("applying a call event"))?;
         }
-        Ok(new)
+        Ok(true)
     }
 
     /// A transcript segment, once per sequence number.

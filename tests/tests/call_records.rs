@@ -799,3 +799,81 @@ async fn legal_holds_stop_expiry_and_deletes() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_call_counts_as_answered_once_whichever_report_comes_first() {
+    let app = spawn_app().await;
+    let t = tenant(&app, "answer-order.example", 30).await;
+    let runtime = tokens::internal("internal_operator", &t);
+    let started = app.clock.now() - Duration::minutes(10);
+    let runtime_first = call(&t, started, "+15550000101", 30);
+    let twilio_first = call(&t, started + Duration::seconds(1), "+15550000102", 30);
+    for c in [&runtime_first, &twilio_first] {
+        open(&app, c).await;
+    }
+    // Each report is a new event (its own id) saying the call was answered.
+    let report = |c: &Call| {
+        let path = format!("/internal/runtime/calls/{}/events", c.id);
+        let body = json!({"events": [{"event_id": uuid::Uuid::now_v7(), "kind": "answered", "at": (started + Duration::seconds(5)).to_rfc3339()}]});
+        (path, body)
+    };
+    // The runtime's `answered` first, then Twilio's in-progress and completed callbacks.
+    let (path, body) = report(&runtime_first);
+    assert_eq!(app.post(&path, &runtime, body).await.status, StatusCode::OK);
+    let at = started + Duration::seconds(6);
+    let moved = store(&app)
+        .advance(&runtime_first, CallStatus::InProgress, None, at)
+        .await
+        .unwrap()
+        .expect("moves forward");
+    store(&app)
+        .advance(
+            &moved,
+            CallStatus::Completed,
+            Some(60),
+            at + Duration::seconds(60),
+        )
+        .await
+        .unwrap()
+        .expect("ends");
+    // Twilio's in-progress first, then the runtime's `answered` (sent twice).
+    let moved = store(&app)
+        .advance(&twilio_first, CallStatus::InProgress, None, at)
+        .await
+        .unwrap()
+        .expect("moves forward");
+    for _ in 0..2 {
+        let (path, body) = report(&twilio_first);
+        assert_eq!(app.post(&path, &runtime, body).await.status, StatusCode::OK);
+    }
+    store(&app)
+        .advance(
+            &moved,
+            CallStatus::Completed,
+            Some(30),
+            at + Duration::seconds(30),
+        )
+        .await
+        .unwrap()
+        .expect("ends");
+
+    let day = started.date_naive();
+    let kpis = app
+        .get(
+            &format!("/client/kpis?from={day}&to={day}"),
+            &tokens::client_viewer(&t),
+        )
+        .await;
+    assert_eq!(kpis.status, StatusCode::OK, "{}", kpis.text);
+    let total = &kpis.body["data"]["total"];
+    assert_eq!(
+        (
+            total["calls"].as_u64(),
+            total["answered"].as_u64(),
+            total["total_duration_seconds"].as_u64()
+        ),
+        (Some(2), Some(2), Some(90)),
+        "{}",
+        kpis.text
+    );
+}

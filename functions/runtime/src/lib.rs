@@ -363,7 +363,7 @@ async fn report_events(
         };
         if state
             .calls
-            .add_runtime_event(call.tenant_id, &event, e.reason.as_deref())
+            .add_runtime_event(&call, &event, e.reason.as_deref())
             .await?
         {
             accepted += 1;
