@@ -404,6 +404,7 @@ async fn executions_against_n8n_are_retried_only_when_it_helps_and_always_record
         ("bad_tool", "bad"),
         ("busy_tool", "busy"),
         ("big_tool", "big"),
+        ("huge_tool", "huge"),
     ] {
         ids.insert(hook, s.tool(name, hook, &integration).await);
     }
@@ -499,6 +500,11 @@ async fn executions_against_n8n_are_retried_only_when_it_helps_and_always_record
     assert_eq!(s.n8n.requests_to("/webhook/busy").len(), 3);
     let big = s.execute(&ids["big"], input.clone()).await;
     assert_eq!(big.status, StatusCode::OK);
+    // Past the cap the answer is refused (not buffered), recorded as failed, and not retried.
+    let huge = s.execute(&ids["huge"], input.clone()).await;
+    assert!(!huge.status.is_success(), "{}", huge.text);
+    assert!(!huge.text.contains("xxxxxxxxxx"), "the body is not echoed");
+    assert_eq!(s.n8n.requests_to("/webhook/huge").len(), 1, "not retried");
 
     let invalid = s.execute(&ids["ok"], json!({"order": "abc"})).await;
     assert_eq!(
@@ -540,6 +546,7 @@ async fn executions_against_n8n_are_retried_only_when_it_helps_and_always_record
             ("bad_tool".to_owned(), "failed".to_owned(), 1),
             ("busy_tool".to_owned(), "failed".to_owned(), 3),
             ("big_tool".to_owned(), "succeeded".to_owned(), 1),
+            ("huge_tool".to_owned(), "failed".to_owned(), 1),
         ]
     );
     assert!(executions[5].response_truncated);
@@ -563,14 +570,14 @@ async fn executions_against_n8n_are_retried_only_when_it_helps_and_always_record
             .iter()
             .filter(|e| e.kind == "tool_execution_finished")
             .count(),
-        6
+        7
     );
     assert_eq!(
         events
             .iter()
             .filter(|e| e.kind == "tool_execution_started")
             .count(),
-        6
+        7
     );
 }
 

@@ -75,10 +75,9 @@ async fn attempt(client: &reqwest::Client, request: &N8nRequest) -> Outcome {
     match call.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
-            let text = match response.text().await {
+            let text = match capped_body(response).await {
                 Ok(text) => text,
-                Err(e) if e.is_timeout() => return Outcome::TimedOut,
-                Err(e) => return Outcome::Unreachable(e.to_string()),
+                Err(outcome) => return outcome,
             };
             let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
             if (200..300).contains(&status) {
@@ -89,6 +88,29 @@ async fn attempt(client: &reqwest::Client, request: &N8nRequest) -> Outcome {
         }
         Err(e) if e.is_timeout() => Outcome::TimedOut,
         Err(e) => Outcome::Unreachable(without_url(&e)),
+    }
+}
+
+/// The most of an n8n answer GOBI reads; a larger one is refused, never buffered whole.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Reads the body chunk by chunk, stopping as soon as it passes [`MAX_RESPONSE_BYTES`].
+async fn capped_body(mut response: reqwest::Response) -> Result<String, Outcome> {
+    let mut bytes = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(Outcome::Unreachable(format!(
+                        "n8n's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+                    )));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) if e.is_timeout() => return Err(Outcome::TimedOut),
+            Err(e) => return Err(Outcome::Unreachable(without_url(&e))),
+        }
     }
 }
 

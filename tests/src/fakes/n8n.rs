@@ -1,5 +1,5 @@
 //! A stand-in for a tenant's n8n: `/healthz`, and webhooks whose path picks a behaviour
-//! (`ok`, `slow`, `stuck`, `flaky`, `bad`, `busy`, `big`). Every request is recorded.
+//! (`ok`, `slow`, `stuck`, `flaky`, `bad`, `busy`, `big`, `huge`). Every request is recorded.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -121,6 +121,7 @@ async fn webhook(
         )
             .into_response(),
         "big" => Json(json!({"blob": "x".repeat(20_000)})).into_response(),
+        "huge" => Json(json!({"blob": "x".repeat(2 * 1024 * 1024)})).into_response(),
         _ => (
             StatusCode::NOT_FOUND,
             Json(json!({"message": "webhook not registered"})),
