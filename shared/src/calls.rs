@@ -139,8 +139,12 @@ pub struct LegalHold {
 }
 
 impl LegalHold {
-    /// What a tenant's own reader is shown.
-    pub fn for_viewer(&self) -> Self {
+    /// What `principal` is shown: internal roles the whole hold, a `client_viewer` only that a
+    /// hold is in place and since when.
+    pub fn shown_to(self, principal: &crate::auth::Principal) -> Self {
+        if principal.require_internal().is_ok() {
+            return self;
+        }
         Self {
             reason: None,
             placed_by: None,

@@ -331,13 +331,13 @@ impl Config {
             media_stream_url: parse_url("TWILIO_MEDIA_STREAM_URL", None)?,
             media_stream_token: secret("TWILIO_MEDIA_STREAM_TOKEN"),
         };
-        if environment.is_production() && !twilio.validate_signature {
-            return Err(ConfigError::invalid(
-                "TWILIO_VALIDATE_SIGNATURE",
-                "must not be false in production: unsigned webhooks would be accepted",
-            ));
-        }
         if environment.is_production() {
+            if !twilio.validate_signature {
+                return Err(ConfigError::invalid(
+                    "TWILIO_VALIDATE_SIGNATURE",
+                    "must not be false in production: unsigned webhooks would be accepted",
+                ));
+            }
             for (name, value) in [("JWT_ISSUER", &jwt.issuer), ("JWT_AUDIENCE", &jwt.audience)] {
                 if value.is_none() {
                     return Err(ConfigError::invalid(

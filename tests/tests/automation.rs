@@ -774,6 +774,20 @@ async fn the_catalog_and_execution_follow_the_allowlist_when_required() {
             .code(),
         "INSUFFICIENT_PERMISSIONS"
     );
+    // The same for a call that does not exist: the refusal says nothing of which ids exist.
+    assert_eq!(
+        s.app
+            .get(
+                &format!(
+                    "/internal/automation/tools/catalog?call_id={}",
+                    CallId::new()
+                ),
+                &client
+            )
+            .await
+            .code(),
+        "INSUFFICIENT_PERMISSIONS"
+    );
 }
 
 #[tokio::test]

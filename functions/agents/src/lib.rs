@@ -101,8 +101,9 @@ async fn writable_tenant(
     principal: &Principal,
     id: TenantId,
 ) -> ApiResult<()> {
-    principal.require_tenant_writer(id, || tenant_not_found(id))?;
-    readable_tenant(state, principal, id).await
+    let tenant = readable_tenant(state, principal, id).await?;
+    principal.require_internal()?;
+    Ok(tenant)
 }
 
 /// The tenant of an agent named only by id (the `/internal/agents` routes): an internal role

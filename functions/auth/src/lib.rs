@@ -467,9 +467,10 @@ async fn dev_token(
     );
     p.finish()?;
     let acct = body.acct.as_deref().map(|a| a.trim().to_owned());
+    let tenant_id = body.tenant_id.map(|t| t.to_string());
     let claims = Claims {
         sub: user_id,
-        tenant_id: body.tenant_id.map(|t| t.to_string()),
+        tenant_id: tenant_id.clone(),
         role: Some(body.role.as_str().to_owned()),
         is_internal: Some(body.is_internal),
         acct: acct.clone(),
@@ -482,7 +483,7 @@ async fn dev_token(
         token_type: "Bearer",
         expires_in: ttl,
         user: None,
-        tenant_id: body.tenant_id.map(|t| t.to_string()),
+        tenant_id,
         role: body.role,
         acct,
         memberships: Vec::new(),

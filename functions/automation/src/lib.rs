@@ -86,6 +86,29 @@ impl AutomationState {
     }
 }
 
+impl AutomationState {
+    /// The KMS box sealed values need; 503 `KMS_NOT_CONFIGURED` without `KMS_KEY_ID`.
+    fn vault(&self) -> ApiResult<&SecretBox> {
+        self.secrets.as_ref().ok_or_else(|| ApiError::Unavailable {
+            code: "KMS_NOT_CONFIGURED",
+            message: "Secrets need KMS_KEY_ID".into(),
+        })
+    }
+
+    /// Opens `ciphertext`, when there is one, for `owner` of `tenant`.
+    async fn open(
+        &self,
+        tenant: TenantId,
+        owner: SealedFor,
+        ciphertext: Option<&str>,
+    ) -> ApiResult<Option<SecretString>> {
+        match ciphertext {
+            Some(c) => Ok(Some(self.vault()?.open(tenant, owner, c).await?)),
+            None => Ok(None),
+        }
+    }
+}
+
 impl FromRef<AutomationState> for Arc<JwtVerifier> {
     fn from_ref(state: &AutomationState) -> Self {
         state.verifier.clone()
@@ -120,13 +143,6 @@ async fn existing_tenant(state: &AutomationState, id: TenantId) -> ApiResult<()>
         .await?
         .map(|_| ())
         .ok_or_else(|| tenant_not_found(id))
-}
-
-fn kms_not_configured() -> ApiError {
-    ApiError::Unavailable {
-        code: "KMS_NOT_CONFIGURED",
-        message: "Secrets need KMS_KEY_ID".into(),
-    }
 }
 
 fn tool_not_found(what: impl std::fmt::Display) -> ApiError {
@@ -260,24 +276,16 @@ async fn test_integration(
         });
     }
     let ciphertext = match &secret {
-        Some(secret) => {
-            let vault = state
-                .secrets
-                .as_ref()
-                .ok_or_else(|| ApiError::Unavailable {
-                    code: "KMS_NOT_CONFIGURED",
-                    message: "Secrets need KMS_KEY_ID".into(),
-                })?;
-            Some(
-                vault
-                    .seal(
-                        integration.tenant_id,
-                        SealedFor::Integration(integration.id),
-                        secret,
-                    )
-                    .await?,
-            )
-        }
+        Some(secret) => Some(
+            state
+                .vault()?
+                .seal(
+                    integration.tenant_id,
+                    SealedFor::Integration(integration.id),
+                    secret,
+                )
+                .await?,
+        ),
         None => None,
     };
     state
@@ -635,12 +643,12 @@ async fn link_endpoint(
     let sealed_headers = if body.headers_template.is_empty() {
         None
     } else {
-        let vault = state.secrets.as_ref().ok_or_else(kms_not_configured)?;
         let plain = SecretString::from(
             serde_json::to_string(&body.headers_template).map_err(anyhow::Error::new)?,
         );
         Some(
-            vault
+            state
+                .vault()?
                 .seal(
                     current.tenant_id,
                     SealedFor::ToolHeaders(current.id),
@@ -675,12 +683,14 @@ async fn runtime_call(
     principal: &Principal,
     id: gobi_shared::ids::CallId,
 ) -> ApiResult<Call> {
+    // The role first: a client_viewer learns nothing of which call ids exist.
+    principal.require_internal()?;
     let call = state
         .calls
         .find(id)
         .await?
         .ok_or_else(|| call_not_found(id))?;
-    principal.require_runtime(call.tenant_id, || call_not_found(id))?;
+    principal.require_tenant(call.tenant_id, || call_not_found(id))?;
     Ok(call)
 }
 
@@ -911,28 +921,25 @@ async fn execute(
         .ok_or_else(|| {
             ApiError::conflict("TOOL_NOT_LINKED", "The tool's integration no longer exists")
         })?;
-    let secret = match (&ciphertext, &state.secrets) {
-        (Some(c), Some(vault)) => Some(
-            vault
-                .open(call.tenant_id, SealedFor::Integration(integration.id), c)
-                .await?,
-        ),
-        (Some(_), None) => return Err(kms_not_configured()),
-        (None, _) => None,
+    let secret = state
+        .open(
+            call.tenant_id,
+            SealedFor::Integration(integration.id),
+            ciphertext.as_deref(),
+        )
+        .await?;
+    let headers_template: BTreeMap<String, String> = match state
+        .open(
+            call.tenant_id,
+            SealedFor::ToolHeaders(tool.id),
+            endpoint.sealed_headers.as_deref(),
+        )
+        .await?
+    {
+        Some(plain) => serde_json::from_str(plain.expose_secret())
+            .map_err(|e| anyhow::Error::new(e).context("a tool's sealed headers"))?,
+        None => BTreeMap::new(),
     };
-    let headers_template: BTreeMap<String, String> =
-        match (&endpoint.sealed_headers, &state.secrets) {
-            (Some(c), Some(vault)) => {
-                let plain = vault
-                    .open(call.tenant_id, SealedFor::ToolHeaders(tool.id), c)
-                    .await
-                    .map_err(|e| e.context("opening a tool's headers"))?;
-                serde_json::from_str(plain.expose_secret())
-                    .map_err(|e| anyhow::Error::new(e).context("a tool's sealed headers"))?
-            }
-            (Some(_), None) => return Err(kms_not_configured()),
-            (None, _) => BTreeMap::new(),
-        };
     let target = outbound::check(
         &format!("{}{}", integration.base_url, endpoint.webhook_path),
         state.allow_local,

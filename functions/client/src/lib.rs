@@ -181,15 +181,9 @@ async fn list_calls(
     Ok(Json(CallsPage { data, next_cursor }))
 }
 
-/// A call as the caller may see it: a `client_viewer` sees that a legal hold is in place, not
-/// why or by whom.
+/// A call as the caller may see it (see [`gobi_shared::calls::LegalHold::shown_to`]).
 fn shown(principal: &Principal, mut call: Call) -> Call {
-    if principal.require_internal().is_err() {
-        call.legal_hold = call
-            .legal_hold
-            .as_ref()
-            .map(gobi_shared::calls::LegalHold::for_viewer);
-    }
+    call.legal_hold = call.legal_hold.map(|h| h.shown_to(principal));
     call
 }
 

@@ -102,7 +102,7 @@ async fn heartbeat(
         .tenant_of(beat.agent_id)
         .await?
         .ok_or_else(|| agent_not_found(beat.agent_id))?;
-    principal.require_runtime(tenant, || agent_not_found(beat.agent_id))?;
+    principal.require_tenant(tenant, || agent_not_found(beat.agent_id))?;
     let now = state.clock.now();
     state
         .agents
@@ -159,7 +159,7 @@ async fn claim_dispatch(
         .dispatch_tenant(id)
         .await?
         .ok_or_else(|| dispatch_not_found(id))?;
-    principal.require_runtime(tenant, || dispatch_not_found(id))?;
+    principal.require_tenant(tenant, || dispatch_not_found(id))?;
     match state
         .calls
         .claim(tenant, id, &principal.subject, state.clock.now())
@@ -215,7 +215,7 @@ async fn find_dispatch(
         .find(query.call_id)
         .await?
         .ok_or_else(|| call_not_found(query.call_id))?;
-    principal.require_runtime(call.tenant_id, || call_not_found(query.call_id))?;
+    principal.require_tenant(call.tenant_id, || call_not_found(query.call_id))?;
     let id = call
         .dispatch_id
         .ok_or_else(|| ApiError::not_found("DISPATCH_NOT_FOUND", "The call has no dispatch yet"))?;
@@ -238,7 +238,7 @@ async fn reported_call(state: &RuntimeState, principal: &Principal, id: CallId) 
         .find(id)
         .await?
         .ok_or_else(|| call_not_found(id))?;
-    principal.require_runtime(call.tenant_id, || call_not_found(id))?;
+    principal.require_tenant(call.tenant_id, || call_not_found(id))?;
     Ok(call)
 }
 

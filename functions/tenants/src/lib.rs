@@ -108,12 +108,7 @@ async fn get_tenant(
         .get(id)
         .await?
         .ok_or_else(|| tenant_not_found(id))?;
-    if principal.require_internal().is_err() {
-        tenant.legal_hold = tenant
-            .legal_hold
-            .as_ref()
-            .map(gobi_shared::calls::LegalHold::for_viewer);
-    }
+    tenant.legal_hold = tenant.legal_hold.map(|h| h.shown_to(&principal));
     Ok(Json(DataResponse::new(tenant)))
 }
 

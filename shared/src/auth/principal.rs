@@ -137,19 +137,8 @@ impl Principal {
         }
     }
 
-    /// Writing a tenant's objects: the tenant must be reachable (else `not_found`), then the
-    /// caller needs an internal role (else 403).
-    pub fn require_tenant_writer(
-        &self,
-        tenant_id: TenantId,
-        not_found: impl FnOnce() -> ApiError,
-    ) -> Result<(), ApiError> {
-        self.require_tenant(tenant_id, not_found)?;
-        self.require_internal()
-    }
-
-    /// Runtime and internal routes on one tenant's object: an internal role (else 403), and the
-    /// tenant reachable (else `not_found`).
+    /// Writing, or an internal route, on one tenant's objects: an internal role (else 403), and
+    /// the tenant reachable (else `not_found`).
     pub fn require_runtime(
         &self,
         tenant_id: TenantId,
@@ -263,10 +252,7 @@ mod tests {
             "X_NOT_FOUND"
         );
         assert_eq!(
-            viewer
-                .require_tenant_writer(own, missing)
-                .unwrap_err()
-                .code(),
+            viewer.require_runtime(own, missing).unwrap_err().code(),
             "INSUFFICIENT_PERMISSIONS"
         );
         assert_eq!(
@@ -276,7 +262,7 @@ mod tests {
         let platform = principal(serde_json::json!({
             "sub": "s", "role": "internal_operator", "acct": PLATFORM_ACCOUNT.to_string()
         }));
-        assert!(platform.require_tenant_writer(other, missing).is_ok());
+        assert!(platform.require_runtime(other, missing).is_ok());
     }
 
     #[test]
