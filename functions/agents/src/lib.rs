@@ -101,9 +101,8 @@ async fn writable_tenant(
     principal: &Principal,
     id: TenantId,
 ) -> ApiResult<()> {
-    let tenant = readable_tenant(state, principal, id).await?;
-    principal.require_internal()?;
-    Ok(tenant)
+    readable_tenant(state, principal, id).await?;
+    principal.require_internal()
 }
 
 /// The tenant of an agent named only by id (the `/internal/agents` routes): an internal role
