@@ -8,7 +8,7 @@ TEST_DYNAMODB_PORT ?= 8100
 TEST_MOTO_PORT ?= 5100
 TEST_SERVER_PORT ?= 3100
 
-.PHONY: dev test token stack-up stack-down lint-template schemathesis fmt
+.PHONY: dev test token openapi stack-up stack-down lint-template schemathesis fmt
 
 dev: .env
 	@$(STACK) start
@@ -19,6 +19,10 @@ dev: .env
 
 token: .env
 	@cargo run -q -p gobi-infra --bin gobi-local -- token $(ARGS)
+
+# Regenerates functions/system/openapi.json from the routers (a test fails when it is stale).
+openapi:
+	@cargo run -q -p gobi-infra --bin gobi-local -- openapi
 
 stack-down:
 	@$(STACK) stop

@@ -2,5 +2,6 @@
 //! that mounts every function's router at its API Gateway path.
 
 pub mod app;
+pub mod openapi;
 pub mod provision;
 pub mod template;

@@ -2,6 +2,7 @@
 //!
 //!   gobi-local [serve]      create the template's resources, then serve every function on PORT
 //!   gobi-local provision    only create the resources
+//!   gobi-local openapi      write every function's OpenAPI document to functions/system/openapi.json
 //!   gobi-local token [--role R] [--tenant ID] [--acct UUID|none] [--ttl-hours N]
 //!                           print a GOBI token (HS256); internal roles get the platform
 //!                           account unless `--acct none` (a token bound to --tenant alone)
@@ -40,7 +41,16 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", token(&config, &args[1..])?);
             Ok(())
         }
-        Some(other) => anyhow::bail!("unknown command `{other}`; try serve, provision or token"),
+        Some("openapi") => {
+            let path = gobi_infra::openapi::document_path();
+            std::fs::write(&path, gobi_infra::openapi::document_text()?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
+        Some(other) => {
+            anyhow::bail!("unknown command `{other}`; try serve, provision, token or openapi")
+        }
     }
 }
 

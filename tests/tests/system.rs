@@ -200,3 +200,20 @@ async fn common_layers_add_request_ids_security_headers_and_cors() {
             .is_none()
     );
 }
+
+#[test]
+fn the_committed_openapi_document_is_what_the_routers_describe() {
+    let path = gobi_infra::openapi::document_path();
+    let committed = std::fs::read_to_string(&path).expect("functions/system/openapi.json");
+    let generated = gobi_infra::openapi::document_text().unwrap();
+    assert!(
+        committed == generated,
+        "{} is stale: run `make openapi` and commit it",
+        path.display()
+    );
+    assert_eq!(
+        gobi_system::DOCUMENT,
+        committed,
+        "system serves the committed file"
+    );
+}

@@ -2,14 +2,15 @@
 //! their immutable versions, publishing and tool allowlists under `/internal/agents`, and the
 //! status each read computes from heartbeats.
 
-pub mod model;
-pub mod store;
+pub use gobi_domain::agents::model;
+pub use gobi_domain::agents::store;
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
+use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
 use gobi_shared::Config;
 use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
@@ -18,7 +19,6 @@ use gobi_shared::ids::{AgentId, AgentVersionId, TenantId};
 use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
 use gobi_shared::time::Clock;
 use gobi_shared::tools::ToolStore;
-use gobi_tenants::store::{TenantStore, tenant_not_found};
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRef, State};
 use chrono::{DateTime, NaiveDate, Utc};
+use gobi_domain::tenants::store::tenant_not_found;
 use gobi_shared::Config;
 use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::calls::{
@@ -18,7 +19,6 @@ use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiPath, ApiQuery};
 use gobi_shared::ids::{AgentId, CallId, E164, TenantId};
 use gobi_shared::response::{DataResponse, count_up_to};
-use gobi_tenants::store::tenant_not_found;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use gobi_agents::store::AgentStore;
+use gobi_domain::agents::store::AgentStore;
 use gobi_shared::Config;
 use gobi_shared::calls::{CallStore, Dispatch, DispatchStatus, call_not_found};
 use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested};

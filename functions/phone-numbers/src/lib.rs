@@ -3,8 +3,8 @@
 //! the second seed's routing endpoints under `/internal/phone-numbers`, over one store.
 
 pub mod livekit;
-pub mod model;
-pub mod store;
+pub use gobi_domain::phone_numbers::model;
+pub use gobi_domain::phone_numbers::store;
 pub mod twilio;
 
 use std::sync::Arc;
@@ -12,20 +12,20 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
+use gobi_domain::tenants::model::Tenant;
+use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
 use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::ids::{E164, PhoneNumberId, TenantId};
 use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
 use gobi_shared::{Config, time};
-use gobi_tenants::model::Tenant;
-use gobi_tenants::store::{TenantStore, tenant_not_found};
 use url::Url;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use gobi_agents::store::{AgentStore, agent_not_found};
+use gobi_domain::agents::store::{AgentStore, agent_not_found};
 use gobi_shared::ids::AgentId;
 
 use crate::livekit::{CallTarget, SipProvisioner};

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+pub use gobi_domain::phone_numbers::model::SipRoute;
 use gobi_shared::config::{LiveKitConfig, SipAuth};
 use gobi_shared::error::ApiError;
 use gobi_shared::ids::{AgentId, E164, PhoneNumberId, TenantId};
@@ -14,15 +15,6 @@ use livekit_api::services::sip::{
 };
 use livekit_protocol as proto;
 use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
-
-/// What LiveKit holds for one number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SipRoute {
-    pub trunk_id: String,
-    pub dispatch_rule_id: String,
-}
 
 /// Who a number's calls go to.
 #[derive(Debug, Clone, Copy)]

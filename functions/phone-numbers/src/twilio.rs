@@ -105,23 +105,14 @@ impl TwilioError {
 }
 
 /// Number kinds, as the first seed names them and as Twilio's paths do.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum NumberType {
-    Local,
-    TollFree,
-    Mobile,
-}
+pub use gobi_domain::phone_numbers::model::NumberType;
 
-impl NumberType {
-    fn path(self) -> &'static str {
-        match self {
-            Self::Local => "Local",
-            Self::TollFree => "TollFree",
-            Self::Mobile => "Mobile",
-        }
+/// Twilio's resource name for a kind of number (`AvailablePhoneNumbers/US/<this>`).
+fn resource(kind: NumberType) -> &'static str {
+    match kind {
+        NumberType::Local => "Local",
+        NumberType::TollFree => "TollFree",
+        NumberType::Mobile => "Mobile",
     }
 }
 
@@ -261,7 +252,7 @@ impl TwilioClient {
         let url = self.url(&format!(
             "AvailablePhoneNumbers/{}/{}.json",
             search.country,
-            search.kind.path()
+            resource(search.kind)
         ));
         let mut query: Vec<(&str, String)> = vec![
             ("PageSize", search.limit.to_string()),

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{FromRef, State};
-use gobi_agents::model::{AgentStatus, Heartbeat, HeartbeatAck};
-use gobi_agents::store::{AgentStore, agent_not_found};
+use gobi_domain::agents::model::{AgentStatus, Heartbeat, HeartbeatAck};
+use gobi_domain::agents::store::{AgentStore, agent_not_found};
 use gobi_shared::Config;
 use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::calls::{

@@ -4,7 +4,7 @@
 //! on an interval.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use gobi_agents::store::{AgentStore, SweepReport};
+use gobi_domain::agents::store::{AgentStore, SweepReport};
 use gobi_shared::Config;
 use gobi_shared::calls::CallStore;
 use gobi_shared::time::Clock;

@@ -1,16 +1,19 @@
-//! The `system` function: health checks and the API documentation (one OpenAPI document for
-//! every function, and Swagger UI served from vendored assets).
+//! The `system` function: health checks and the API documentation: one OpenAPI document for
+//! every function, generated from their routers by `make openapi` into `openapi.json` beside this
+//! crate and served as it is (so this function links no other), and Swagger UI from vendored
+//! assets.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::response::DataResponse;
-use gobi_shared::{dynamo, openapi, time};
+use gobi_shared::{dynamo, time};
 use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::ToSchema;
@@ -66,35 +69,32 @@ fn routes() -> OpenApiRouter<SystemState> {
         .routes(routes!(health_db))
 }
 
-/// Every function's part of the document, assembled into one.
-pub fn document() -> OpenApi {
-    openapi::assemble([
-        routes().split_for_parts().1,
-        gobi_auth::openapi(),
-        gobi_phone_numbers::openapi(),
-        gobi_agents::openapi(),
-        gobi_runtime::openapi(),
-        gobi_twilio_webhook::openapi(),
-        gobi_automation::openapi(),
-        gobi_client::openapi(),
-        gobi_tenants::openapi(),
-    ])
-}
+/// The OpenAPI document of every function, as `make openapi` wrote it.
+pub const DOCUMENT: &str = include_str!("../openapi.json");
 
 /// The function's part of the OpenAPI document.
 pub fn openapi() -> OpenApi {
     routes().split_for_parts().1
 }
 
+async fn document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
+}
+
 pub fn router(state: SystemState) -> axum::Router {
     let docs: axum::Router = axum::Router::from(
-        SwaggerUi::new(DOCS_PATH).url(DOCUMENT_PATH, document()),
+        SwaggerUi::new(DOCS_PATH).config(utoipa_swagger_ui::Config::from(DOCUMENT_PATH)),
     )
     .layer(SetResponseHeaderLayer::overriding(
         HeaderName::from_static("content-security-policy"),
         HeaderValue::from_static(DOCS_CSP),
     ));
-    routes().with_state(state).split_for_parts().0.merge(docs)
+    routes()
+        .with_state(state)
+        .split_for_parts()
+        .0
+        .route(DOCUMENT_PATH, axum::routing::get(document))
+        .merge(docs)
 }
 
 /// Liveness: answers while the function runs.

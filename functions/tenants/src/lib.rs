@@ -1,8 +1,8 @@
 //! The `tenants` function: the first seed's tenant management under `/api/tenants`, for
 //! platform staff. Admins and tenant managers write; only admins delete for good.
 
-pub mod model;
-pub mod store;
+pub use gobi_domain::tenants::model;
+pub use gobi_domain::tenants::store;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{AgentId, E164, PhoneNumberId, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{NumberStatus, PhoneNumber};
+use super::model::{NumberStatus, PhoneNumber};
 
 /// Key formats of the phone numbers table.
 mod keys {

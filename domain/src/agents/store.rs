@@ -15,7 +15,7 @@ use gobi_shared::ids::{AgentId, AgentVersionId, TenantId, ToolId};
 use gobi_shared::tools::ToolStore;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Agent, AgentConfig, AgentEvent, AgentStatus, AgentVersion, Heartbeat, Worker};
+use super::model::{Agent, AgentConfig, AgentEvent, AgentStatus, AgentVersion, Heartbeat, Worker};
 
 /// Key formats of the agents table.
 mod keys {
@@ -624,7 +624,7 @@ impl AgentStore {
                     .collect();
                 if !missing.is_empty() {
                     return Err(ApiError::Dependency {
-                        status: axum::http::StatusCode::NOT_FOUND,
+                        status: http::StatusCode::NOT_FOUND,
                         code: "TOOL_NOT_FOUND",
                         message: "Some tools are not the tenant's".into(),
                         details: Some(serde_json::json!({ "missing_tool_ids": missing })),

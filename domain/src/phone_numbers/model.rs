@@ -6,8 +6,22 @@ use gobi_shared::serde_fields::nullable;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::livekit::SipRoute;
-use crate::twilio::NumberType;
+/// What LiveKit holds for one number: its inbound trunk and dispatch rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SipRoute {
+    pub trunk_id: String,
+    pub dispatch_rule_id: String,
+}
+
+/// The kinds of number Twilio sells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NumberType {
+    Local,
+    TollFree,
+    Mobile,
+}
 
 /// Where a number is in its life. `purchasing` and `sip_pending` are the steps of a purchase;
 /// a number left in one of them is finished by posting the same number again.

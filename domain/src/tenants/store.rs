@@ -13,7 +13,7 @@ use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{Domain, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Tenant, TenantChanges};
+use super::model::{Tenant, TenantChanges};
 
 /// Key formats of the tenants table.
 mod keys {

@@ -1,0 +1,4 @@
+//! The agents aggregate.
+
+pub mod model;
+pub mod store;

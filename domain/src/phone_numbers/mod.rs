@@ -1,0 +1,4 @@
+//! The phone numbers aggregate.
+
+pub mod model;
+pub mod store;

@@ -1,0 +1,4 @@
+//! The tenants aggregate.
+
+pub mod model;
+pub mod store;
