@@ -58,3 +58,35 @@ fn no_function_depends_on_another_function() {
         "functions depending on other functions (move what both need into gobi-domain or gobi-shared): {offenders:?}"
     );
 }
+
+/// The AWS SDK runs on its current HTTP stack (hyper 1, rustls 0.23); the legacy client's
+/// rustls 0.21 / rustls-webpki 0.101 / hyper 0.14 are not built at all.
+#[test]
+fn the_lockfile_holds_no_legacy_tls_stack() {
+    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock"))
+        .expect("Cargo.lock");
+    let packages: Vec<(String, String)> = lock
+        .split("[[package]]")
+        .filter_map(|block| {
+            let field = |key: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+                    .map(|v| v.trim_matches('"').to_owned())
+            };
+            Some((field("name")?, field("version")?))
+        })
+        .collect();
+    assert!(packages.len() > 100, "read {} packages", packages.len());
+    for (name, legacy) in [
+        ("rustls", "0.21."),
+        ("rustls-webpki", "0.101."),
+        ("hyper", "0.14."),
+    ] {
+        let found: Vec<&(String, String)> = packages
+            .iter()
+            .filter(|(n, v)| n == name && v.starts_with(legacy))
+            .collect();
+        assert!(found.is_empty(), "legacy {name} in Cargo.lock: {found:?}");
+    }
+}
