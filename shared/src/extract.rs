@@ -122,3 +122,63 @@ where
         }
     }
 }
+
+/// The address a request came from: API Gateway's `sourceIp` under Lambda, the peer address
+/// locally; `unknown` when neither is known. Used to key per-source limits, never trusted for
+/// authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) =
+            parts
+                .extensions
+                .get::<lambda_http::request::RequestContext>()
+            && let Some(ip) = &context.http.source_ip
+        {
+            return Ok(Self(ip.clone()));
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        Ok(Self(peer.unwrap_or_else(|| "unknown".to_owned())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn source(request: http::Request<()>) -> String {
+        let (mut parts, ()) = request.into_parts();
+        SourceAddress::from_request_parts(&mut parts, &())
+            .await
+            .unwrap()
+            .0
+    }
+
+    #[tokio::test]
+    async fn the_source_is_api_gateways_source_ip_else_the_peer() {
+        let mut context =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some("198.51.100.7".into());
+        let mut lambda = http::Request::new(());
+        lambda
+            .extensions_mut()
+            .insert(lambda_http::request::RequestContext::ApiGatewayV2(context));
+        assert_eq!(source(lambda).await, "198.51.100.7");
+        let mut local = http::Request::new(());
+        local
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                5000,
+            ))));
+        assert_eq!(source(local).await, "127.0.0.1");
+        assert_eq!(source(http::Request::new(())).await, "unknown");
+    }
+}

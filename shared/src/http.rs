@@ -139,9 +139,13 @@ pub async fn serve(router: Router, config: &Config) -> anyhow::Result<()> {
     } else {
         let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
         tracing::info!(port = config.port, "listening");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        // Peer addresses feed per-source limits (`SourceAddress`).
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
         Ok(())
     }
 }

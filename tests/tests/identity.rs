@@ -488,7 +488,7 @@ async fn first_admin_outside_local_and_test_needs_the_bootstrap_key() {
 }
 
 #[tokio::test]
-async fn repeated_failures_are_throttled_per_email() {
+async fn repeated_failures_are_throttled_per_email_and_address() {
     let app = spawn_app().await;
     register_first_admin(&app).await;
     let wrong = json!({"email": "admin@acme.example", "password": "wrong wrong wrong"});
@@ -530,6 +530,45 @@ async fn repeated_failures_are_throttled_per_email() {
     )
     .await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    // Failures from one place do not lock the account out elsewhere: the count is per e-mail
+    // and source address.
+    let from =
+        |ip: [u8; 4], body: Value| {
+            let mut request = Request::post("/auth/login")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from((ip, 4000)),
+            ));
+            app.send(request)
+        };
+    let elsewhere = from(
+        [203, 0, 113, 7],
+        json!({"email": "admin@acme.example", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.text);
+    for _ in 0..5 {
+        assert_eq!(
+            from([198, 51, 100, 9], wrong.clone()).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        from([198, 51, 100, 9], wrong.clone()).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        from(
+            [203, 0, 113, 7],
+            json!({"email": "admin@acme.example", "password": PASSWORD})
+        )
+        .await
+        .status,
+        StatusCode::OK,
+        "the other address still logs in"
+    );
     // Other e-mails are not affected.
     let other = login(
         &app,

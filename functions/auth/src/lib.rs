@@ -16,7 +16,7 @@ use gobi_domain::tenants::store::{TenantStore, domain_exists};
 use gobi_shared::auth::{Claims, JwtIssuer, require_header_key};
 use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
-use gobi_shared::extract::ApiJson;
+use gobi_shared::extract::{ApiJson, SourceAddress};
 use gobi_shared::ids::{Email, PLATFORM_ACCOUNT, TenantId};
 use gobi_shared::response::DataResponse;
 use gobi_shared::{Config, time};
@@ -248,8 +248,9 @@ async fn register_first_admin(
 }
 
 /// E-mail and password login. With `tenant_id` the token is scoped to that tenant (the user
-/// must be a member); without, to the user's first membership. Failed attempts per e-mail are
-/// limited (429 with `Retry-After`).
+/// must be a member); without, to the user's first membership. Failed attempts per e-mail and
+/// source address are limited (429 with `Retry-After`), so failures from one place do not lock
+/// the account out elsewhere.
 #[utoipa::path(
     post,
     path = "/auth/login",
@@ -265,6 +266,7 @@ async fn register_first_admin(
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AuthState>,
+    SourceAddress(source): SourceAddress,
     ApiJson(body): ApiJson<Login>,
 ) -> ApiResult<Json<DataResponse<TokenGrant>>> {
     let mut p = Problems::default();
@@ -288,7 +290,7 @@ async fn login(
 
     state
         .users
-        .take_login_attempt(&body.email, time::now())
+        .take_login_attempt(&body.email, &source, time::now())
         .await?;
     let found = state.users.find_by_email(&body.email).await?;
     let (user, memberships) = match found {
@@ -320,7 +322,10 @@ async fn login(
                 message: "This user belongs to no tenant".into(),
             })?,
     };
-    state.users.clear_login_attempts(&body.email).await?;
+    state
+        .users
+        .clear_login_attempts(&body.email, &source)
+        .await?;
     let platform = state.users.platform_tenant().await? == Some(chosen.tenant_id);
     tracing::info!(user_id = %user.id, tenant_id = %chosen.tenant_id, platform, "login");
     let grant = state.grant(

@@ -40,12 +40,14 @@ mod keys {
         format!("EMAIL#{}", email.to_lowercase())
     }
 
-    pub fn login(email: &str) -> String {
-        format!("LOGIN#{}", email.trim().to_lowercase())
+    /// Failed logins are counted per e-mail and source address, so failures from one place
+    /// cannot lock the account out everywhere.
+    pub fn login(email: &str, source: &str) -> String {
+        format!("LOGIN#{}#{source}", email.trim().to_lowercase())
     }
 }
 
-/// Failed-login limit: this many attempts per window, per e-mail.
+/// Failed-login limit: this many attempts per window, per e-mail and source address.
 pub const LOGIN_ATTEMPTS: u32 = 5;
 pub const LOGIN_WINDOW_SECONDS: i64 = 15 * 60;
 
@@ -293,7 +295,12 @@ impl UserStore {
     /// Takes one login attempt for `email` from its window's allowance, atomically, so the limit
     /// holds under concurrent attempts. Refused with 429 and `Retry-After` once it is spent.
     #[tracing::instrument(skip_all)]
-    pub async fn take_login_attempt(&self, email: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    pub async fn take_login_attempt(
+        &self,
+        email: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
         let now_s = now.timestamp();
         let window_end = now_s + LOGIN_WINDOW_SECONDS;
         let n = |v: i64| AttributeValue::N(v.to_string());
@@ -304,7 +311,7 @@ impl UserStore {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(dynamo::key(keys::login(email), keys::THROTTLE)))
+                .set_key(Some(dynamo::key(keys::login(email, source), keys::THROTTLE)))
                 .update_expression(
                     "SET attempts = if_not_exists(attempts, :zero) + :one, windowEnds = if_not_exists(windowEnds, :end), expiresAt = :end",
                 )
@@ -339,7 +346,9 @@ impl UserStore {
             if old_end > now_s {
                 return Err(ApiError::TooManyRequests {
                     code: "TOO_MANY_LOGIN_ATTEMPTS",
-                    message: "Too many login attempts for this e-mail; try again later".into(),
+                    message:
+                        "Too many login attempts for this e-mail from this address; try again later"
+                            .into(),
                     retry_after_seconds: u64::try_from(old_end - now_s).unwrap_or(1),
                 });
             }
@@ -348,7 +357,7 @@ impl UserStore {
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .item("pk", AttributeValue::S(keys::login(email)))
+                .item("pk", AttributeValue::S(keys::login(email, source)))
                 .item("sk", AttributeValue::S(keys::THROTTLE.into()))
                 .item("attempts", n(1))
                 .item("windowEnds", n(window_end))
@@ -375,11 +384,14 @@ impl UserStore {
     }
 
     /// A successful login clears the e-mail's count.
-    pub async fn clear_login_attempts(&self, email: &str) -> ApiResult<()> {
+    pub async fn clear_login_attempts(&self, email: &str, source: &str) -> ApiResult<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::login(email), keys::THROTTLE)))
+            .set_key(Some(dynamo::key(
+                keys::login(email, source),
+                keys::THROTTLE,
+            )))
             .send()
             .await
             .map_err(|e| anyhow::Error::new(e).context("clearing login attempts"))?;
