@@ -127,6 +127,9 @@ fn default_retention() -> u32 {
     DEFAULT_RETENTION_DAYS
 }
 
+/// The most call items one page of `/client/calls` reads, however few match its filter.
+pub const MAX_CALLS_READ: usize = 1000;
+
 /// Who placed a legal hold, when and why. A tenant's `client_viewer` sees only that a hold is
 /// in place and since when: the reason and who placed it are the platform's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -906,7 +909,9 @@ impl CallStore {
     }
 
     /// One page of a tenant's calls, newest first: a key-range Query (call ids are v7, so the
-    /// time range bounds the sort key), filters applied as it reads; never a Scan.
+    /// time range bounds the sort key), filters applied as it reads; never a Scan. One request
+    /// reads at most [`MAX_CALLS_READ`] call items: a filter that matches few calls answers with
+    /// what it found so far and a cursor to continue from, never a walk of the whole range.
     pub async fn page(
         &self,
         tenant: TenantId,
@@ -957,7 +962,10 @@ impl CallStore {
             values.push((":number", s(number.clone())));
         }
         let mut calls = Vec::new();
+        let mut budget = MAX_CALLS_READ;
         loop {
+            // DynamoDB's Limit counts items read, matching or not.
+            let read = (limit * 2).clamp(10, 200).min(budget);
             let mut query = self
                 .client
                 .query()
@@ -967,7 +975,7 @@ impl CallStore {
                 .expression_attribute_values(":low", s(low.clone()))
                 .expression_attribute_values(":high", s(high.clone()))
                 .scan_index_forward(false)
-                .limit(i32::try_from(limit * 2).unwrap_or(200).max(10))
+                .limit(i32::try_from(read).unwrap_or(200))
                 .set_exclusive_start_key(start.take());
             if !conditions.is_empty() {
                 query = query.filter_expression(conditions.join(" AND "));
@@ -993,7 +1001,11 @@ impl CallStore {
                     return Ok((calls, Some(dynamo::cursor_of(&last))));
                 }
             }
+            budget = budget.saturating_sub(usize::try_from(output.scanned_count).unwrap_or(read));
             match output.last_evaluated_key {
+                Some(key) if !key.is_empty() && budget == 0 => {
+                    return Ok((calls, dynamo::next_cursor(Some(&key))));
+                }
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok((calls, None)),
             }

@@ -877,3 +877,54 @@ async fn a_call_counts_as_answered_once_whichever_report_comes_first() {
         kpis.text
     );
 }
+
+#[tokio::test]
+async fn a_filtered_call_list_reads_a_bounded_number_of_calls_per_request() {
+    use futures::StreamExt;
+    let app = spawn_app().await;
+    let t = tenant(&app, "bounded-list.example", 3650).await;
+    let total = gobi_shared::calls::MAX_CALLS_READ + 200;
+    let newest = app.clock.now() - Duration::hours(1);
+    // One call a day, so no two share a day's counter; the oldest is the only failed one.
+    futures::stream::iter(0..total)
+        .map(|n| {
+            let app = &app;
+            let t = &t;
+            async move {
+                let c = call(t, newest - Duration::days(n as i64), "+15554440000", 3650);
+                open(app, &c).await;
+                if n + 1 == total {
+                    store(app)
+                        .advance(&c, CallStatus::Failed, None, c.started_at)
+                        .await
+                        .unwrap()
+                        .expect("moves forward");
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    let viewer = tokens::client_viewer(&t);
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/client/calls?status=failed&limit=10&cursor={c}"),
+            None => "/client/calls?status=failed&limit=10".to_owned(),
+        };
+        let page = app.get(&path, &viewer).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        pages.push(page.body["data"].as_array().unwrap().len());
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages.len() < 10, "the walk ends");
+    }
+    // The first request stopped at the bound with nothing found yet and a cursor; the rest of
+    // the range holds the one failed call.
+    assert_eq!(pages[0], 0, "{pages:?}");
+    assert!(pages.len() >= 2, "{pages:?}");
+    assert_eq!(pages.iter().sum::<usize>(), 1, "{pages:?}");
+}

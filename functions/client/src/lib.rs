@@ -122,11 +122,12 @@ pub struct CallsQuery {
     pub cursor: Option<String>,
 }
 
-/// A page of calls, newest first.
+/// A page of calls, newest first. A request reads a bounded number of calls, so with a filter
+/// that matches few a page may hold fewer than `limit` (even none) and still carry a cursor.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallsPage {
     pub data: Vec<Call>,
-    /// Present while more calls may follow.
+    /// Present while more calls may follow: pass it as `cursor` to go on.
     pub next_cursor: Option<String>,
 }
 
