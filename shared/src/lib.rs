@@ -13,6 +13,7 @@ pub mod ids;
 pub mod openapi;
 pub mod response;
 pub mod serde_fields;
+pub mod sqs;
 pub mod telemetry;
 pub mod text;
 pub mod time;

@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gobi_domain::agents::store::AgentStore;
 use gobi_shared::Config;
 use gobi_shared::calls::{CallStore, Dispatch, DispatchStatus, call_not_found};
 use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested};
 use gobi_shared::ids::DispatchId;
+use gobi_shared::sqs::{self, MessageError, PollReport};
 use gobi_shared::time::Clock;
 use lambda_runtime::LambdaEvent;
 use livekit_api::access_token::{AccessToken, VideoGrants};
@@ -61,16 +62,6 @@ impl WorkerState {
     }
 }
 
-/// Why a message failed. Both kinds are reported as failures: a retryable one may pass on
-/// redelivery, a poison one will reach the dead-letter queue after the receive limit.
-#[derive(Debug, thiserror::Error)]
-pub enum MessageError {
-    #[error("poison message: {0}")]
-    Poison(String),
-    #[error("retryable: {0:#}")]
-    Retryable(anyhow::Error),
-}
-
 /// Handles one message's body.
 #[tracing::instrument(skip_all)]
 pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch, MessageError> {
@@ -82,7 +73,7 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
             envelope.kind
         )));
     }
-    let retry = |e: gobi_shared::error::ApiError| MessageError::Retryable(anyhow::anyhow!("{e}"));
+    let retry = MessageError::retry;
     let call = state
         .calls
         .get(envelope.tenant_id, envelope.call_id)
@@ -176,28 +167,12 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
     Ok(dispatch)
 }
 
-/// One batch: every message handled, the failed ones reported by message id.
+/// One batch, each message on its own (partial batch failure).
 pub async fn process(state: &WorkerState, event: SqsEvent) -> SqsBatchResponse {
-    let mut failures = Vec::new();
-    for message in event.records {
-        if let Err(failure) = process_one(state, &message).await {
-            tracing::error!(message_id = ?message.message_id, error = %failure, "handoff failed");
-            let mut item = BatchItemFailure::default();
-            item.item_identifier = message.message_id.clone().unwrap_or_default();
-            failures.push(item);
-        }
-    }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
-    response
-}
-
-async fn process_one(state: &WorkerState, message: &SqsMessage) -> Result<Dispatch, MessageError> {
-    let body = message
-        .body
-        .as_deref()
-        .ok_or_else(|| MessageError::Poison("empty message".into()))?;
-    handle_message(state, body).await
+    sqs::process(event, "handoff", |body| async move {
+        handle_message(state, &body).await
+    })
+    .await
 }
 
 /// The Lambda handler.
@@ -208,67 +183,15 @@ pub async fn handle(
     Ok(process(state, event.payload).await)
 }
 
-/// What the local poller did in one round.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PollReport {
-    pub received: usize,
-    pub failed: usize,
-}
-
-/// Does locally what Lambda's SQS integration does: receive a batch, run [`process`], delete
-/// the messages that did not fail (failed ones become visible again after the visibility timeout).
+/// One local round on the handoff queue, with the Lambda's handler.
 pub async fn poll_once(
     state: &WorkerState,
-    sqs: &aws_sdk_sqs::Client,
+    queue: &aws_sdk_sqs::Client,
     queue_url: &str,
     wait_seconds: i32,
 ) -> anyhow::Result<PollReport> {
-    let output = sqs
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(wait_seconds)
-        .message_system_attribute_names(
-            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-        )
-        .send()
-        .await?;
-    let messages = output.messages.unwrap_or_default();
-    if messages.is_empty() {
-        return Ok(PollReport::default());
-    }
-    let records = messages
-        .iter()
-        .map(|m| {
-            let mut record = SqsMessage::default();
-            record.message_id = m.message_id.clone();
-            record.receipt_handle = m.receipt_handle.clone();
-            record.body = m.body.clone();
-            record.event_source = Some("aws:sqs".into());
-            record
-        })
-        .collect();
-    let mut event = SqsEvent::default();
-    event.records = records;
-    let response = process(state, event).await;
-    let failed: std::collections::HashSet<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    for message in &messages {
-        if !failed.contains(message.message_id.as_deref().unwrap_or_default())
-            && let Some(handle) = &message.receipt_handle
-        {
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(handle)
-                .send()
-                .await?;
-        }
-    }
-    Ok(PollReport {
-        received: messages.len(),
-        failed: failed.len(),
+    sqs::poll_once(queue, queue_url, wait_seconds, |event| {
+        process(state, event)
     })
+    .await
 }
