@@ -370,6 +370,13 @@ pub fn legal_hold_active() -> ApiError {
     )
 }
 
+pub fn call_being_deleted() -> ApiError {
+    ApiError::conflict(
+        "CALL_BEING_DELETED",
+        "The call is being deleted; its deletion was checked against holds when it began",
+    )
+}
+
 pub fn call_not_found(id: CallId) -> ApiError {
     ApiError::not_found("CALL_NOT_FOUND", format!("Call {id} not found"))
 }
@@ -1051,7 +1058,8 @@ impl CallStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(keys::tenant(tenant), keys::call(call))))
-            .condition_expression("attribute_exists(pk)")
+            // A call being deleted was checked for holds when its deletion began.
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleting)")
             .return_values(ReturnValue::AllNew);
         update = match hold {
             Some(hold) => update
@@ -1066,7 +1074,12 @@ impl CallStore {
             Ok(output) => {
                 dynamo::from_item::<CallItem>(output.attributes.unwrap_or_default())?.call
             }
-            Err(e) if dynamo::is_condition_failed(&e) => return Err(call_not_found(call)),
+            Err(e) if dynamo::is_condition_failed(&e) => {
+                return Err(match self.get(tenant, call).await? {
+                    Some(_) => call_being_deleted(),
+                    None => call_not_found(call),
+                });
+            }
             Err(e) => {
                 return Err(ApiError::Internal(
                     anyhow::Error::new(e).context("setting a legal hold"),
@@ -1097,11 +1110,20 @@ impl CallStore {
                     .expression_attribute_values(":at", AttributeValue::N(at.to_string())),
                 None => update.update_expression("REMOVE expiresAt"),
             };
-            update
+            match update
                 .condition_expression("attribute_exists(pk)")
                 .send()
                 .await
-                .ok();
+            {
+                Ok(_) => {}
+                // Removed since it was listed (a segment or event of a call being deleted).
+                Err(e) if dynamo::is_condition_failed(&e) => {}
+                Err(e) => {
+                    return Err(ApiError::Internal(
+                        anyhow::Error::new(e).context("writing a call item's expiry"),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -1122,45 +1144,71 @@ impl CallStore {
         }
     }
 
-    /// Deletes a call and all its data, unless the call or its tenant is held.
+    /// Marks a call as being deleted, in one transaction with `tenant_guard` (the tenant is not
+    /// held): refused while the call or its tenant is held. From then on no hold can be placed
+    /// on it, so a deletion that has begun removes the whole call or, retried, finishes.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, call_id = %call))]
+    pub async fn mark_deleting(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+        tenant_guard: TransactWriteItem,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Call> {
+        let current = self
+            .get(tenant, call)
+            .await?
+            .ok_or_else(|| call_not_found(call))?;
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(keys::tenant(tenant), keys::call(call))))
+            .update_expression("SET deleting = if_not_exists(deleting, :now)")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(legal_hold)")
+            .expression_attribute_values(":now", time(now)?)
+            .build()
+            .map_err(anyhow::Error::new)?;
+        let items = vec![
+            TransactWriteItem::builder().update(mark).build(),
+            tenant_guard,
+        ];
+        if let Err(e) = dynamo::transact(&self.client, items, Backoff::default()).await {
+            let reasons = dynamo::cancellation_reasons(&e).unwrap_or_default();
+            if dynamo::item_condition_failed(&reasons, 1) {
+                return Err(legal_hold_active());
+            }
+            if dynamo::item_condition_failed(&reasons, 0) {
+                return Err(match self.get(tenant, call).await? {
+                    Some(_) => legal_hold_active(),
+                    None => call_not_found(call),
+                });
+            }
+            return Err(ApiError::Internal(
+                anyhow::Error::new(e).context("marking a call deleted"),
+            ));
+        }
+        Ok(current)
+    }
+
+    /// Deletes a call and all its data: marked first ([`Self::mark_deleting`], which checks the
+    /// holds), then its transcript, recording and timeline, the call item, and its CallSid marker.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant, call_id = %call))]
     pub async fn delete_call(
         &self,
         tenant: TenantId,
         call: CallId,
-        tenant_held: bool,
-    ) -> ApiResult<()> {
-        let current = self
-            .get(tenant, call)
-            .await?
-            .ok_or_else(|| call_not_found(call))?;
-        if tenant_held || current.legal_hold.is_some() {
-            return Err(legal_hold_active());
-        }
-        let keys_found = self.call_data_keys(tenant, call).await?;
-        for key in keys_found.into_iter().rev() {
-            let is_call = key
-                .get("sk")
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|sk| sk.starts_with("CALL#"));
-            let mut delete = self
-                .client
+        tenant_guard: TransactWriteItem,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Call> {
+        let current = self.mark_deleting(tenant, call, tenant_guard, now).await?;
+        // The call item last, so a retry after a failure finds the call and finishes.
+        for key in self.call_data_keys(tenant, call).await?.into_iter().rev() {
+            self.client
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(key));
-            if is_call {
-                // A hold placed meanwhile wins.
-                delete = delete.condition_expression("attribute_not_exists(legal_hold)");
-            }
-            match delete.send().await {
-                Ok(_) => {}
-                Err(e) if dynamo::is_condition_failed(&e) => return Err(legal_hold_active()),
-                Err(e) => {
-                    return Err(ApiError::Internal(
-                        anyhow::Error::new(e).context("deleting a call"),
-                    ));
-                }
-            }
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("deleting a call"))?;
         }
         self.client
             .delete_item()
@@ -1172,7 +1220,7 @@ impl CallStore {
             .send()
             .await
             .map_err(|e| anyhow::Error::new(e).context("deleting a CallSid marker"))?;
-        Ok(())
+        Ok(current)
     }
 
     /// Adds an entry to a call's timeline (`CALLEVT#<call>#<event>`, time-ordered by the v7 id);

@@ -780,6 +780,42 @@ async fn legal_holds_stop_expiry_and_deletes() {
         StatusCode::BAD_REQUEST
     );
 
+    // A deletion checks the holds once, when it begins; from then on no hold can be placed on
+    // the call, so a hold never keeps half a call.
+    let doomed = call(&t, started + Duration::minutes(2), "+15554440000", 10);
+    open(&app, &doomed).await;
+    let tenants =
+        gobi_tenants::store::TenantStore::new(app.dynamodb.clone(), &app.config.tables.tenants);
+    store(&app)
+        .mark_deleting(
+            doomed.tenant_id,
+            doomed.id,
+            tenants.not_held_check(doomed.tenant_id).unwrap(),
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    let late_hold = app
+        .post(
+            &format!("/internal/calls/{}/legal-hold", doomed.id),
+            &admin,
+            json!({"reason": "too late"}),
+        )
+        .await;
+    assert_eq!(
+        (late_hold.status, late_hold.code()),
+        (StatusCode::CONFLICT, "CALL_BEING_DELETED")
+    );
+    let finished = app
+        .delete(&format!("/internal/calls/{}", doomed.id), &admin)
+        .await;
+    assert_eq!(
+        finished.status,
+        StatusCode::OK,
+        "a retried deletion finishes: {}",
+        finished.text
+    );
+
     // With no hold left, the call is deleted with all its data.
     let deleted = app
         .delete(&format!("/internal/calls/{}", c.id), &admin)

@@ -222,6 +222,23 @@ impl TenantStore {
             .build())
     }
 
+    /// A transaction item that holds while the tenant exists and has no legal hold (a lifted
+    /// hold is stored as null), for writes that a tenant hold forbids.
+    pub fn not_held_check(&self, id: TenantId) -> anyhow::Result<TransactWriteItem> {
+        Ok(TransactWriteItem::builder()
+            .condition_check(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
+                    .condition_expression(
+                        "attribute_exists(pk) AND (attribute_not_exists(legalHold) OR attribute_type(legalHold, :null))",
+                    )
+                    .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
+                    .build()?,
+            )
+            .build())
+    }
+
     async fn get_item(&self, id: TenantId) -> ApiResult<Option<TenantItem>> {
         let output = dynamo::read_item(
             &self.client,

@@ -362,6 +362,7 @@ async fn find_call(
     responses(
         (status = 200, description = "Held", body = DataResponse<gobi_shared::calls::Call>),
         (status = 404, description = "CALL_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+        (status = 409, description = "CALL_BEING_DELETED", body = gobi_shared::error::ErrorBody),
     )
 )]
 async fn place_call_hold(
@@ -408,7 +409,9 @@ async fn lift_call_hold(
     Ok(Json(DataResponse::with_message(call, "Legal hold lifted")))
 }
 
-/// Delete a call and all its data (platform admins); refused while a hold applies.
+/// Delete a call and all its data (platform admins); refused while a hold applies. The call is
+/// marked as being deleted (checking both holds in one transaction) before anything is removed,
+/// and a hold cannot be placed on it afterwards (409 `CALL_BEING_DELETED`).
 #[utoipa::path(
     delete,
     path = "/internal/calls/{callId}",
@@ -418,7 +421,7 @@ async fn lift_call_hold(
     responses(
         (status = 200, description = "Deleted", body = DataResponse<gobi_shared::calls::Call>),
         (status = 404, description = "CALL_NOT_FOUND", body = gobi_shared::error::ErrorBody),
-        (status = 409, description = "LEGAL_HOLD_ACTIVE", body = gobi_shared::error::ErrorBody),
+        (status = 409, description = "LEGAL_HOLD_ACTIVE: the call or its tenant is held", body = gobi_shared::error::ErrorBody),
     )
 )]
 async fn delete_call(
@@ -428,8 +431,11 @@ async fn delete_call(
 ) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
     legal_admin(&principal)?;
     let call = find_call(&state, id).await?;
-    let held = tenant_held(&state, call.tenant_id).await?;
-    state.calls.delete_call(call.tenant_id, id, held).await?;
+    let not_held = state.store.not_held_check(call.tenant_id)?;
+    let call = state
+        .calls
+        .delete_call(call.tenant_id, id, not_held, time::now())
+        .await?;
     tracing::info!(tenant_id = %call.tenant_id, call_id = %id, "call deleted");
     Ok(Json(DataResponse::with_message(call, "Call deleted")))
 }
