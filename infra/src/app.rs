@@ -7,7 +7,6 @@ use gobi_shared::auth::JwtVerifier;
 use gobi_shared::time::Clock;
 use gobi_system::SystemState;
 use gobi_tenants::TenantsState;
-use gobi_tenants::store::TenantStore;
 
 /// The clients every function is built from.
 #[derive(Clone)]
@@ -24,11 +23,12 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         dynamodb: clients.dynamodb.clone(),
         probe_table: config.tables.tenants.clone(),
     });
-    let tenants = gobi_tenants::router(TenantsState {
-        store: TenantStore::new(clients.dynamodb.clone(), &config.tables.tenants),
-        calls: gobi_shared::calls::CallStore::new(clients.dynamodb.clone(), &config.tables.calls),
-        verifier: verifier.clone(),
-    });
+    let tenants = gobi_tenants::router(TenantsState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+        verifier.clone(),
+    ));
     let phone_numbers = gobi_phone_numbers::router(gobi_phone_numbers::PhoneNumbersState::new(
         config,
         clients.dynamodb.clone(),
@@ -110,4 +110,31 @@ pub fn spawn_handoff_worker(config: &Config, clients: &Clients, clock: Clock) {
             }
         }
     });
+}
+
+/// Consumes the legal-hold job queue as Lambda's SQS integration would, with the same handler.
+pub fn spawn_legal_hold_worker(
+    config: &Config,
+    clients: &Clients,
+    clock: Clock,
+) -> anyhow::Result<()> {
+    let Some(queue_url) = config.legal_hold_queue_url.clone() else {
+        return Ok(());
+    };
+    let state = gobi_legal_hold_worker::WorkerState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+        clock,
+    )?;
+    let sqs = clients.sqs.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = gobi_legal_hold_worker::poll_once(&state, &sqs, &queue_url, 10).await {
+                tracing::error!(error = format!("{e:#}"), "legal-hold poll failed");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        }
+    });
+    Ok(())
 }

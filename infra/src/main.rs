@@ -23,6 +23,9 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init();
             let clients = provision_all(&mut config).await?;
             let clock = gobi_shared::time::Clock::system();
+            // Every worker, as Lambda's SQS integration and EventBridge would run them.
+            app::spawn_handoff_worker(&config, &clients, clock.clone());
+            app::spawn_legal_hold_worker(&config, &clients, clock.clone())?;
             app::spawn_scheduler(
                 &config,
                 &clients,
@@ -64,9 +67,16 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     if config.handoff_queue_url.is_none() {
         config.handoff_queue_url = Some(
-            provision::ensure_handoff_queue(&sqs, &template, "gobi-handoff")
+            provision::ensure_queue(&sqs, &template, "HandoffQueue", "gobi-handoff")
                 .await
-                .context("creating the queue")?,
+                .context("creating the handoff queue")?,
+        );
+    }
+    if config.legal_hold_queue_url.is_none() {
+        config.legal_hold_queue_url = Some(
+            provision::ensure_queue(&sqs, &template, "LegalHoldQueue", "gobi-legal-hold")
+                .await
+                .context("creating the legal-hold queue")?,
         );
     }
     let kms = aws_sdk_kms::Client::new(&sdk);
@@ -77,7 +87,7 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
                 .context("creating the KMS key")?,
         );
     }
-    tracing::info!(queue = ?config.handoff_queue_url, key = ?config.kms_key_id, "local resources ready");
+    tracing::info!(queue = ?config.handoff_queue_url, legal_hold_queue = ?config.legal_hold_queue_url, key = ?config.kms_key_id, "local resources ready");
     Ok(app::Clients { dynamodb, sqs, kms })
 }
 

@@ -107,13 +107,15 @@ pub async fn ensure_tables(
     Ok(())
 }
 
-/// The handoff queue and its dead-letter queue, as the template sets them; returns the queue URL.
-pub async fn ensure_handoff_queue(
+/// A queue of the template (by logical id) and its dead-letter queue, as the template sets
+/// them; returns the queue URL.
+pub async fn ensure_queue(
     client: &aws_sdk_sqs::Client,
     template: &Template,
+    logical_id: &str,
     name: &str,
 ) -> anyhow::Result<String> {
-    let def = template.queue("HandoffQueue")?;
+    let def = template.queue(logical_id)?;
     let mut attributes = Vec::new();
     if let Some((dlq_logical_id, max_receives)) = &def.redrive {
         let dlq_def = template.queue(dlq_logical_id)?;
@@ -159,7 +161,7 @@ pub async fn ensure_handoff_queue(
     let url = request
         .send()
         .await
-        .context("creating the handoff queue")?
+        .with_context(|| format!("creating the queue {logical_id}"))?
         .queue_url
         .unwrap_or_default();
     Ok(url)

@@ -1128,22 +1128,6 @@ impl CallStore {
         Ok(())
     }
 
-    /// Every call of a tenant (for tenant-wide holds).
-    pub async fn all_calls(&self, tenant: TenantId) -> ApiResult<Vec<Call>> {
-        let mut calls = Vec::new();
-        let mut cursor = None;
-        loop {
-            let (page, next) = self
-                .page(tenant, &CallFilter::default(), 100, cursor.as_deref())
-                .await?;
-            calls.extend(page);
-            match next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(calls),
-            }
-        }
-    }
-
     /// Marks a call as being deleted, in one transaction with `tenant_guard` (the tenant is not
     /// held): refused while the call or its tenant is held. From then on no hold can be placed
     /// on it, so a deletion that has begun removes the whole call or, retried, finishes.

@@ -151,6 +151,8 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub tables: Tables,
     pub handoff_queue_url: Option<String>,
+    /// Tenant legal-hold jobs: the tenants function starts them, the legal-hold worker runs them.
+    pub legal_hold_queue_url: Option<String>,
     pub kms_key_id: Option<String>,
     pub twilio: TwilioConfig,
     pub livekit: LiveKitConfig,
@@ -392,6 +394,7 @@ impl Config {
             jwt,
             tables,
             handoff_queue_url: get("HANDOFF_QUEUE_URL"),
+            legal_hold_queue_url: get("LEGAL_HOLD_QUEUE_URL"),
             kms_key_id: get("KMS_KEY_ID"),
             twilio,
             livekit,

@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{CallId, TenantId};
 
 pub const HANDOFF_REQUESTED: &str = "runtime.handoff_requested";
+/// A batch of a tenant legal-hold job is due (the job's cursor is on the tenant).
+pub const LEGAL_HOLD_JOB: &str = "tenant.legal_hold_job";
 
-/// `{"type", "id", "occurred_at", "tenant_id", "call_id", "data"}`.
+/// `{"type", "id", "occurred_at", "tenant_id", "call_id", "data"}`; `call_id` only on events
+/// about one call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<T> {
     #[serde(rename = "type")]
@@ -15,8 +18,37 @@ pub struct Envelope<T> {
     pub id: uuid::Uuid,
     pub occurred_at: DateTime<Utc>,
     pub tenant_id: TenantId,
-    pub call_id: CallId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<CallId>,
     pub data: T,
+}
+
+impl<T> Envelope<T> {
+    /// A new event of `kind` with a fresh id.
+    pub fn new(
+        kind: &str,
+        occurred_at: DateTime<Utc>,
+        tenant_id: TenantId,
+        call_id: Option<CallId>,
+        data: T,
+    ) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            id: uuid::Uuid::now_v7(),
+            occurred_at,
+            tenant_id,
+            call_id,
+            data,
+        }
+    }
+}
+
+/// The job a [`LEGAL_HOLD_JOB`] event continues, and how far it had come when the event was
+/// sent: a duplicate finds the job further along and stops, instead of starting a second chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LegalHoldJobDue {
+    pub job_id: uuid::Uuid,
+    pub calls_done: u64,
 }
 
 /// What the handoff worker needs to dispatch a call.
@@ -44,7 +76,7 @@ impl Publisher {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(tenant_id = %envelope.tenant_id, call_id = %envelope.call_id))]
+    #[tracing::instrument(skip_all, fields(tenant_id = %envelope.tenant_id, call_id = ?envelope.call_id))]
     pub async fn send<T: Serialize>(&self, envelope: &Envelope<T>) -> anyhow::Result<()> {
         self.client
             .send_message()

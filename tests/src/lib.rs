@@ -126,9 +126,19 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         config.tables.tenants.trim_end_matches("-tenants")
     );
     config.handoff_queue_url = Some(
-        provision::ensure_handoff_queue(&sqs, &template, &queue_name)
+        provision::ensure_queue(&sqs, &template, "HandoffQueue", &queue_name)
             .await
             .expect("creating the test queue (moto)"),
+    );
+    config.legal_hold_queue_url = Some(
+        provision::ensure_queue(
+            &sqs,
+            &template,
+            "LegalHoldQueue",
+            &format!("{queue_name}-legal-hold"),
+        )
+        .await
+        .expect("creating the test legal-hold queue (moto)"),
     );
     let kms = aws_sdk_kms::Client::new(&sdk);
     let alias = format!(
@@ -302,6 +312,30 @@ impl TestApp {
 
     pub async fn patch(&self, path: &str, token: &str) -> Answer {
         self.call(Method::PATCH, path, Some(token), None).await
+    }
+
+    /// Runs the legal-hold worker on the app's job queue until it is empty (as Lambda would);
+    /// the number of messages it handled.
+    pub async fn drain_legal_hold_jobs(&self) -> usize {
+        let state = gobi_legal_hold_worker::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            self.clock.clone(),
+        )
+        .expect("legal-hold worker");
+        let queue = self.config.legal_hold_queue_url.clone().expect("queue");
+        let mut handled = 0;
+        loop {
+            let report = gobi_legal_hold_worker::poll_once(&state, &self.sqs, &queue, 0)
+                .await
+                .expect("polling the legal-hold queue");
+            assert_eq!(report.failed, 0, "legal-hold batches failed");
+            if report.received == 0 {
+                return handled;
+            }
+            handled += report.received;
+        }
     }
 
     /// A new tenant named `name` on a domain of its own (`<label>-<random>.example`); its id.

@@ -692,11 +692,19 @@ async fn legal_holds_stop_expiry_and_deletes() {
             json!({"reason": "Regulator request"}),
         )
         .await;
-    assert_eq!(tenant_hold.status, StatusCode::OK, "{}", tenant_hold.text);
+    assert_eq!(
+        tenant_hold.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        tenant_hold.text
+    );
     assert_eq!(
         tenant_hold.body["data"]["legalHold"]["reason"],
         "Regulator request"
     );
+    assert_eq!(tenant_hold.body["data"]["holdJob"]["state"], "running");
+    // The calls are brought in line by the legal-hold worker, in the background.
+    assert!(app.drain_legal_hold_jobs().await >= 1);
     assert_eq!(raw_expiry(&app, &t, call_sk.clone()).await, None);
     assert_eq!(
         app.delete(&format!("/internal/calls/{}", c.id), &admin)
@@ -717,8 +725,11 @@ async fn legal_holds_stop_expiry_and_deletes() {
         raw_expiry(&app, &t, format!("CALL#{}", later.id)).await,
         None
     );
-    app.delete(&format!("/internal/tenants/{t}/legal-hold"), &admin)
+    let lifted = app
+        .delete(&format!("/internal/tenants/{t}/legal-hold"), &admin)
         .await;
+    assert_eq!(lifted.status, StatusCode::ACCEPTED, "{}", lifted.text);
+    app.drain_legal_hold_jobs().await;
     assert_eq!(raw_expiry(&app, &t, call_sk.clone()).await, expiry);
 
     // Only platform admins place or lift holds; other tokens are refused.
@@ -963,4 +974,141 @@ async fn a_filtered_call_list_reads_a_bounded_number_of_calls_per_request() {
     assert_eq!(pages[0], 0, "{pages:?}");
     assert!(pages.len() >= 2, "{pages:?}");
     assert_eq!(pages.iter().sum::<usize>(), 1, "{pages:?}");
+}
+
+/// Items of a tenant's call data in the calls table, and how many of them carry an expiry.
+async fn expiring_items(app: &TestApp, tenant: &str) -> (usize, usize) {
+    let (mut items, mut expiring) = (0, 0);
+    let mut start = None;
+    loop {
+        let page = app
+            .dynamodb
+            .query()
+            .table_name(&app.config.tables.calls)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("TENANT#{tenant}")))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let sk = item["sk"].as_s().unwrap();
+            if sk.starts_with("CALL#") || sk.starts_with("TRANSCRIPT#") {
+                items += 1;
+                expiring += usize::from(item.contains_key("expiresAt"));
+            }
+        }
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return (items, expiring),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_hold_over_two_thousand_calls_is_a_resumable_background_job() {
+    use futures::StreamExt;
+    let app = spawn_app().await;
+    let t = tenant(&app, "big-hold.example", 3650).await;
+    let newest = app.clock.now() - Duration::hours(1);
+    let calls: Vec<Call> = (0..2000)
+        .map(|n| call(&t, newest - Duration::days(n), "+15554440000", 3650))
+        .collect();
+    futures::stream::iter(&calls)
+        .map(|c| open(&app, c))
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    // A transcript segment on some calls: every item of a call follows the hold.
+    let runtime = tokens::internal("internal_operator", &t);
+    for c in calls.iter().step_by(250) {
+        let segment = json!({"segments": [{"sequence": 1, "speaker": "agent", "text": "hello", "start_ms": 0, "end_ms": 500}]});
+        let answer = app
+            .post(
+                &format!("/internal/runtime/calls/{}/transcript", c.id),
+                &runtime,
+                segment,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+    assert_eq!(expiring_items(&app, &t).await, (2008, 2008));
+
+    let admin = tokens::admin();
+    let placed = app
+        .post(
+            &format!("/internal/tenants/{t}/legal-hold"),
+            &admin,
+            json!({"reason": "Litigation 7"}),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::ACCEPTED, "{}", placed.text);
+    let job = placed.body["data"]["holdJob"].clone();
+    assert_eq!(
+        (
+            job["state"].as_str(),
+            job["holding"].as_bool(),
+            job["callsDone"].as_u64()
+        ),
+        (Some("running"), Some(true), Some(0))
+    );
+
+    // A duplicated delivery of the first batch counts nothing twice.
+    let due = json!({"type": "tenant.legal_hold_job", "id": uuid::Uuid::now_v7(), "occurred_at": app.clock.now(), "tenant_id": t, "data": {"job_id": job["id"], "calls_done": 0}});
+    let worker = gobi_legal_hold_worker::WorkerState::new(
+        &app.config,
+        app.dynamodb.clone(),
+        app.sqs.clone(),
+        app.clock.clone(),
+    )
+    .unwrap();
+    let first = gobi_legal_hold_worker::handle_message(&worker, &due.to_string())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        gobi_legal_hold_worker::Batch::Done {
+            calls: gobi_legal_hold_worker::BATCH,
+            more: true
+        }
+    );
+
+    // 2,000 calls in batches of 100 (one message each), resumed from the cursor on the tenant.
+    let handled = app.drain_legal_hold_jobs().await;
+    assert!(
+        handled >= 2000 / gobi_legal_hold_worker::BATCH,
+        "{handled} messages"
+    );
+    let tenant = app.get(&format!("/api/tenants/{t}"), &admin).await;
+    let job = &tenant.body["data"]["holdJob"];
+    assert_eq!(
+        (job["state"].as_str(), job["callsDone"].as_u64()),
+        (Some("completed"), Some(2000)),
+        "{}",
+        tenant.text
+    );
+    assert!(job["completedAt"].is_string());
+    assert_eq!(
+        expiring_items(&app, &t).await,
+        (2008, 0),
+        "no call item keeps an expiry"
+    );
+    // A late redelivery of a finished job does nothing.
+    assert_eq!(
+        gobi_legal_hold_worker::handle_message(&worker, &due.to_string())
+            .await
+            .unwrap(),
+        gobi_legal_hold_worker::Batch::Skipped
+    );
+
+    // Lifting it is a job too, and gives every item its expiry back.
+    let lifted = app
+        .delete(&format!("/internal/tenants/{t}/legal-hold"), &admin)
+        .await;
+    assert_eq!(lifted.status, StatusCode::ACCEPTED, "{}", lifted.text);
+    assert_eq!(lifted.body["data"]["holdJob"]["holding"], false);
+    app.drain_legal_hold_jobs().await;
+    assert_eq!(expiring_items(&app, &t).await, (2008, 2008));
+    let tenant = app.get(&format!("/api/tenants/{t}"), &admin).await;
+    assert_eq!(tenant.body["data"]["holdJob"]["callsDone"], 2000);
 }

@@ -32,6 +32,7 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
         // Triggered by EventBridge, SQS, or served on a Function URL: no HTTP API routes.
         ("gobi-scheduler", BTreeSet::new()),
         ("gobi-handoff-worker", BTreeSet::new()),
+        ("gobi-legal-hold-worker", BTreeSet::new()),
         ("gobi-twilio-webhook", BTreeSet::new()),
         ("gobi-tenants", documented(&gobi_tenants::openapi())),
     ]

@@ -39,8 +39,69 @@ pub struct Tenant {
     /// A legal hold on the whole tenant: its call data does not expire and nothing is deleted.
     #[serde(default)]
     pub legal_hold: Option<LegalHold>,
+    /// The background job that brings every call's expiry in line with the newest hold change.
+    #[serde(default)]
+    pub hold_job: Option<HoldJob>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Placing or lifting a tenant hold rewrites the expiry of every call item, which a large tenant
+/// cannot do in one request: a job does it in batches from SQS, resumable from its cursor, and
+/// reports its progress here. A newer hold change starts a new job and the older one stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldJob {
+    pub id: uuid::Uuid,
+    /// `true` while placing a hold (expiries removed), `false` while lifting it (restored).
+    pub holding: bool,
+    pub state: HoldJobState,
+    /// Calls brought in line so far.
+    pub calls_done: u64,
+    /// Where the next batch starts (opaque); absent before the first batch and at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    pub started_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum HoldJobState {
+    Running,
+    Completed,
+}
+
+impl HoldJob {
+    /// A job for a hold just placed (`holding`) or lifted.
+    pub fn start(holding: bool, now: DateTime<Utc>) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7(),
+            holding,
+            state: HoldJobState::Running,
+            calls_done: 0,
+            cursor: None,
+            started_at: now,
+            completed_at: None,
+        }
+    }
+
+    /// The job after a batch of `calls` that ended at `next` (`None`: the last batch).
+    pub fn advanced(&self, calls: u64, next: Option<String>, now: DateTime<Utc>) -> Self {
+        let done = next.is_none();
+        Self {
+            calls_done: self.calls_done + calls,
+            state: if done {
+                HoldJobState::Completed
+            } else {
+                HoldJobState::Running
+            },
+            cursor: next,
+            completed_at: done.then_some(now),
+            ..self.clone()
+        }
+    }
 }
 
 fn default_retention() -> u32 {
@@ -167,6 +228,7 @@ impl NewTenant {
             max_users: self.max_users,
             retention_days: self.retention_days,
             legal_hold: None,
+            hold_job: None,
             created_at: now,
             updated_at: now,
         }

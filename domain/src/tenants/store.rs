@@ -13,7 +13,7 @@ use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{Domain, TenantId};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Tenant, TenantChanges};
+use super::model::{HoldJob, Tenant, TenantChanges};
 
 /// Key formats of the tenants table.
 mod keys {
@@ -344,8 +344,8 @@ impl TenantStore {
         }
     }
 
-    /// Places (or lifts, with `None`) a legal hold on the tenant; bumps the version so a
-    /// permanent delete that read the tenant before cannot slip past the hold.
+    /// Places (or lifts, with `None`) a legal hold on the tenant and starts the job that brings
+    /// its calls in line (replacing any job still running), in one conditional update.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
     pub async fn set_legal_hold(
         &self,
@@ -357,8 +357,47 @@ impl TenantStore {
             Some(hold) => serde_dynamo::to_attribute_value(hold).map_err(anyhow::Error::new)?,
             None => AttributeValue::Null(true),
         };
-        self.set_profile_attribute(id, "legalHold", value, now, "setting a legal hold")
-            .await
+        let job = HoldJob::start(hold.is_some(), now);
+        self.set_profile_attributes(
+            id,
+            &[
+                ("legalHold", value),
+                (
+                    "holdJob",
+                    serde_dynamo::to_attribute_value(&job).map_err(anyhow::Error::new)?,
+                ),
+            ],
+            None,
+            now,
+            "setting a legal hold",
+        )
+        .await
+        .map(|tenant| tenant.expect("unconditional on the job"))
+    }
+
+    /// Records a batch of hold job `job` (as read): `None` when that job is no longer the
+    /// tenant's or another delivery recorded this batch first.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn advance_hold_job(
+        &self,
+        id: TenantId,
+        job: &HoldJob,
+        calls: u64,
+        next: Option<String>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Option<Tenant>> {
+        let advanced = job.advanced(calls, next, now);
+        self.set_profile_attributes(
+            id,
+            &[(
+                "holdJob",
+                serde_dynamo::to_attribute_value(&advanced).map_err(anyhow::Error::new)?,
+            )],
+            Some(job),
+            now,
+            "recording a legal-hold batch",
+        )
+        .await
     }
 
     /// Deactivates or reactivates in one conditional update.
@@ -369,47 +408,67 @@ impl TenantStore {
         active: bool,
         now: DateTime<Utc>,
     ) -> ApiResult<Tenant> {
-        self.set_profile_attribute(
+        self.set_profile_attributes(
             id,
-            "isActive",
-            AttributeValue::Bool(active),
+            &[("isActive", AttributeValue::Bool(active))],
+            None,
             now,
             "changing tenant status",
         )
         .await
+        .map(|tenant| tenant.expect("unconditional on a job"))
     }
 
-    /// Sets one attribute of an existing tenant's profile in one conditional update, bumping
-    /// the version and `updatedAt`; the tenant as it is afterwards.
-    async fn set_profile_attribute(
+    /// Sets attributes of an existing tenant's profile in one conditional update, bumping the
+    /// version and `updatedAt`; the tenant as it is afterwards. With `job`, only while that job,
+    /// at that point of its progress, is still the tenant's (else `None`).
+    async fn set_profile_attributes(
         &self,
         id: TenantId,
-        attribute: &'static str,
-        value: AttributeValue,
+        values: &[(&'static str, AttributeValue)],
+        job: Option<&HoldJob>,
         now: DateTime<Utc>,
         doing: &'static str,
-    ) -> ApiResult<Tenant> {
-        let result = self
+    ) -> ApiResult<Option<Tenant>> {
+        let sets: Vec<String> = (0..values.len())
+            .map(|i| format!("#a{i} = :v{i}"))
+            .collect();
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression(
-                "SET #attribute = :value, updatedAt = :now, version = version + :one",
-            )
-            .expression_attribute_names("#attribute", attribute)
-            .expression_attribute_values(":value", value)
+            .update_expression(format!(
+                "SET {}, updatedAt = :now, version = version + :one",
+                sets.join(", ")
+            ))
             .expression_attribute_values(":now", dynamo::time(now)?)
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                Ok(dynamo::from_item::<TenantItem>(output.attributes.unwrap_or_default())?.tenant)
-            }
-            Err(e) if dynamo::is_condition_failed(&e) => Err(tenant_not_found(id)),
+            .return_values(ReturnValue::AllNew);
+        for (i, (name, value)) in values.iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#a{i}"), *name)
+                .expression_attribute_values(format!(":v{i}"), value.clone());
+        }
+        update = match job {
+            None => update.condition_expression("attribute_exists(pk)"),
+            Some(job) => update
+                .condition_expression(
+                    "attribute_exists(pk) AND holdJob.id = :job AND holdJob.callsDone = :done AND holdJob.#state = :running",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":job", AttributeValue::S(job.id.to_string()))
+                .expression_attribute_values(":done", AttributeValue::N(job.calls_done.to_string()))
+                .expression_attribute_values(":running", AttributeValue::S("running".into())),
+        };
+        match update.send().await {
+            Ok(output) => Ok(Some(
+                dynamo::from_item::<TenantItem>(output.attributes.unwrap_or_default())?.tenant,
+            )),
+            Err(e) if dynamo::is_condition_failed(&e) => match job {
+                Some(_) if self.get_item(id).await?.is_some() => Ok(None),
+                _ => Err(tenant_not_found(id)),
+            },
             Err(e) => Err(ApiError::Internal(anyhow::Error::new(e).context(doing))),
         }
     }

@@ -74,12 +74,15 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
         )));
     }
     let retry = MessageError::retry;
+    let call_id = envelope
+        .call_id
+        .ok_or_else(|| MessageError::Poison("a handoff names its call".into()))?;
     let call = state
         .calls
-        .get(envelope.tenant_id, envelope.call_id)
+        .get(envelope.tenant_id, call_id)
         .await
         .map_err(retry)?
-        .ok_or_else(|| MessageError::Poison(call_not_found(envelope.call_id).to_string()))?;
+        .ok_or_else(|| MessageError::Poison(call_not_found(call_id).to_string()))?;
     let agent = match call.agent_id {
         Some(agent) => state
             .agents

@@ -10,7 +10,8 @@ use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use gobi_shared::auth::{JwtVerifier, Principal, Role};
-use gobi_shared::error::ApiResult;
+use gobi_shared::error::{ApiError, ApiResult};
+use gobi_shared::events::{Envelope, LEGAL_HOLD_JOB, LegalHoldJobDue, Publisher};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::ids::TenantId;
 use gobi_shared::response::{DataResponse, PageResponse};
@@ -27,7 +28,28 @@ pub struct TenantsState {
     pub store: TenantStore,
     /// Call data, whose expiry legal holds control.
     pub calls: gobi_shared::calls::CallStore,
+    /// The legal-hold job queue (`LEGAL_HOLD_QUEUE_URL`); tenant holds need it.
+    pub hold_jobs: Option<Publisher>,
     pub verifier: Arc<JwtVerifier>,
+}
+
+impl TenantsState {
+    pub fn new(
+        config: &gobi_shared::Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        verifier: Arc<JwtVerifier>,
+    ) -> Self {
+        Self {
+            store: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
+            calls: gobi_shared::calls::CallStore::new(dynamodb, &config.tables.calls),
+            hold_jobs: config
+                .legal_hold_queue_url
+                .as_ref()
+                .map(|url| Publisher::new(sqs, url)),
+            verifier,
+        }
+    }
 }
 
 impl FromRef<TenantsState> for Arc<JwtVerifier> {
@@ -263,16 +285,44 @@ fn legal_admin(principal: &Principal) -> ApiResult<()> {
     principal.require_platform_role(Role::Admin)
 }
 
-/// Brings every call of the tenant in line with the tenant's hold.
-async fn apply_tenant_hold(state: &TenantsState, id: TenantId, held: bool) -> ApiResult<()> {
-    for call in state.calls.all_calls(id).await? {
-        state.calls.apply_expiry(id, &call, held).await?;
-    }
-    Ok(())
+/// Queues the first batch of the tenant's hold job (the legal-hold worker runs the rest).
+async fn queue_hold_job(jobs: &Publisher, tenant: &Tenant) -> ApiResult<()> {
+    let Some(job) = &tenant.hold_job else {
+        return Ok(());
+    };
+    let due = Envelope::new(
+        LEGAL_HOLD_JOB,
+        time::now(),
+        tenant.id,
+        None,
+        LegalHoldJobDue {
+            job_id: job.id,
+            calls_done: job.calls_done,
+        },
+    );
+    jobs.send(&due).await.map_err(|e| {
+        tracing::error!(error = format!("{e:#}"), tenant_id = %tenant.id, "legal-hold job not queued");
+        ApiError::Unavailable {
+            code: "LEGAL_HOLD_JOB_NOT_QUEUED",
+            message: "The hold is recorded but its job could not be queued; send the request again"
+                .into(),
+        }
+    })
 }
 
-/// Place a legal hold on a tenant: its call data stops expiring, and neither it nor the tenant
-/// can be deleted until the hold is lifted.
+fn hold_jobs(state: &TenantsState) -> ApiResult<&Publisher> {
+    state
+        .hold_jobs
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable {
+            code: "LEGAL_HOLD_QUEUE_NOT_CONFIGURED",
+            message: "Tenant legal holds need LEGAL_HOLD_QUEUE_URL".into(),
+        })
+}
+
+/// Place a legal hold on a tenant: it cannot be deleted, nor can its calls, and its call data
+/// stops expiring. Removing the expiry from every call item is a background job: `holdJob` on
+/// the tenant shows its progress (a new hold change replaces a running job).
 #[utoipa::path(
     post,
     path = "/internal/tenants/{tenantId}/legal-hold",
@@ -281,8 +331,9 @@ async fn apply_tenant_hold(state: &TenantsState, id: TenantId, held: bool) -> Ap
     request_body = HoldRequest,
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "Held", body = DataResponse<Tenant>),
+        (status = 202, description = "Held; the job that updates the calls is queued (see holdJob)", body = DataResponse<Tenant>),
         (status = 404, description = "TENANT_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+        (status = 503, description = "LEGAL_HOLD_JOB_NOT_QUEUED: send the request again", body = gobi_shared::error::ErrorBody),
     )
 )]
 async fn place_tenant_hold(
@@ -290,22 +341,27 @@ async fn place_tenant_hold(
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<HoldRequest>,
-) -> ApiResult<Json<DataResponse<Tenant>>> {
+) -> ApiResult<(StatusCode, Json<DataResponse<Tenant>>)> {
     legal_admin(&principal)?;
     let hold = hold(&principal, &body)?;
+    let jobs = hold_jobs(&state)?;
     let tenant = state
         .store
         .set_legal_hold(id, Some(&hold), time::now())
         .await?;
-    apply_tenant_hold(&state, id, true).await?;
+    queue_hold_job(jobs, &tenant).await?;
     tracing::info!(tenant_id = %id, "legal hold placed on a tenant");
-    Ok(Json(DataResponse::with_message(
-        tenant,
-        "Legal hold placed",
-    )))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DataResponse::with_message(
+            tenant,
+            "Legal hold placed; its calls are being updated (see holdJob)",
+        )),
+    ))
 }
 
-/// Lift a tenant's legal hold: its call data expires again (calls held on their own stay held).
+/// Lift a tenant's legal hold: its call data expires again (calls held on their own stay held),
+/// restored by a background job whose progress `holdJob` shows.
 #[utoipa::path(
     delete,
     path = "/internal/tenants/{tenantId}/legal-hold",
@@ -313,23 +369,28 @@ async fn place_tenant_hold(
     params(("tenantId" = TenantId, Path, description = "Tenant id")),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "Lifted", body = DataResponse<Tenant>),
+        (status = 202, description = "Lifted; the job that updates the calls is queued (see holdJob)", body = DataResponse<Tenant>),
         (status = 404, description = "TENANT_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+        (status = 503, description = "LEGAL_HOLD_JOB_NOT_QUEUED: send the request again", body = gobi_shared::error::ErrorBody),
     )
 )]
 async fn lift_tenant_hold(
     principal: Principal,
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<TenantId>,
-) -> ApiResult<Json<DataResponse<Tenant>>> {
+) -> ApiResult<(StatusCode, Json<DataResponse<Tenant>>)> {
     legal_admin(&principal)?;
+    let jobs = hold_jobs(&state)?;
     let tenant = state.store.set_legal_hold(id, None, time::now()).await?;
-    apply_tenant_hold(&state, id, false).await?;
+    queue_hold_job(jobs, &tenant).await?;
     tracing::info!(tenant_id = %id, "legal hold lifted from a tenant");
-    Ok(Json(DataResponse::with_message(
-        tenant,
-        "Legal hold lifted",
-    )))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DataResponse::with_message(
+            tenant,
+            "Legal hold lifted; its calls are being updated (see holdJob)",
+        )),
+    ))
 }
 
 async fn tenant_held(state: &TenantsState, id: TenantId) -> ApiResult<bool> {

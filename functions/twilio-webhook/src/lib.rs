@@ -317,20 +317,19 @@ async fn inbound(
     if !call.handoff_sent
         && let Some(publisher) = &state.publisher
     {
-        let envelope = Envelope {
-            kind: HANDOFF_REQUESTED.into(),
-            id: uuid::Uuid::now_v7(),
-            occurred_at: now,
-            tenant_id: call.tenant_id,
-            call_id: call.id,
-            data: HandoffRequested {
+        let envelope = Envelope::new(
+            HANDOFF_REQUESTED,
+            now,
+            call.tenant_id,
+            Some(call.id),
+            HandoffRequested {
                 call_sid: call.call_sid.clone(),
                 from: call.from.clone(),
                 to: call.to.clone(),
                 agent_id: call.agent_id,
                 phone_number_id: route.phone_number_id,
             },
-        };
+        );
         if let Err(e) = publisher.send(&envelope).await {
             tracing::error!(error = format!("{e:#}"), call_id = %call.id, "handoff not queued");
             return Err(ApiError::Unavailable {
