@@ -168,6 +168,9 @@ pub struct Config {
     pub automation_max_executions_per_minute: u32,
     /// Only tools on the allowlist of the call agent's active version may run.
     pub automation_require_agent_tool_mapping: bool,
+    /// The time all attempts of one n8n call may take together
+    /// (`AUTOMATION_EXECUTION_BUDGET_MS`); the template keeps it inside the function's timeout.
+    pub automation_execution_budget_ms: u64,
     /// Set when the Lambda runtime API is present (`AWS_LAMBDA_RUNTIME_API`).
     pub in_lambda: bool,
 }
@@ -303,6 +306,16 @@ impl Config {
                     ));
                 }
             };
+        let automation_execution_budget_ms = match get("AUTOMATION_EXECUTION_BUDGET_MS") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (500..=900_000).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::invalid("AUTOMATION_EXECUTION_BUDGET_MS", "between 500 and 900000")
+                })?,
+            None => 25_000,
+        };
         let table_prefix = get("TABLE_PREFIX").unwrap_or_else(|| "gobi".to_owned());
         let tables = Tables {
             tenants: get("TENANTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tenants")),
@@ -405,6 +418,7 @@ impl Config {
             dispatch_ttl_seconds,
             automation_max_executions_per_minute,
             automation_require_agent_tool_mapping,
+            automation_execution_budget_ms,
             in_lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
         })
     }

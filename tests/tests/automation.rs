@@ -820,3 +820,37 @@ async fn without_the_requirement_every_linked_tool_is_offered() {
         "no allowlist needed"
     );
 }
+
+#[tokio::test]
+async fn retries_stop_when_the_execution_budget_is_spent() {
+    // Budget 1.5 s, tool timeout 1 s: a second attempt gets what is left, a third never starts
+    // (with the default 25 s budget the same tool is tried three times, as above).
+    let s = setup(vec![("AUTOMATION_EXECUTION_BUDGET_MS", "1500".into())]).await;
+    let stuck = FakeN8n::new(Duration::from_secs(5));
+    let stuck_url = fakes::serve(stuck.router(), ([127, 0, 0, 1], 0).into()).await;
+    let integration = s
+        .app
+        .post(
+            "/internal/integrations/n8n/test",
+            &s.staff,
+            json!({"tenant_id": s.tenant, "base_url": stuck_url, "auth_type": "none"}),
+        )
+        .await
+        .body["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let never = s.tool("never_answers", "stuck", &integration).await;
+    let answer = s.execute(&never, json!({"order": "1"})).await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::GATEWAY_TIMEOUT, "N8N_TIMEOUT"),
+        "{}",
+        answer.text
+    );
+    let attempts = answer.body["error"]["details"]["attempts"]
+        .as_u64()
+        .unwrap();
+    assert!((1..3).contains(&attempts), "{attempts} attempts");
+    assert_eq!(stuck.requests_to("/webhook/stuck").len() as u64, attempts);
+}

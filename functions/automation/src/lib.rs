@@ -57,6 +57,8 @@ pub struct AutomationState {
     pub allow_local: bool,
     pub max_executions_per_minute: u32,
     pub require_mapping: bool,
+    /// All attempts of one n8n call, backoffs included, fit in this (inside the function's timeout).
+    pub execution_budget: Duration,
 }
 
 impl AutomationState {
@@ -82,6 +84,7 @@ impl AutomationState {
             allow_local: config.environment.allows_local_network(),
             max_executions_per_minute: config.automation_max_executions_per_minute,
             require_mapping: config.automation_require_agent_tool_mapping,
+            execution_budget: Duration::from_millis(config.automation_execution_budget_ms),
         }
     }
 }
@@ -258,6 +261,7 @@ async fn test_integration(
         body: None,
         timeout: Duration::from_secs(5),
         max_attempts: 3,
+        budget: state.execution_budget,
     };
     let result = n8n::send(&probe).await;
     if !matches!(result.outcome, Outcome::Success { .. }) {
@@ -994,6 +998,7 @@ async fn execute(
         headers,
         timeout: Duration::from_millis(u64::from(tool.timeout_ms)),
         max_attempts: 3,
+        budget: state.execution_budget,
     };
     let result = n8n::send(&request).await;
     // 5. The record, then the answer.

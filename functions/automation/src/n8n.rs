@@ -1,5 +1,7 @@
 //! Calls to a tenant's n8n: a timeout per attempt, and bounded retries with backoff on timeouts,
-//! 5xx and 429 only. Connections go to the addresses the SSRF check approved.
+//! 5xx and 429 only, all inside a total budget that fits the function's own timeout (the last
+//! attempt gets what is left, and none starts without enough). Connections go to the addresses
+//! the SSRF check approved.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,12 @@ pub struct N8nRequest {
     pub body: Option<serde_json::Value>,
     pub timeout: Duration,
     pub max_attempts: u32,
+    /// Every attempt and backoff together stay within this.
+    pub budget: Duration,
 }
+
+/// An attempt is not started with less than this left of the budget.
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(100);
 
 /// How the last attempt ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,8 +71,10 @@ fn client(target: &CheckedUrl, timeout: Duration) -> reqwest::Result<reqwest::Cl
     builder.build()
 }
 
-async fn attempt(client: &reqwest::Client, request: &N8nRequest) -> Outcome {
-    let mut call = client.request(request.method.clone(), request.target.url.clone());
+async fn attempt(client: &reqwest::Client, request: &N8nRequest, timeout: Duration) -> Outcome {
+    let mut call = client
+        .request(request.method.clone(), request.target.url.clone())
+        .timeout(timeout);
     for (name, value) in &request.headers {
         call = call.header(name, value);
     }
@@ -138,18 +147,21 @@ pub async fn send(request: &N8nRequest) -> N8nResult {
             };
         }
     };
+    let left = |now: Instant| request.budget.saturating_sub(now - started);
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let outcome = attempt(&client, request).await;
-        if !retryable(&outcome) || attempts >= request.max_attempts {
+        let timeout = request.timeout.min(left(Instant::now()));
+        let outcome = attempt(&client, request, timeout).await;
+        let backoff = Duration::from_millis(100 * 2u64.pow(attempts - 1));
+        let no_time = left(Instant::now()) < backoff + MIN_ATTEMPT;
+        if !retryable(&outcome) || attempts >= request.max_attempts || no_time {
             return N8nResult {
                 outcome,
                 attempts,
                 latency_ms: started.elapsed().as_millis() as u64,
             };
         }
-        let backoff = Duration::from_millis(100 * 2u64.pow(attempts - 1));
         tracing::warn!(attempts, ?backoff, "n8n attempt failed; retrying");
         tokio::time::sleep(backoff).await;
     }
