@@ -10,13 +10,18 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// Loads the shared AWS config once; `AWS_ENDPOINT_URL_<SERVICE>` points it at local emulators.
+/// No AWS call waits longer than this, retries included: well inside the HTTP functions' 10 s
+/// timeout (`template.yaml`), so a dependency that does not answer is a 503 the caller can
+/// retry, never a Lambda timeout whose write may still land.
+pub const OPERATION_TIMEOUT_SECONDS: u64 = 5;
+
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(15))
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_timeout(Duration::from_secs(OPERATION_TIMEOUT_SECONDS))
                 .build(),
         )
         .load()

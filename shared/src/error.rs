@@ -174,6 +174,9 @@ impl ApiError {
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Dependency { status, .. } => *status,
+            Self::Internal(cause) if dependency_unavailable(cause) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -196,12 +199,18 @@ impl ApiError {
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Internal(cause) if dependency_unavailable(cause) => "DEPENDENCY_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
 
     fn body(&self) -> ErrorBody {
         let (message, details, twilio_code) = match self {
+            Self::Internal(cause) if dependency_unavailable(cause) => (
+                "A service GOBI depends on did not answer in time; try again shortly".to_owned(),
+                None,
+                None,
+            ),
             Self::Internal(_) => ("Internal server error".to_owned(), None, None),
             Self::Validation(fields) => (
                 self.to_string(),
@@ -226,6 +235,36 @@ impl ApiError {
     }
 }
 
+/// How long a client waits before retrying after a dependency timed out or throttled.
+pub const DEPENDENCY_RETRY_AFTER_SECONDS: u64 = 2;
+
+/// AWS error codes that mean "too many requests now" or "not available now" (throttling and
+/// transient service faults), from the DynamoDB, SQS and KMS error references.
+const TRANSIENT_AWS_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "KMSInternalException",
+];
+
+/// Whether an unexpected failure is a dependency that timed out, could not be reached or
+/// throttled: worth a 503 with `Retry-After` (the caller may simply try again), not a 500.
+pub fn dependency_unavailable(cause: &anyhow::Error) -> bool {
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    cause.chain().any(|e| {
+        if let Some(connector) = e.downcast_ref::<ConnectorError>() {
+            return connector.is_timeout() || connector.is_io();
+        }
+        // The SDK's own words for an attempt or operation timeout (`SdkError::TimeoutError`);
+        // service errors name their AWS code.
+        let text = e.to_string();
+        text == "request has timed out"
+            || TRANSIENT_AWS_CODES.iter().any(|code| text.contains(code))
+    })
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Self::Internal(cause) = &self {
@@ -238,6 +277,9 @@ impl IntoResponse for ApiError {
                 retry_after_seconds,
                 ..
             } => Some((*retry_after_seconds).max(1)),
+            Self::Internal(cause) if dependency_unavailable(cause) => {
+                Some(DEPENDENCY_RETRY_AFTER_SECONDS)
+            }
             _ => None,
         };
         let mut response = (status, Json(self.body())).into_response();
@@ -259,6 +301,28 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+
+    #[test]
+    fn throttling_and_timeouts_are_a_dependency_being_unavailable() {
+        for transient in [
+            anyhow::anyhow!("unhandled error (ThrottlingException)").context("listing calls"),
+            anyhow::anyhow!("ProvisionedThroughputExceededException: slow down").context("x"),
+            anyhow::anyhow!("request has timed out").context("reading tenant"),
+        ] {
+            assert!(dependency_unavailable(&transient), "{transient:#}");
+            let error = ApiError::Internal(transient);
+            assert_eq!(
+                (error.status(), error.code()),
+                (StatusCode::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE")
+            );
+        }
+        let bug =
+            ApiError::Internal(anyhow::anyhow!("ConditionalCheckFailedException").context("x"));
+        assert_eq!(
+            (bug.status(), bug.code()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+        );
+    }
 
     async fn body_of(error: ApiError) -> (StatusCode, serde_json::Value) {
         let response = error.into_response();

@@ -148,6 +148,10 @@ fn add_standard_errors(operation: &mut Operation) {
         "500",
         "INTERNAL_ERROR; the cause is logged with the request id",
     );
+    add(
+        "503",
+        "DEPENDENCY_UNAVAILABLE: a service GOBI depends on timed out or throttled; retry after Retry-After seconds",
+    );
 }
 
 /// Every (method, path) the document describes, for checks against `template.yaml`.

@@ -217,3 +217,76 @@ fn the_committed_openapi_document_is_what_the_routers_describe() {
         "system serves the committed file"
     );
 }
+
+/// An app whose DynamoDB is `endpoint` (the real stack's other clients are not needed).
+async fn app_with_dynamodb_at(endpoint: &str) -> gobi_tests::TestApp {
+    let config = test_config(&TestAppOptions::default());
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
+        .timeout_config(
+            gobi_shared::dynamo::sdk_config()
+                .await
+                .timeout_config()
+                .unwrap()
+                .clone(),
+        )
+        .load()
+        .await;
+    let clients = gobi_infra::app::Clients {
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        kms: aws_sdk_kms::Client::new(&sdk),
+    };
+    let clock = gobi_shared::time::Clock::system();
+    let router = gobi_shared::http::layered(
+        gobi_infra::app::routes(&config, &clients, &clock).unwrap(),
+        &config,
+    );
+    gobi_tests::TestApp {
+        sqs: clients.sqs,
+        config,
+        clock,
+        dynamodb: clients.dynamodb,
+        router,
+    }
+}
+
+#[tokio::test]
+async fn a_database_that_refuses_or_never_answers_is_a_503_to_retry() {
+    // Nothing listens on port 9; the second server accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    for endpoint in ["http://127.0.0.1:9", silent_url.as_str()] {
+        let app = app_with_dynamodb_at(endpoint).await;
+        let answer = app
+            .post(
+                "/api/tenants",
+                &tokens::admin(),
+                serde_json::json!({"name": "Down", "domain": "down.example"}),
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "DEPENDENCY_UNAVAILABLE"),
+            "{endpoint}: {}",
+            answer.text
+        );
+        assert_eq!(
+            answer.headers["retry-after"],
+            gobi_shared::error::DEPENDENCY_RETRY_AFTER_SECONDS.to_string()
+        );
+        assert!(
+            !answer.text.contains("127.0.0.1"),
+            "no internals in the answer"
+        );
+    }
+    held.abort();
+}
