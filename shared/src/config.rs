@@ -65,6 +65,8 @@ pub struct Tables {
     pub calls: String,
     /// Tenants' tools (the automation gateway's catalog).
     pub tools: String,
+    /// `Idempotency-Key` records of the create routes (24 h, TTL).
+    pub idempotency: String,
 }
 
 impl Tables {
@@ -77,6 +79,7 @@ impl Tables {
             ("AgentsTable", self.agents.as_str()),
             ("CallsTable", self.calls.as_str()),
             ("ToolsTable", self.tools.as_str()),
+            ("IdempotencyTable", self.idempotency.as_str()),
         ]
     }
 }
@@ -323,6 +326,8 @@ impl Config {
             agents: get("AGENTS_TABLE").unwrap_or_else(|| format!("{table_prefix}-agents")),
             calls: get("CALLS_TABLE").unwrap_or_else(|| format!("{table_prefix}-calls")),
             tools: get("TOOLS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tools")),
+            idempotency: get("IDEMPOTENCY_TABLE")
+                .unwrap_or_else(|| format!("{table_prefix}-idempotency")),
             phone_numbers: get("PHONE_NUMBERS_TABLE")
                 .unwrap_or_else(|| format!("{table_prefix}-phone-numbers")),
         };

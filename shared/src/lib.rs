@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod http;
+pub mod idempotency;
 pub mod ids;
 pub mod openapi;
 pub mod response;

@@ -94,8 +94,49 @@ pub fn assemble(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {
         {
             add_standard_errors(operation);
         }
+        if let Some(create) = item
+            .post
+            .as_mut()
+            .filter(|o| o.responses.responses.contains_key("201"))
+        {
+            add_idempotency_key(create);
+        }
     }
     document
+}
+
+/// Every create (a POST answering 201) honours `Idempotency-Key` (`crate::idempotency`).
+fn add_idempotency_key(operation: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let parameter = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(
+            "Makes a retry safe: a repeat with the same key (same caller, route and body) within \
+             24 hours returns the first answer (header `Idempotent-Replayed: true`) and creates \
+             nothing twice.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some(r"^[!-~]+$")),
+        ))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(parameter));
+    let responses = &mut operation.responses.responses;
+    responses.entry("409".to_owned()).or_insert_with(|| {
+        error_response("IDEMPOTENCY_IN_PROGRESS: the first request with this key is still running")
+    });
+    responses.entry("422".to_owned()).or_insert_with(|| {
+        error_response("IDEMPOTENCY_KEY_REUSED: the key was used with another body")
+    });
 }
 
 fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {

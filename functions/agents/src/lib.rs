@@ -15,6 +15,7 @@ use gobi_shared::Config;
 use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
+use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId};
 use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
 use gobi_shared::time::Clock;
@@ -28,6 +29,8 @@ use crate::store::{AgentStore, agent_not_found, version_not_found};
 
 #[derive(Clone)]
 pub struct AgentsState {
+    /// `Idempotency-Key` records of the create routes.
+    pub idempotency: IdempotencyStore,
     pub agents: AgentStore,
     pub tools: ToolStore,
     pub tenants: TenantStore,
@@ -44,9 +47,10 @@ impl AgentsState {
         clock: Clock,
     ) -> Self {
         Self {
+            idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
             tools: ToolStore::new(dynamodb.clone(), &config.tables.tools),
-            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
             verifier,
             clock,
             heartbeat_timeout: chrono::Duration::seconds(config.heartbeat_timeout_seconds),
@@ -75,7 +79,8 @@ fn routes() -> OpenApiRouter<AgentsState> {
 }
 
 pub fn router(state: AgentsState) -> axum::Router {
-    routes().with_state(state).split_for_parts().0
+    let keys = state.idempotency.clone();
+    honour_keys(routes().with_state(state).split_for_parts().0, keys)
 }
 
 pub fn openapi() -> OpenApi {

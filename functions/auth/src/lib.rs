@@ -17,6 +17,7 @@ use gobi_shared::auth::{Claims, JwtIssuer, require_header_key};
 use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, SourceAddress};
+use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{Email, PLATFORM_ACCOUNT, TenantId};
 use gobi_shared::response::DataResponse;
 use gobi_shared::{Config, time};
@@ -36,6 +37,8 @@ pub const DEV_BOOTSTRAP_HEADER: &str = "x-dev-bootstrap-key";
 
 #[derive(Clone)]
 pub struct AuthState {
+    /// `Idempotency-Key` records of the create routes.
+    pub idempotency: IdempotencyStore,
     pub users: UserStore,
     pub tenants: TenantStore,
     pub issuer: Arc<JwtIssuer>,
@@ -53,8 +56,9 @@ impl AuthState {
     pub fn new(config: &Config, dynamodb: aws_sdk_dynamodb::Client) -> anyhow::Result<Self> {
         password::warm_up();
         Ok(Self {
+            idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             users: UserStore::new(dynamodb.clone(), &config.tables.users),
-            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
             issuer: Arc::new(JwtIssuer::new(&config.jwt)?),
             token_ttl_seconds: config.token_ttl_seconds,
             auth_bootstrap_key: config.auth_bootstrap_key.clone(),
@@ -109,7 +113,8 @@ fn routes() -> OpenApiRouter<AuthState> {
 }
 
 pub fn router(state: AuthState) -> axum::Router {
-    routes().with_state(state).split_for_parts().0
+    let keys = state.idempotency.clone();
+    honour_keys(routes().with_state(state).split_for_parts().0, keys)
 }
 
 pub fn openapi() -> OpenApi {

@@ -24,6 +24,7 @@ use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::calls::{Call, CallEvent, CallStore, call_not_found};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, FieldError, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
+use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{TenantId, ToolId};
 use gobi_shared::response::DataResponse;
 use gobi_shared::time::Clock;
@@ -44,6 +45,8 @@ const DEFAULT_HEADER: &str = "X-N8N-API-KEY";
 
 #[derive(Clone)]
 pub struct AutomationState {
+    /// `Idempotency-Key` records of the create routes.
+    pub idempotency: IdempotencyStore,
     pub tools: ToolStore,
     pub store: AutomationStore,
     pub calls: CallStore,
@@ -70,11 +73,12 @@ impl AutomationState {
         clock: Clock,
     ) -> Self {
         Self {
+            idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             tools: ToolStore::new(dynamodb.clone(), &config.tables.tools),
             store: AutomationStore::new(dynamodb.clone(), &config.tables.tools),
             calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
-            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
             secrets: config
                 .kms_key_id
                 .as_ref()
@@ -132,7 +136,8 @@ fn routes() -> OpenApiRouter<AutomationState> {
 }
 
 pub fn router(state: AutomationState) -> axum::Router {
-    routes().with_state(state).split_for_parts().0
+    let keys = state.idempotency.clone();
+    honour_keys(routes().with_state(state).split_for_parts().0, keys)
 }
 
 pub fn openapi() -> OpenApi {

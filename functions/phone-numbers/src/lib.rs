@@ -17,6 +17,7 @@ use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
 use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
+use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{E164, PhoneNumberId, TenantId};
 use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
 use gobi_shared::{Config, time};
@@ -35,6 +36,8 @@ use crate::twilio::{NumberSearch, NumberType, TwilioClient, parse_twilio_date};
 
 #[derive(Clone)]
 pub struct PhoneNumbersState {
+    /// `Idempotency-Key` records of the create routes.
+    pub idempotency: IdempotencyStore,
     pub numbers: PhoneNumberStore,
     /// A number's agent must be one of its tenant's agents.
     pub agents: AgentStore,
@@ -54,9 +57,10 @@ impl PhoneNumbersState {
         verifier: Arc<JwtVerifier>,
     ) -> Self {
         Self {
+            idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             numbers: PhoneNumberStore::new(dynamodb.clone(), &config.tables.phone_numbers),
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
-            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
             verifier,
             twilio: TwilioClient::from_config(&config.twilio),
             sip: SipProvisioner::from_config(&config.livekit).map(Arc::new),
@@ -81,7 +85,8 @@ fn routes() -> OpenApiRouter<PhoneNumbersState> {
 }
 
 pub fn router(state: PhoneNumbersState) -> axum::Router {
-    routes().with_state(state).split_for_parts().0
+    let keys = state.idempotency.clone();
+    honour_keys(routes().with_state(state).split_for_parts().0, keys)
 }
 
 pub fn openapi() -> OpenApi {

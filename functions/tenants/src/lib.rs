@@ -13,6 +13,7 @@ use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::events::{Envelope, LEGAL_HOLD_JOB, LegalHoldJobDue, Publisher};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
+use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::TenantId;
 use gobi_shared::response::{DataResponse, PageResponse};
 use gobi_shared::time;
@@ -25,6 +26,8 @@ use crate::store::{TenantStore, tenant_not_found};
 
 #[derive(Clone)]
 pub struct TenantsState {
+    /// `Idempotency-Key` records of the create routes.
+    pub idempotency: IdempotencyStore,
     pub store: TenantStore,
     /// Call data, whose expiry legal holds control.
     pub calls: gobi_shared::calls::CallStore,
@@ -41,8 +44,9 @@ impl TenantsState {
         verifier: Arc<JwtVerifier>,
     ) -> Self {
         Self {
+            idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             store: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
-            calls: gobi_shared::calls::CallStore::new(dynamodb, &config.tables.calls),
+            calls: gobi_shared::calls::CallStore::new(dynamodb.clone(), &config.tables.calls),
             hold_jobs: config
                 .legal_hold_queue_url
                 .as_ref()
@@ -70,7 +74,8 @@ fn routes() -> OpenApiRouter<TenantsState> {
 
 /// The function's routes, ready to be layered and served.
 pub fn router(state: TenantsState) -> axum::Router {
-    routes().with_state(state).split_for_parts().0
+    let keys = state.idempotency.clone();
+    honour_keys(routes().with_state(state).split_for_parts().0, keys)
 }
 
 /// The function's part of the OpenAPI document.
