@@ -95,6 +95,10 @@ pub fn spawn_scheduler(
     });
 }
 
+/// How long a local poll waits for messages: under the SDK's 5 s operation timeout
+/// (`dynamo::OPERATION_TIMEOUT_SECONDS`), so an empty queue is not an error.
+const LONG_POLL_SECONDS: i32 = 4;
+
 /// Consumes the handoff queue as Lambda's SQS integration would, with the same handler.
 pub fn spawn_handoff_worker(config: &Config, clients: &Clients, clock: Clock) {
     let Some(queue_url) = config.handoff_queue_url.clone() else {
@@ -104,7 +108,9 @@ pub fn spawn_handoff_worker(config: &Config, clients: &Clients, clock: Clock) {
     let sqs = clients.sqs.clone();
     tokio::spawn(async move {
         loop {
-            if let Err(e) = gobi_handoff_worker::poll_once(&state, &sqs, &queue_url, 10).await {
+            if let Err(e) =
+                gobi_handoff_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await
+            {
                 tracing::error!(error = format!("{e:#}"), "handoff poll failed");
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
@@ -130,7 +136,9 @@ pub fn spawn_legal_hold_worker(
     let sqs = clients.sqs.clone();
     tokio::spawn(async move {
         loop {
-            if let Err(e) = gobi_legal_hold_worker::poll_once(&state, &sqs, &queue_url, 10).await {
+            if let Err(e) =
+                gobi_legal_hold_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await
+            {
                 tracing::error!(error = format!("{e:#}"), "legal-hold poll failed");
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }

@@ -868,3 +868,22 @@ async fn an_agent_keeps_a_bounded_number_of_workers() {
         max
     );
 }
+
+#[tokio::test]
+async fn temperatures_are_kept_to_six_decimal_places() {
+    let app = spawn_app().await;
+    let t = tenant(&app, "tiny-temperature.example").await;
+    let mut body = agent_body("Precise");
+    body["temperature"] = json!(4.40189345419764e-242);
+    let created = app
+        .post(&format!("/api/tenants/{t}/agents"), &tokens::admin(), body)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.body["data"]["temperature"], 0.0);
+    let mut body = agent_body("Fine");
+    body["temperature"] = json!(0.123_456_789);
+    let created = app
+        .post(&format!("/api/tenants/{t}/agents"), &tokens::admin(), body)
+        .await;
+    assert_eq!(created.body["data"]["temperature"], 0.123457);
+}

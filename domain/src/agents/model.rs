@@ -214,7 +214,7 @@ pub struct CreateAgent {
     pub system_prompt: Option<String>,
     #[schema(max_length = 2000)]
     pub first_message: Option<String>,
-    /// 0 to 2; default 0.7.
+    /// 0 to 2, kept to six decimal places; default 0.7.
     #[schema(minimum = 0.0, maximum = 2.0)]
     pub temperature: Option<f64>,
     /// 30 to 14400; default 1800.
@@ -302,9 +302,11 @@ fn language(raw: &str) -> Result<String, String> {
     }
 }
 
+/// Kept to six decimal places: finer steps mean nothing to a model, and DynamoDB cannot store
+/// magnitudes below 1e-130 (a schema-valid 4.4e-242 used to fail the write).
 fn temperature(raw: f64) -> Result<f64, String> {
     if (0.0..=2.0).contains(&raw) {
-        Ok(raw)
+        Ok((raw * 1e6).round() / 1e6)
     } else {
         Err("must be between 0 and 2".into())
     }
