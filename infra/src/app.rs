@@ -95,9 +95,9 @@ pub fn spawn_scheduler(
     });
 }
 
-/// How long a local poll waits for messages: under the SDK's 5 s operation timeout
-/// (`dynamo::OPERATION_TIMEOUT_SECONDS`), so an empty queue is not an error.
-const LONG_POLL_SECONDS: i32 = 4;
+/// How long a local poll waits for messages: under one SDK attempt's timeout
+/// (`dynamo::ATTEMPT_TIMEOUT_SECONDS`), so an empty queue is not an error.
+const LONG_POLL_SECONDS: i32 = gobi_shared::dynamo::ATTEMPT_TIMEOUT_SECONDS as i32 - 1;
 
 /// Consumes the handoff queue as Lambda's SQS integration would, with the same handler.
 pub fn spawn_handoff_worker(config: &Config, clients: &Clients, clock: Clock) {

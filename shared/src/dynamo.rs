@@ -14,13 +14,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 /// timeout (`template.yaml`), so a dependency that does not answer is a 503 the caller can
 /// retry, never a Lambda timeout whose write may still land.
 pub const OPERATION_TIMEOUT_SECONDS: u64 = 5;
+/// One attempt of an AWS call; long polls must end sooner.
+pub const ATTEMPT_TIMEOUT_SECONDS: u64 = 2;
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(ATTEMPT_TIMEOUT_SECONDS))
                 .operation_timeout(Duration::from_secs(OPERATION_TIMEOUT_SECONDS))
                 .build(),
         )
