@@ -146,6 +146,27 @@ impl Setup {
             .await
     }
 
+    /// A tool on an n8n of its own that answers only after 5 s: every attempt times out.
+    /// (the stand-in, kept alive by the caller; the tool's id).
+    async fn never_answering_tool(&self) -> (FakeN8n, String) {
+        let stuck = FakeN8n::new(Duration::from_secs(5));
+        let stuck_url = fakes::serve(stuck.router(), ([127, 0, 0, 1], 0).into()).await;
+        let integration = self
+            .app
+            .post(
+                "/internal/integrations/n8n/test",
+                &self.staff,
+                json!({"tenant_id": self.tenant, "base_url": stuck_url, "auth_type": "none"}),
+            )
+            .await
+            .body["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let tool = self.tool("never_answers", "stuck", &integration).await;
+        (stuck, tool)
+    }
+
     fn store(&self) -> AutomationStore {
         AutomationStore::new(self.app.dynamodb.clone(), &self.app.config.tables.tools)
     }
@@ -618,21 +639,7 @@ async fn timeouts_and_refused_connections_are_clear_and_recorded() {
     );
 
     // A tool whose n8n never answers in time: every attempt times out.
-    let stuck = FakeN8n::new(Duration::from_secs(5));
-    let stuck_url = fakes::serve(stuck.router(), ([127, 0, 0, 1], 0).into()).await;
-    let stuck_integration = s
-        .app
-        .post(
-            "/internal/integrations/n8n/test",
-            &s.staff,
-            json!({"tenant_id": s.tenant, "base_url": stuck_url, "auth_type": "none"}),
-        )
-        .await
-        .body["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let never = s.tool("never_answers", "stuck", &stuck_integration).await;
+    let (_stuck, never) = s.never_answering_tool().await;
     let answer = s.execute(&never, json!({"order": "1"})).await;
     assert_eq!(
         (answer.status, answer.code()),
@@ -826,21 +833,7 @@ async fn retries_stop_when_the_execution_budget_is_spent() {
     // Budget 1.5 s, tool timeout 1 s: a second attempt gets what is left, a third never starts
     // (with the default 25 s budget the same tool is tried three times, as above).
     let s = setup(vec![("AUTOMATION_EXECUTION_BUDGET_MS", "1500".into())]).await;
-    let stuck = FakeN8n::new(Duration::from_secs(5));
-    let stuck_url = fakes::serve(stuck.router(), ([127, 0, 0, 1], 0).into()).await;
-    let integration = s
-        .app
-        .post(
-            "/internal/integrations/n8n/test",
-            &s.staff,
-            json!({"tenant_id": s.tenant, "base_url": stuck_url, "auth_type": "none"}),
-        )
-        .await
-        .body["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let never = s.tool("never_answers", "stuck", &integration).await;
+    let (stuck, never) = s.never_answering_tool().await;
     let answer = s.execute(&never, json!({"order": "1"})).await;
     assert_eq!(
         (answer.status, answer.code()),
