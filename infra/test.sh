@@ -3,6 +3,7 @@
 # schemathesis over the OpenAPI document against the local server, and stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
 
 export STACK_NAME=test
 export DYNAMODB_PORT="${TEST_DYNAMODB_PORT:-8100}"
@@ -19,6 +20,11 @@ cleanup() {
   infra/stack.sh stop
 }
 trap cleanup EXIT
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy -q --workspace --all-targets -- -D warnings
 
 infra/stack.sh start --memory
 eval "$(infra/stack.sh env)"
@@ -76,3 +82,5 @@ token=$(target/debug/gobi-local token --role internal_admin --tenant 0190f000-00
 
 # One closing line for every Rust test that ran (schemathesis has printed its own summary).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$cargo_log"
+elapsed=$(($(date +%s) - started))
+printf 'make test took %dm %02ds\n' $((elapsed / 60)) $((elapsed % 60))
