@@ -1,0 +1,16 @@
+//! The end-to-end suite as one test binary (one link instead of one per file), a module per area.
+
+mod agents;
+mod auth;
+mod automation;
+mod bola;
+mod call_records;
+mod crate_graph;
+mod idempotency;
+mod identity;
+mod inbound_calls;
+mod lambda_events;
+mod phone_numbers;
+mod system;
+mod template_routes;
+mod tenants;
