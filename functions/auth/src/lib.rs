@@ -21,7 +21,7 @@ use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{Email, PLATFORM_ACCOUNT, TenantId};
 use gobi_shared::response::DataResponse;
 use gobi_shared::{Config, time};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -285,7 +285,7 @@ async fn login(
     );
     p.check(
         "password",
-        if body.password.is_empty() {
+        if body.password.expose_secret().is_empty() {
             Err("is required")
         } else {
             Ok(())

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use gobi_shared::ids::{Email, TenantId};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -53,8 +54,8 @@ pub struct RegisterFirstAdmin {
     #[schema(value_type = Email)]
     pub email: String,
     /// At least 12 characters.
-    #[schema(min_length = 12, max_length = 256)]
-    pub password: String,
+    #[schema(value_type = String, min_length = 12, max_length = 256)]
+    pub password: SecretString,
     #[schema(max_length = 200)]
     pub name: Option<String>,
     /// The platform operator's own tenant, created with the admin.
@@ -75,8 +76,8 @@ pub struct RegisterFirstAdmin {
 pub struct Login {
     #[schema(min_length = 1, max_length = 254, pattern = r"\S")]
     pub email: String,
-    #[schema(min_length = 1, max_length = 256)]
-    pub password: String,
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
+    pub password: SecretString,
     /// Scope the token to this tenant; the user must be a member.
     pub tenant_id: Option<TenantId>,
 }
@@ -94,8 +95,8 @@ pub struct NewMembership {
 pub struct BootstrapUser {
     #[schema(value_type = Email)]
     pub email: String,
-    #[schema(min_length = 12, max_length = 256)]
-    pub password: String,
+    #[schema(value_type = String, min_length = 12, max_length = 256)]
+    pub password: SecretString,
     #[schema(max_length = 200)]
     pub name: Option<String>,
     /// 1 to 20 tenants, each once.
@@ -127,8 +128,8 @@ pub struct DevToken {
     pub expires_in: Option<String>,
 }
 
-/// A token and who it is for.
-#[derive(Debug, Serialize, ToSchema)]
+/// A token and who it is for. Its `Debug` leaves the token out.
+#[derive(Serialize, ToSchema)]
 pub struct TokenGrant {
     pub token: String,
     #[schema(example = "Bearer")]
@@ -145,6 +146,21 @@ pub struct TokenGrant {
     pub memberships: Vec<Membership>,
 }
 
+impl std::fmt::Debug for TokenGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenGrant")
+            .field("token", &"[REDACTED]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user)
+            .field("tenant_id", &self.tenant_id)
+            .field("role", &self.role)
+            .field("acct", &self.acct)
+            .field("memberships", &self.memberships)
+            .finish()
+    }
+}
+
 /// `POST /auth/bootstrap/user` answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedUser {
@@ -156,8 +172,8 @@ pub fn display_name(raw: Option<&str>) -> Result<Option<String>, String> {
     gobi_shared::text::optional(raw, 200)
 }
 
-pub fn new_password(raw: &str) -> Result<(), String> {
-    password::check_strength(raw)
+pub fn new_password(raw: &SecretString) -> Result<(), String> {
+    password::check_strength(raw.expose_secret())
 }
 
 /// `30m`, `1h`, `7d`, `3600`: seconds, at most 30 days.

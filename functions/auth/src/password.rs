@@ -6,6 +6,7 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use gobi_shared::error::{ApiError, ApiResult};
+use secrecy::{ExposeSecret, SecretString};
 
 pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 256;
@@ -31,10 +32,10 @@ pub fn check_strength(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn hash(password: String) -> ApiResult<String> {
+pub async fn hash(password: SecretString) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
-            .hash_password(password.as_bytes())
+            .hash_password(password.expose_secret().as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
     })
@@ -44,8 +45,8 @@ pub async fn hash(password: String) -> ApiResult<String> {
 }
 
 /// Verifies against `stored`, or against the dummy hash when there is no user.
-pub async fn verify(password: String, stored: Option<String>) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || check(&password, stored.as_deref()))
+pub async fn verify(password: SecretString, stored: Option<String>) -> ApiResult<bool> {
+    tokio::task::spawn_blocking(move || check(password.expose_secret(), stored.as_deref()))
         .await
         .map_err(anyhow::Error::new)?
         .map_err(ApiError::Internal)

@@ -212,8 +212,7 @@ async fn test_integration(
     let secret = body
         .secret
         .clone()
-        .filter(|s| !s.is_empty())
-        .map(SecretString::from);
+        .filter(|s| !s.expose_secret().is_empty());
     match (body.auth_type, &secret) {
         (AuthType::None, Some(_)) => p.push("secret", "must be absent when auth_type is none"),
         (AuthType::None, None) => {}
@@ -634,8 +633,8 @@ async fn link_endpoint(
                 && name.len() <= 100
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !reserved.contains(&name.to_ascii_lowercase().as_str())
-                && value.len() <= 1000
-                && !value.contains(['\r', '\n'])
+                && value.expose_secret().len() <= 1000
+                && !value.expose_secret().contains(['\r', '\n'])
         });
     p.require(
         "headers_template",
@@ -652,9 +651,13 @@ async fn link_endpoint(
     let sealed_headers = if body.headers_template.is_empty() {
         None
     } else {
-        let plain = SecretString::from(
-            serde_json::to_string(&body.headers_template).map_err(anyhow::Error::new)?,
-        );
+        let exposed: BTreeMap<&str, &str> = body
+            .headers_template
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose_secret()))
+            .collect();
+        let plain =
+            SecretString::from(serde_json::to_string(&exposed).map_err(anyhow::Error::new)?);
         Some(
             state
                 .vault()?

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use gobi_shared::ids::{CallId, TenantId, ToolId};
 use gobi_shared::tools::{Tool, ToolEndpoint};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -43,8 +44,8 @@ pub struct TestIntegration {
     pub base_url: String,
     pub auth_type: AuthType,
     /// Required unless `auth_type` is `none`; encrypted with KMS, never returned.
-    #[schema(max_length = 4096)]
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 4096)]
+    pub secret: Option<SecretString>,
     #[schema(max_length = 100)]
     pub name: Option<String>,
     /// For `header_token` (default `X-N8N-API-KEY`).
@@ -161,7 +162,8 @@ pub struct LinkEndpoint {
     #[schema(pattern = "^(GET|POST|PUT|PATCH)$")]
     pub method: Option<String>,
     #[serde(default)]
-    pub headers_template: BTreeMap<String, String>,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub headers_template: BTreeMap<String, SecretString>,
 }
 
 /// `GET /internal/automation/tools/catalog` query.
