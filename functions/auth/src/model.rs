@@ -128,7 +128,8 @@ pub struct DevToken {
     pub expires_in: Option<String>,
 }
 
-/// A token and who it is for. Its `Debug` leaves the token out.
+// Its `Debug` (below) leaves the token out.
+/// A token and who it is for.
 #[derive(Serialize, ToSchema)]
 pub struct TokenGrant {
     pub token: String,
