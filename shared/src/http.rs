@@ -71,13 +71,30 @@ pub fn layered(router: Router, config: &Config) -> Router {
                             .get::<RequestId>()
                             .and_then(|id| id.header_value().to_str().ok())
                             .unwrap_or_default();
+                        let lambda_id = request
+                            .extensions()
+                            .get::<lambda_http::Context>()
+                            .map(|context| context.request_id.as_str())
+                            .unwrap_or_default();
                         // The path only: query strings and headers may carry secrets.
-                        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                        tracing::info_span!(
+                            "request",
+                            method = %request.method(),
+                            path = %request.uri().path(),
+                            request_id = %id,
+                            lambda_request_id = %lambda_id,
+                        )
                     })
                     .on_request(())
-                    .on_response(|response: &Response<_>, latency: Duration, _: &tracing::Span| {
-                        tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
-                    })
+                    .on_response(
+                        |response: &Response<_>, latency: Duration, _: &tracing::Span| {
+                            tracing::info!(
+                                status = response.status().as_u16(),
+                                latency_ms = latency.as_millis() as u64,
+                                "response"
+                            );
+                        },
+                    )
                     .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(request_id))

@@ -11,6 +11,7 @@ mod identity;
 mod inbound_calls;
 mod lambda_events;
 mod phone_numbers;
+mod request_logs;
 mod secret_debug;
 mod system;
 mod template_routes;
