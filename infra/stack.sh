@@ -3,7 +3,8 @@
 # moto_server (SQS, KMS, EventBridge). Installs both into .local/ on first use.
 #
 #   infra/stack.sh install          install the emulators and the Python tools
-#   infra/stack.sh start [--memory] start both (DynamoDB data kept in .local/dynamodb unless --memory)
+#   infra/stack.sh start [--memory] start both (DynamoDB data kept in .local/dynamodb and KMS keys in
+#                                   .local/moto unless --memory)
 #   infra/stack.sh stop             stop what `start` started
 #   infra/stack.sh env              print the variables that point the AWS SDK at the stack
 set -euo pipefail
@@ -57,7 +58,9 @@ running() { [ -f "$run_dir/$1.pid" ] && kill -0 "$(cat "$run_dir/$1.pid")" 2>/de
 
 start() {
   local storage=(-dbPath "$local_dir/dynamodb/$stack_name")
-  [ "${1:-}" = "--memory" ] && storage=(-inMemory)
+  # KMS keys are kept beside the DynamoDB data, so secrets sealed before a restart still open.
+  local kms_state=(--kms-state "$local_dir/moto/$stack_name/kms.json")
+  if [ "${1:-}" = "--memory" ]; then storage=(-inMemory); kms_state=(); fi
   install
   mkdir -p "$run_dir" "$local_dir/dynamodb/$stack_name"
   if running dynamodb; then
@@ -73,7 +76,8 @@ start() {
     log "moto_server already running on $moto_port"
   else
     log "starting moto_server on 127.0.0.1:$moto_port"
-    nohup "$local_dir/venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$run_dir/moto.log" 2>&1 &
+    nohup "$local_dir/venv/bin/python" "$root/infra/moto_server.py" "${kms_state[@]}" \
+      -H 127.0.0.1 -p "$moto_port" >"$run_dir/moto.log" 2>&1 &
     echo $! >"$run_dir/moto.pid"
   fi
   wait_for_port dynamodb "$dynamodb_port"

@@ -10,6 +10,7 @@ mod idempotency;
 mod identity;
 mod inbound_calls;
 mod lambda_events;
+mod local_kms;
 mod phone_numbers;
 mod request_logs;
 mod secret_debug;
