@@ -30,6 +30,10 @@ infra/stack.sh start --memory
 eval "$(infra/stack.sh env)"
 venv=.local/venv/bin
 
+# The binaries the tests and schemathesis run (tests/tests/api/dev_server.rs runs gobi-local).
+cargo build -q -p gobi-infra --bin gobi-local
+cargo build -q -p gobi-tests --bin gobi-fakes
+
 echo "== cargo test"
 cargo_log=.local/run/test/cargo-test.log
 cargo test --workspace --no-fail-fast 2>&1 | tee "$cargo_log"
@@ -53,8 +57,6 @@ export TWILIO_ACCOUNT_SID=AC0000000000000000000000000000beef TWILIO_AUTH_TOKEN=s
   LIVEKIT_URL="http://127.0.0.1:$livekit_port" LIVEKIT_API_KEY=APIschemathesis \
   LIVEKIT_API_SECRET=schemathesis-livekit-secret-0123456789 \
   LIVEKIT_SIP_AUTH_USERNAME=gobi-trunk LIVEKIT_SIP_AUTH_PASSWORD=schemathesis-trunk-password
-cargo build -q -p gobi-infra --bin gobi-local
-cargo build -q -p gobi-tests --bin gobi-fakes
 target/debug/gobi-fakes "$twilio_port" "$livekit_port" >.local/run/test/fakes.log 2>&1 &
 fakes_pid=$!
 log=.local/run/test/server.log

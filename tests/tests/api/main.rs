@@ -6,6 +6,7 @@ mod automation;
 mod bola;
 mod call_records;
 mod crate_graph;
+mod dev_server;
 mod idempotency;
 mod identity;
 mod inbound_calls;
