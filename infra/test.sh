@@ -36,9 +36,17 @@ cargo build -q -p gobi-tests --bin gobi-fakes
 
 echo "== cargo test"
 cargo_log=.local/run/test/cargo-test.log
+# Every AWS request a function makes in the suite, for the IAM check below.
+export GOBI_AWS_REQUEST_LOG="$PWD/.local/run/test/aws-requests.jsonl"
+rm -f "$GOBI_AWS_REQUEST_LOG"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$cargo_log"
 cargo_status=${PIPESTATUS[0]}
 [ "$cargo_status" -eq 0 ] || exit "$cargo_status"
+
+echo "== IAM: the suite's AWS requests against template.yaml's policies"
+cargo test -q -p gobi-tests --test iam -- --nocapture 2>&1 | tee -a "$cargo_log"
+iam_status=${PIPESTATUS[0]}
+[ "$iam_status" -eq 0 ] || exit "$iam_status"
 
 echo "== cfn-lint template.yaml"
 "$venv/cfn-lint" template.yaml

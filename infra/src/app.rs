@@ -8,6 +8,8 @@ use gobi_shared::time::Clock;
 use gobi_system::SystemState;
 use gobi_tenants::TenantsState;
 
+use crate::aws_requests::{as_function, scoped};
+
 /// The clients every function is built from.
 #[derive(Clone)]
 pub struct Clients {
@@ -65,15 +67,17 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         clients.dynamodb.clone(),
         verifier.clone(),
     ));
-    Ok(system
-        .merge(client)
-        .merge(automation)
-        .merge(auth)
-        .merge(tenants)
-        .merge(phone_numbers)
-        .merge(agents)
-        .merge(runtime)
-        .merge(twilio))
+    // Each function's routes run as that function, so its AWS requests are checked against its
+    // own policy (`aws_requests`).
+    Ok(scoped("SystemFunction", system)
+        .merge(scoped("ClientFunction", client))
+        .merge(scoped("AutomationFunction", automation))
+        .merge(scoped("AuthFunction", auth))
+        .merge(scoped("TenantsFunction", tenants))
+        .merge(scoped("PhoneNumbersFunction", phone_numbers))
+        .merge(scoped("AgentsFunction", agents))
+        .merge(scoped("RuntimeFunction", runtime))
+        .merge(scoped("TwilioWebhookFunction", twilio)))
 }
 
 /// Runs the scheduler's jobs every `every`, as EventBridge does in AWS, with the same code.
@@ -88,7 +92,7 @@ pub fn spawn_scheduler(
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
-            if let Err(e) = gobi_scheduler::run(&state).await {
+            if let Err(e) = as_function("SchedulerFunction", gobi_scheduler::run(&state)).await {
                 tracing::error!(error = format!("{e:#}"), "scheduled run failed");
             }
         }
@@ -108,9 +112,8 @@ pub fn spawn_handoff_worker(config: &Config, clients: &Clients, clock: Clock) {
     let sqs = clients.sqs.clone();
     tokio::spawn(async move {
         loop {
-            if let Err(e) =
-                gobi_handoff_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await
-            {
+            let poll = gobi_handoff_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
+            if let Err(e) = as_function("HandoffWorkerFunction", poll).await {
                 tracing::error!(error = format!("{e:#}"), "handoff poll failed");
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
@@ -136,9 +139,9 @@ pub fn spawn_legal_hold_worker(
     let sqs = clients.sqs.clone();
     tokio::spawn(async move {
         loop {
-            if let Err(e) =
-                gobi_legal_hold_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await
-            {
+            let poll =
+                gobi_legal_hold_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
+            if let Err(e) = as_function("LegalHoldWorkerFunction", poll).await {
                 tracing::error!(error = format!("{e:#}"), "legal-hold poll failed");
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }

@@ -2,6 +2,7 @@
 //! that mounts every function's router at its API Gateway path.
 
 pub mod app;
+pub mod aws_requests;
 pub mod openapi;
 pub mod provision;
 pub mod template;

@@ -17,6 +17,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use gobi_infra::aws_requests::{self, as_function};
 use gobi_infra::{app, provision, template};
 use gobi_shared::{Config, dynamo, http as gobi_http};
 
@@ -115,12 +116,13 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     require_stack();
     let mut config = test_config(&options);
     let sdk = dynamo::sdk_config().await;
-    let dynamodb = dynamo::client(&sdk);
+    // Clients that record what each function asks of AWS, for the IAM check (tests/tests/iam.rs).
+    let dynamodb = aws_requests::dynamodb(&sdk);
     let template = template::Template::load(&template::default_path()).expect("template.yaml");
     provision::ensure_tables(&dynamodb, &template, &config.tables)
         .await
         .expect("creating test tables");
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sqs = aws_requests::sqs(&sdk);
     let queue_name = format!(
         "{}-handoff",
         config.tables.tenants.trim_end_matches("-tenants")
@@ -140,7 +142,7 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         .await
         .expect("creating the test legal-hold queue (moto)"),
     );
-    let kms = aws_sdk_kms::Client::new(&sdk);
+    let kms = aws_requests::kms(&sdk);
     let alias = format!(
         "alias/{}",
         config.tables.tenants.trim_end_matches("-tenants")
@@ -150,6 +152,18 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
             .await
             .expect("creating the test key (moto)"),
     );
+    for (logical_id, table) in config.tables.by_logical_id() {
+        aws_requests::name_resource(table, logical_id);
+    }
+    for (url, logical_id) in [
+        (&config.handoff_queue_url, "HandoffQueue"),
+        (&config.legal_hold_queue_url, "LegalHoldQueue"),
+        (&config.kms_key_id, "SecretsKey"),
+    ] {
+        if let Some(url) = url {
+            aws_requests::name_resource(url, logical_id);
+        }
+    }
     let clients = app::Clients {
         dynamodb: dynamodb.clone(),
         sqs: sqs.clone(),
@@ -327,9 +341,12 @@ impl TestApp {
         let queue = self.config.legal_hold_queue_url.clone().expect("queue");
         let mut handled = 0;
         loop {
-            let report = gobi_legal_hold_worker::poll_once(&state, &self.sqs, &queue, 0)
-                .await
-                .expect("polling the legal-hold queue");
+            let report = as_function(
+                "LegalHoldWorkerFunction",
+                gobi_legal_hold_worker::poll_once(&state, &self.sqs, &queue, 0),
+            )
+            .await
+            .expect("polling the legal-hold queue");
             assert_eq!(report.failed, 0, "legal-hold batches failed");
             if report.received == 0 {
                 return handled;

@@ -2,6 +2,7 @@
 //! DynamoDB Local with the app's clock moved instead of slept.
 
 use chrono::Duration;
+use gobi_infra::aws_requests::as_function;
 use gobi_shared::ids::{TenantId, ToolId};
 use gobi_shared::tools::{Tool, ToolStore};
 use gobi_tests::{Answer, TestApp, spawn_app, tokens};
@@ -710,18 +711,24 @@ async fn heartbeats_make_agents_online_until_they_stop() {
         .map(|w| w["workerId"].as_str().unwrap())
         .collect();
     assert_eq!(live, ["worker-2"]);
-    let report = gobi_scheduler::run(&scheduler(&app)).await.unwrap();
+    let report = as_function("SchedulerFunction", gobi_scheduler::run(&scheduler(&app)))
+        .await
+        .unwrap();
     assert_eq!(report.heartbeats.marked_offline, 0, "not expired yet");
 
     // 91 s: offline on read at once, and after a sweep, persisted, once.
     app.clock.advance(Duration::seconds(2));
     assert_eq!(get_agent(&app, &t, &a).await["status"], "offline");
-    let report = gobi_scheduler::run(&scheduler(&app)).await.unwrap();
+    let report = as_function("SchedulerFunction", gobi_scheduler::run(&scheduler(&app)))
+        .await
+        .unwrap();
     assert_eq!(
         (report.heartbeats.examined, report.heartbeats.marked_offline),
         (1, 1)
     );
-    let again = gobi_scheduler::run(&scheduler(&app)).await.unwrap();
+    let again = as_function("SchedulerFunction", gobi_scheduler::run(&scheduler(&app)))
+        .await
+        .unwrap();
     assert_eq!(again.heartbeats.examined, 0, "each transition once");
     let offline = app
         .get(
@@ -797,7 +804,9 @@ async fn a_heartbeat_that_races_the_sweep_wins() {
         .unwrap();
     assert!(!marked, "the heartbeat wins");
     assert_eq!(get_agent(&app, &t, &a).await["status"], "online");
-    let report = gobi_scheduler::run(&scheduler(&app)).await.unwrap();
+    let report = as_function("SchedulerFunction", gobi_scheduler::run(&scheduler(&app)))
+        .await
+        .unwrap();
     assert_eq!(report.heartbeats.marked_offline, 0);
     let events = app
         .get(
@@ -829,7 +838,8 @@ async fn the_scheduler_runs_from_an_eventbridge_scheduled_event() {
         serde_json::from_str(&fixture).unwrap();
     assert_eq!(payload.detail_type, "Scheduled Event");
     let state = scheduler(&app);
-    let mut handler = service_fn(|event| gobi_scheduler::handle(&state, event));
+    let mut handler =
+        service_fn(|event| as_function("SchedulerFunction", gobi_scheduler::handle(&state, event)));
     let report = handler
         .call(LambdaEvent::new(payload, Context::default()))
         .await

@@ -5,6 +5,7 @@
 //! afterwards. The same requests by a platform token then succeed, so the matrix proves
 //! something. An operation the document lists but this file does not cover fails the test.
 
+use gobi_infra::aws_requests::as_function;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -457,10 +458,13 @@ async fn world() -> (World, FakeN8n) {
     assert_eq!(inbound.status, StatusCode::OK, "{}", inbound.text);
     let worker = WorkerState::new(&app.config, app.dynamodb.clone(), app.clock.clone());
     let queue = app.config.handoff_queue_url.clone().unwrap();
-    while gobi_handoff_worker::poll_once(&worker, &app.sqs, &queue, 0)
-        .await
-        .unwrap()
-        .received
+    while as_function(
+        "HandoffWorkerFunction",
+        gobi_handoff_worker::poll_once(&worker, &app.sqs, &queue, 0),
+    )
+    .await
+    .unwrap()
+    .received
         > 0
     {}
     let calls = ok(

@@ -3,6 +3,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, TimeZone, Utc};
+use gobi_infra::aws_requests::as_function;
 use gobi_shared::calls::{Call, CallStatus, CallStore, Direction};
 use gobi_shared::ids::{CallId, TenantId};
 use gobi_tests::{TestApp, spawn_app, tokens};
@@ -1062,9 +1063,12 @@ async fn a_tenant_hold_over_two_thousand_calls_is_a_resumable_background_job() {
         app.clock.clone(),
     )
     .unwrap();
-    let first = gobi_legal_hold_worker::handle_message(&worker, &due.to_string())
-        .await
-        .unwrap();
+    let first = as_function(
+        "LegalHoldWorkerFunction",
+        gobi_legal_hold_worker::handle_message(&worker, &due.to_string()),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         first,
         gobi_legal_hold_worker::Batch::Done {
@@ -1095,9 +1099,12 @@ async fn a_tenant_hold_over_two_thousand_calls_is_a_resumable_background_job() {
     );
     // A late redelivery of a finished job does nothing.
     assert_eq!(
-        gobi_legal_hold_worker::handle_message(&worker, &due.to_string())
-            .await
-            .unwrap(),
+        as_function(
+            "LegalHoldWorkerFunction",
+            gobi_legal_hold_worker::handle_message(&worker, &due.to_string())
+        )
+        .await
+        .unwrap(),
         gobi_legal_hold_worker::Batch::Skipped
     );
 

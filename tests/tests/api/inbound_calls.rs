@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use gobi_handoff_worker::WorkerState;
+use gobi_infra::aws_requests::as_function;
 use gobi_shared::calls::{CallStore, DispatchStatus};
 use gobi_tests::{
     SIP_AUTH_PASSWORD, SIP_AUTH_USERNAME, Telephony, TestApp, WEBHOOK_BASE,
@@ -105,9 +106,12 @@ async fn drain(app: &TestApp) -> usize {
     let state = worker(app);
     let mut received = 0;
     loop {
-        let report = gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0)
-            .await
-            .unwrap();
+        let report = as_function(
+            "HandoffWorkerFunction",
+            gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0),
+        )
+        .await
+        .unwrap();
         if report.received == 0 {
             return received;
         }
@@ -416,10 +420,12 @@ async fn claims_are_tenant_isolated_and_expire() {
     );
     let scheduler =
         gobi_scheduler::SchedulerState::new(&app.config, app.dynamodb.clone(), app.clock.clone());
-    let report = gobi_scheduler::run(&scheduler).await.unwrap();
+    let report = as_function("SchedulerFunction", gobi_scheduler::run(&scheduler))
+        .await
+        .unwrap();
     assert_eq!(report.dispatches_expired, 1);
     assert_eq!(
-        gobi_scheduler::run(&scheduler)
+        as_function("SchedulerFunction", gobi_scheduler::run(&scheduler))
             .await
             .unwrap()
             .dispatches_expired,
@@ -608,18 +614,24 @@ async fn a_poison_message_is_reported_then_dead_lettered() {
         .await
         .unwrap();
     let state = worker(app);
-    let first = gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0)
-        .await
-        .unwrap();
+    let first = as_function(
+        "HandoffWorkerFunction",
+        gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (first.received, first.failed),
         (1, 1),
         "reported as an item failure"
     );
     for _ in 0..10 {
-        gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0)
-            .await
-            .unwrap();
+        as_function(
+            "HandoffWorkerFunction",
+            gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0),
+        )
+        .await
+        .unwrap();
     }
     let dlq = app
         .sqs
@@ -647,10 +659,13 @@ async fn a_poison_message_is_reported_then_dead_lettered() {
     );
     assert!(dead[0].body.as_deref().unwrap().contains("broken"));
     assert_eq!(
-        gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0)
-            .await
-            .unwrap()
-            .received,
+        as_function(
+            "HandoffWorkerFunction",
+            gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0)
+        )
+        .await
+        .unwrap()
+        .received,
         0
     );
 }
@@ -712,7 +727,12 @@ async fn lambda_fixtures_for_the_function_url_and_sqs() {
         .replace("\"{{HANDOFF}}\"", &serde_json::to_string(&handoff).unwrap());
     let sqs_event: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(&fixture).unwrap();
     let state = worker(app);
-    let mut handler = service_fn(|event| gobi_handoff_worker::handle(&state, event));
+    let mut handler = service_fn(|event| {
+        as_function(
+            "HandoffWorkerFunction",
+            gobi_handoff_worker::handle(&state, event),
+        )
+    });
     let result = handler
         .call(LambdaEvent::new(sqs_event, Context::default()))
         .await
