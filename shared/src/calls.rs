@@ -145,7 +145,7 @@ impl LegalHold {
     /// What `principal` is shown: internal roles the whole hold, a `client_viewer` only that a
     /// hold is in place and since when.
     pub fn shown_to(self, principal: &crate::auth::Principal) -> Self {
-        if principal.require_internal().is_ok() {
+        if principal.may(crate::auth::Access::INTERNAL) {
             return self;
         }
         Self {

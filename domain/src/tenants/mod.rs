@@ -1,4 +1,5 @@
 //! The tenants aggregate.
 
+pub mod access;
 pub mod model;
 pub mod store;

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
+use gobi_domain::tenants::access::authorized_tenant;
+use gobi_domain::tenants::store::TenantStore;
 use gobi_shared::Config;
-use gobi_shared::auth::{JwtVerifier, Principal};
+use gobi_shared::auth::{Access, JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
@@ -27,7 +28,8 @@ use utoipa_axum::routes;
 use crate::model::*;
 use crate::store::{AgentStore, agent_not_found, version_not_found};
 
-#[derive(Clone)]
+/// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
+#[derive(Clone, FromRef)]
 pub struct AgentsState {
     /// `Idempotency-Key` records of the create routes.
     pub idempotency: IdempotencyStore,
@@ -36,6 +38,7 @@ pub struct AgentsState {
     pub tenants: TenantStore,
     pub verifier: Arc<JwtVerifier>,
     pub clock: Clock,
+    #[from_ref(skip)]
     pub heartbeat_timeout: chrono::Duration,
 }
 
@@ -62,12 +65,6 @@ impl AgentsState {
     }
 }
 
-impl FromRef<AgentsState> for Arc<JwtVerifier> {
-    fn from_ref(state: &AgentsState) -> Self {
-        state.verifier.clone()
-    }
-}
-
 fn routes() -> OpenApiRouter<AgentsState> {
     OpenApiRouter::default()
         .routes(routes!(list_agents, create_agent))
@@ -87,29 +84,6 @@ pub fn openapi() -> OpenApi {
     routes().split_for_parts().1
 }
 
-async fn readable_tenant(
-    state: &AgentsState,
-    principal: &Principal,
-    id: TenantId,
-) -> ApiResult<()> {
-    principal.require_tenant(id, || tenant_not_found(id))?;
-    state
-        .tenants
-        .get(id)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| tenant_not_found(id))
-}
-
-async fn writable_tenant(
-    state: &AgentsState,
-    principal: &Principal,
-    id: TenantId,
-) -> ApiResult<()> {
-    readable_tenant(state, principal, id).await?;
-    principal.require_internal()
-}
-
 /// The tenant of an agent named only by id (the `/internal/agents` routes): an internal role
 /// (else 403) bound to that tenant or the platform's (else the agent is absent).
 async fn agent_tenant(
@@ -117,13 +91,13 @@ async fn agent_tenant(
     principal: &Principal,
     agent: AgentId,
 ) -> ApiResult<TenantId> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let tenant = state
         .agents
         .tenant_of(agent)
         .await?
         .ok_or_else(|| agent_not_found(agent))?;
-    principal.require_tenant(tenant, || agent_not_found(agent))?;
+    principal.authorize(Access::read(tenant, agent_not_found(agent)))?;
     Ok(tenant)
 }
 
@@ -145,7 +119,7 @@ async fn list_agents(
     ApiPath(id): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<ListAgentsQuery>,
 ) -> ApiResult<Json<PageResponse<AgentView>>> {
-    readable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Viewer).await?;
     let mut p = Problems::default();
     let (page, limit) = page_and_limit(query.page, query.limit, &mut p);
     let search = p.check(
@@ -204,7 +178,7 @@ async fn create_agent(
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<CreateAgent>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<AgentView>>)> {
-    writable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Operator).await?;
     let config = body.validate()?;
     let now = state.clock.now();
     let agent = Agent {
@@ -247,7 +221,7 @@ async fn get_agent(
     State(state): State<AgentsState>,
     ApiPath((id, agent_id)): ApiPath<(TenantId, AgentId)>,
 ) -> ApiResult<Json<DataResponse<AgentView>>> {
-    readable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Viewer).await?;
     let agent = state
         .agents
         .get(id, agent_id)
@@ -275,7 +249,7 @@ async fn update_agent(
     ApiPath((id, agent_id)): ApiPath<(TenantId, AgentId)>,
     ApiJson(body): ApiJson<UpdateAgent>,
 ) -> ApiResult<Json<DataResponse<AgentView>>> {
-    writable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Operator).await?;
     let agent = state
         .agents
         .update_config(
@@ -308,7 +282,7 @@ async fn delete_agent(
     State(state): State<AgentsState>,
     ApiPath((id, agent_id)): ApiPath<(TenantId, AgentId)>,
 ) -> ApiResult<Json<DataResponse<AgentView>>> {
-    writable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Operator).await?;
     let agent = state.agents.delete(id, agent_id).await?;
     tracing::info!(tenant_id = %id, agent_id = %agent_id, "agent deleted");
     Ok(Json(DataResponse::with_message(
@@ -335,7 +309,7 @@ async fn agent_events(
     ApiPath((id, agent_id)): ApiPath<(TenantId, AgentId)>,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventsPage>> {
-    readable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Viewer).await?;
     state
         .agents
         .get(id, agent_id)

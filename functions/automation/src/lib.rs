@@ -20,7 +20,7 @@ use base64::Engine;
 use gobi_domain::agents::store::AgentStore;
 use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
 use gobi_shared::Config;
-use gobi_shared::auth::{JwtVerifier, Principal};
+use gobi_shared::auth::{Access, JwtVerifier, Principal};
 use gobi_shared::calls::{Call, CallEvent, CallStore, call_not_found};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, FieldError, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
@@ -43,7 +43,8 @@ use crate::store::{AutomationStore, integration_not_found};
 const MAX_RECORDED_RESPONSE: usize = 8 * 1024;
 const DEFAULT_HEADER: &str = "X-N8N-API-KEY";
 
-#[derive(Clone)]
+/// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
+#[derive(Clone, FromRef)]
 pub struct AutomationState {
     /// `Idempotency-Key` records of the create routes.
     pub idempotency: IdempotencyStore,
@@ -57,10 +58,14 @@ pub struct AutomationState {
     pub verifier: Arc<JwtVerifier>,
     pub clock: Clock,
     /// Local and test environments may call plain-http and internal n8n.
+    #[from_ref(skip)]
     pub allow_local: bool,
+    #[from_ref(skip)]
     pub max_executions_per_minute: u32,
+    #[from_ref(skip)]
     pub require_mapping: bool,
     /// All attempts of one n8n call, backoffs included, fit in this (inside the function's timeout).
+    #[from_ref(skip)]
     pub execution_budget: Duration,
 }
 
@@ -113,12 +118,6 @@ impl AutomationState {
             Some(c) => Ok(Some(self.vault()?.open(tenant, owner, c).await?)),
             None => Ok(None),
         }
-    }
-}
-
-impl FromRef<AutomationState> for Arc<JwtVerifier> {
-    fn from_ref(state: &AutomationState) -> Self {
-        state.verifier.clone()
     }
 }
 
@@ -206,7 +205,10 @@ async fn test_integration(
     State(state): State<AutomationState>,
     ApiJson(body): ApiJson<TestIntegration>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<Integration>>)> {
-    principal.require_runtime(body.tenant_id, || tenant_not_found(body.tenant_id))?;
+    principal.authorize(Access::write(
+        body.tenant_id,
+        tenant_not_found(body.tenant_id),
+    ))?;
     existing_tenant(&state, body.tenant_id).await?;
     let mut p = Problems::default();
     let secret = body
@@ -324,7 +326,10 @@ async fn list_integrations(
     State(state): State<AutomationState>,
     ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<DataResponse<Vec<Integration>>>> {
-    principal.require_runtime(query.tenant_id, || tenant_not_found(query.tenant_id))?;
+    principal.authorize(Access::write(
+        query.tenant_id,
+        tenant_not_found(query.tenant_id),
+    ))?;
     Ok(Json(DataResponse::new(
         state.store.integrations(query.tenant_id).await?,
     )))
@@ -347,13 +352,13 @@ async fn get_integration(
     State(state): State<AutomationState>,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> ApiResult<Json<DataResponse<Integration>>> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let tenant = state
         .store
         .integration_tenant(id)
         .await?
         .ok_or_else(|| integration_not_found(id))?;
-    principal.require_tenant(tenant, || integration_not_found(id))?;
+    principal.authorize(Access::read(tenant, integration_not_found(id)))?;
     let (integration, _) = state
         .store
         .integration(tenant, id)
@@ -425,7 +430,10 @@ async fn create_tool(
     State(state): State<AutomationState>,
     ApiJson(body): ApiJson<CreateTool>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<ToolView>>)> {
-    principal.require_runtime(body.tenant_id, || tenant_not_found(body.tenant_id))?;
+    principal.authorize(Access::write(
+        body.tenant_id,
+        tenant_not_found(body.tenant_id),
+    ))?;
     existing_tenant(&state, body.tenant_id).await?;
     let mut p = Problems::default();
     let name = p.check("name", tool_name(&body.name));
@@ -469,7 +477,10 @@ async fn list_tools(
     State(state): State<AutomationState>,
     ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> ApiResult<Json<DataResponse<Vec<ToolView>>>> {
-    principal.require_runtime(query.tenant_id, || tenant_not_found(query.tenant_id))?;
+    principal.authorize(Access::write(
+        query.tenant_id,
+        tenant_not_found(query.tenant_id),
+    ))?;
     let tools = state.tools.list(query.tenant_id).await?;
     Ok(Json(DataResponse::new(
         tools.iter().map(ToolView::from).collect(),
@@ -482,7 +493,7 @@ async fn tool_by_id(state: &AutomationState, principal: &Principal, id: ToolId) 
         .tenant_of(id)
         .await?
         .ok_or_else(|| tool_not_found(id))?;
-    principal.require_tenant(tenant, || tool_not_found(id))?;
+    principal.authorize(Access::read(tenant, tool_not_found(id)))?;
     state
         .tools
         .get(tenant, id)
@@ -507,7 +518,7 @@ async fn get_tool(
     State(state): State<AutomationState>,
     ApiPath(id): ApiPath<ToolId>,
 ) -> ApiResult<Json<DataResponse<ToolView>>> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let tool = tool_by_id(&state, &principal, id).await?;
     Ok(Json(DataResponse::new(ToolView::from(&tool))))
 }
@@ -532,7 +543,7 @@ async fn update_tool(
     ApiPath(id): ApiPath<ToolId>,
     ApiJson(body): ApiJson<UpdateTool>,
 ) -> ApiResult<Json<DataResponse<ToolView>>> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let current = tool_by_id(&state, &principal, id).await?;
     let mut p = Problems::default();
     let mut next = current.clone();
@@ -597,7 +608,7 @@ async fn link_endpoint(
     ApiPath(id): ApiPath<ToolId>,
     ApiJson(body): ApiJson<LinkEndpoint>,
 ) -> ApiResult<Json<DataResponse<ToolView>>> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let current = tool_by_id(&state, &principal, id).await?;
     let mut p = Problems::default();
     let path_ok = body.webhook_path.starts_with('/')
@@ -696,13 +707,13 @@ async fn runtime_call(
     id: gobi_shared::ids::CallId,
 ) -> ApiResult<Call> {
     // The role first: a client_viewer learns nothing of which call ids exist.
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let call = state
         .calls
         .find(id)
         .await?
         .ok_or_else(|| call_not_found(id))?;
-    principal.require_tenant(call.tenant_id, || call_not_found(id))?;
+    principal.authorize(Access::read(call.tenant_id, call_not_found(id)))?;
     Ok(call)
 }
 

@@ -28,7 +28,8 @@ use utoipa_axum::routes;
 /// The longest KPI range, in days.
 pub const MAX_KPI_DAYS: i64 = 366;
 
-#[derive(Clone)]
+/// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
+#[derive(Clone, FromRef)]
 pub struct ClientState {
     pub calls: CallStore,
     pub verifier: Arc<JwtVerifier>,
@@ -44,12 +45,6 @@ impl ClientState {
             calls: CallStore::new(dynamodb, &config.tables.calls),
             verifier,
         }
-    }
-}
-
-impl FromRef<ClientState> for Arc<JwtVerifier> {
-    fn from_ref(state: &ClientState) -> Self {
-        state.verifier.clone()
     }
 }
 

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use gobi_domain::tenants::model::Tenant;
+use gobi_domain::tenants::access::authorized_tenant;
 use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
-use gobi_shared::auth::{JwtVerifier, Principal, Role};
+use gobi_shared::auth::{Access, JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
@@ -34,7 +34,8 @@ use crate::model::*;
 use crate::store::{Claim, PhoneNumberStore, Versioned, number_not_found, number_taken};
 use crate::twilio::{NumberSearch, NumberType, TwilioClient, parse_twilio_date};
 
-#[derive(Clone)]
+/// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
+#[derive(Clone, FromRef)]
 pub struct PhoneNumbersState {
     /// `Idempotency-Key` records of the create routes.
     pub idempotency: IdempotencyStore,
@@ -69,12 +70,6 @@ impl PhoneNumbersState {
     }
 }
 
-impl FromRef<PhoneNumbersState> for Arc<JwtVerifier> {
-    fn from_ref(state: &PhoneNumbersState) -> Self {
-        state.verifier.clone()
-    }
-}
-
 fn routes() -> OpenApiRouter<PhoneNumbersState> {
     OpenApiRouter::default()
         .routes(routes!(available_numbers))
@@ -91,32 +86,6 @@ pub fn router(state: PhoneNumbersState) -> axum::Router {
 
 pub fn openapi() -> OpenApi {
     routes().split_for_parts().1
-}
-
-/// The tenant, if the caller may read it: the platform account any, others their own; refusals
-/// look like absence.
-async fn readable_tenant(
-    state: &PhoneNumbersState,
-    principal: &Principal,
-    id: TenantId,
-) -> ApiResult<Tenant> {
-    principal.require_tenant(id, || tenant_not_found(id))?;
-    state
-        .tenants
-        .get(id)
-        .await?
-        .ok_or_else(|| tenant_not_found(id))
-}
-
-/// Writes need an internal role (operator or admin) that reaches the tenant.
-async fn writable_tenant(
-    state: &PhoneNumbersState,
-    principal: &Principal,
-    id: TenantId,
-) -> ApiResult<Tenant> {
-    let tenant = readable_tenant(state, principal, id).await?;
-    principal.require_internal()?;
-    Ok(tenant)
 }
 
 fn not_configured(what: &str) -> ApiError {
@@ -181,7 +150,7 @@ async fn available_numbers(
     ApiPath(id): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<AvailableQuery>,
 ) -> ApiResult<Json<DataResponse<Vec<AvailableNumberView>>>> {
-    writable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Operator).await?;
     let mut p = Problems::default();
     let area_code = p.check(
         "areaCode",
@@ -279,7 +248,7 @@ async fn purchase_number(
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<PurchaseNumber>,
 ) -> ApiResult<(StatusCode, Json<PurchaseResponse>)> {
-    let tenant = writable_tenant(&state, &principal, id).await?;
+    let tenant = authorized_tenant(&state.tenants, &principal, id, Role::Operator).await?;
     let mut p = Problems::default();
     let e164 = p.check("number", E164::parse_dialable(&body.number));
     let label = p.check("label", label(body.label.as_deref()));
@@ -476,7 +445,7 @@ async fn list_numbers(
     ApiPath(id): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<PageResponse<PhoneNumberView>>> {
-    readable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Viewer).await?;
     let mut p = Problems::default();
     let (page, limit) = page_and_limit(query.page, query.limit, &mut p);
     p.finish()?;
@@ -508,7 +477,7 @@ async fn get_number(
     State(state): State<PhoneNumbersState>,
     ApiPath((id, phone_id)): ApiPath<(TenantId, PhoneNumberId)>,
 ) -> ApiResult<Json<DataResponse<PhoneNumberView>>> {
-    readable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Viewer).await?;
     let number = owned_number(&state, id, phone_id).await?;
     Ok(Json(DataResponse::new(number.number.view())))
 }
@@ -534,7 +503,7 @@ async fn update_number(
     ApiPath((id, phone_id)): ApiPath<(TenantId, PhoneNumberId)>,
     ApiJson(body): ApiJson<UpdateNumber>,
 ) -> ApiResult<Json<DataResponse<PhoneNumberView>>> {
-    writable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Operator).await?;
     let mut p = Problems::default();
     let new_label = body
         .label
@@ -620,7 +589,7 @@ async fn delete_number(
     ApiPath((id, phone_id)): ApiPath<(TenantId, PhoneNumberId)>,
     ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> ApiResult<Json<DataResponse<PhoneNumberView>>> {
-    writable_tenant(&state, &principal, id).await?;
+    authorized_tenant(&state.tenants, &principal, id, Role::Operator).await?;
     let current = owned_number(&state, id, phone_id).await?;
     if query.release != Some(true) {
         let mut next = current.number.clone();
@@ -631,7 +600,7 @@ async fn delete_number(
             "Phone number deactivated successfully",
         )));
     }
-    principal.require_role(Role::Admin)?;
+    principal.authorize(Access::admin(id, tenant_not_found(id)))?;
     let twilio = state
         .twilio
         .as_ref()
@@ -676,7 +645,10 @@ async fn internal_list(
     State(state): State<PhoneNumbersState>,
     ApiQuery(query): ApiQuery<InternalListQuery>,
 ) -> ApiResult<Json<InternalPage>> {
-    principal.require_runtime(query.tenant_id, || tenant_not_found(query.tenant_id))?;
+    principal.authorize(Access::write(
+        query.tenant_id,
+        tenant_not_found(query.tenant_id),
+    ))?;
     let limit = count_up_to(500, query.limit, 200).map_err(|e| ApiError::validation("limit", e))?;
     let (numbers, next_cursor) = state
         .numbers
@@ -706,7 +678,10 @@ async fn internal_register(
     State(state): State<PhoneNumbersState>,
     ApiJson(body): ApiJson<RegisterNumber>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<InternalPhoneNumber>>)> {
-    principal.require_runtime(body.tenant_id, || tenant_not_found(body.tenant_id))?;
+    principal.authorize(Access::write(
+        body.tenant_id,
+        tenant_not_found(body.tenant_id),
+    ))?;
     let mut p = Problems::default();
     let e164 = p.check("e164", E164::parse_dialable(&body.e164));
     let sid = p.check("twilio_sid", twilio_sid(&body.twilio_sid));
@@ -781,7 +756,7 @@ async fn internal_assign_agent(
     ApiPath(phone_id): ApiPath<PhoneNumberId>,
     ApiJson(body): ApiJson<AssignAgent>,
 ) -> ApiResult<Json<DataResponse<InternalPhoneNumber>>> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let agent = body
         .agent_id
         .ok_or_else(|| ApiError::validation("agent_id", "is required (an agent id, or null)"))?;
@@ -790,7 +765,10 @@ async fn internal_assign_agent(
         .find(phone_id)
         .await?
         .ok_or_else(|| number_not_found(phone_id))?;
-    principal.require_tenant(current.number.tenant_id, || number_not_found(phone_id))?;
+    principal.authorize(Access::read(
+        current.number.tenant_id,
+        number_not_found(phone_id),
+    ))?;
     let mut next = current.number.clone();
     next.agent_id = agent;
     let saved = change_number(&state, current, next).await?;

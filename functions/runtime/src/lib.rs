@@ -8,7 +8,7 @@ use axum::extract::{FromRef, State};
 use gobi_domain::agents::model::{AgentStatus, Heartbeat, HeartbeatAck};
 use gobi_domain::agents::store::{AgentStore, agent_not_found};
 use gobi_shared::Config;
-use gobi_shared::auth::{JwtVerifier, Principal};
+use gobi_shared::auth::{Access, JwtVerifier, Principal};
 use gobi_shared::calls::{
     Call, CallEvent, CallStore, Claim, DispatchView, Recording, Speaker, TranscriptSegment,
     call_not_found, dispatch_not_found,
@@ -26,12 +26,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-#[derive(Clone)]
+/// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
+#[derive(Clone, FromRef)]
 pub struct RuntimeState {
     pub agents: AgentStore,
     pub calls: CallStore,
     pub verifier: Arc<JwtVerifier>,
     pub clock: Clock,
+    #[from_ref(skip)]
     pub heartbeat_timeout: chrono::Duration,
 }
 
@@ -49,12 +51,6 @@ impl RuntimeState {
             clock,
             heartbeat_timeout: chrono::Duration::seconds(config.heartbeat_timeout_seconds),
         }
-    }
-}
-
-impl FromRef<RuntimeState> for Arc<JwtVerifier> {
-    fn from_ref(state: &RuntimeState) -> Self {
-        state.verifier.clone()
     }
 }
 
@@ -95,14 +91,14 @@ async fn heartbeat(
     State(state): State<RuntimeState>,
     ApiJson(beat): ApiJson<Heartbeat>,
 ) -> ApiResult<Json<DataResponse<HeartbeatAck>>> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     beat.validate()?;
     let tenant = state
         .agents
         .tenant_of(beat.agent_id)
         .await?
         .ok_or_else(|| agent_not_found(beat.agent_id))?;
-    principal.require_tenant(tenant, || agent_not_found(beat.agent_id))?;
+    principal.authorize(Access::read(tenant, agent_not_found(beat.agent_id)))?;
     let now = state.clock.now();
     state
         .agents
@@ -152,14 +148,14 @@ async fn claim_dispatch(
     State(state): State<RuntimeState>,
     ApiJson(body): ApiJson<ClaimRequest>,
 ) -> ApiResult<Json<DataResponse<ClaimedDispatch>>> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let id = body.dispatch_id;
     let tenant = state
         .calls
         .dispatch_tenant(id)
         .await?
         .ok_or_else(|| dispatch_not_found(id))?;
-    principal.require_tenant(tenant, || dispatch_not_found(id))?;
+    principal.authorize(Access::read(tenant, dispatch_not_found(id)))?;
     match state
         .calls
         .claim(tenant, id, &principal.subject, state.clock.now())
@@ -209,13 +205,13 @@ async fn find_dispatch(
     State(state): State<RuntimeState>,
     ApiQuery(query): ApiQuery<DispatchQuery>,
 ) -> ApiResult<Json<DataResponse<DispatchView>>> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let call = state
         .calls
         .find(query.call_id)
         .await?
         .ok_or_else(|| call_not_found(query.call_id))?;
-    principal.require_tenant(call.tenant_id, || call_not_found(query.call_id))?;
+    principal.authorize(Access::read(call.tenant_id, call_not_found(query.call_id)))?;
     let id = call
         .dispatch_id
         .ok_or_else(|| ApiError::not_found("DISPATCH_NOT_FOUND", "The call has no dispatch yet"))?;
@@ -232,13 +228,13 @@ pub const MAX_EVENTS: usize = 100;
 pub const MAX_SEGMENTS: usize = 200;
 
 async fn reported_call(state: &RuntimeState, principal: &Principal, id: CallId) -> ApiResult<Call> {
-    principal.require_internal()?;
+    principal.authorize(Access::INTERNAL)?;
     let call = state
         .calls
         .find(id)
         .await?
         .ok_or_else(|| call_not_found(id))?;
-    principal.require_tenant(call.tenant_id, || call_not_found(id))?;
+    principal.authorize(Access::read(call.tenant_id, call_not_found(id)))?;
     Ok(call)
 }
 

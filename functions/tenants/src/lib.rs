@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use gobi_shared::auth::{JwtVerifier, Principal, Role};
+use gobi_shared::auth::{Access, JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::events::{Envelope, LEGAL_HOLD_JOB, LegalHoldJobDue, Publisher};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
@@ -24,7 +24,8 @@ use utoipa_axum::routes;
 use crate::model::{CreateTenant, DeleteTenantQuery, ListTenantsQuery, Tenant, UpdateTenant};
 use crate::store::{TenantStore, tenant_not_found};
 
-#[derive(Clone)]
+/// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
+#[derive(Clone, FromRef)]
 pub struct TenantsState {
     /// `Idempotency-Key` records of the create routes.
     pub idempotency: IdempotencyStore,
@@ -56,12 +57,6 @@ impl TenantsState {
     }
 }
 
-impl FromRef<TenantsState> for Arc<JwtVerifier> {
-    fn from_ref(state: &TenantsState) -> Self {
-        state.verifier.clone()
-    }
-}
-
 fn routes() -> OpenApiRouter<TenantsState> {
     OpenApiRouter::default()
         .routes(routes!(list_tenants, create_tenant))
@@ -83,11 +78,6 @@ pub fn openapi() -> OpenApi {
     routes().split_for_parts().1
 }
 
-/// Admins and tenant managers of the platform account manage tenants.
-fn writer(principal: &Principal) -> ApiResult<()> {
-    principal.require_platform_role(Role::Operator)
-}
-
 /// List tenants, filtered, sorted and paged.
 #[utoipa::path(
     get,
@@ -102,7 +92,7 @@ async fn list_tenants(
     State(state): State<TenantsState>,
     ApiQuery(query): ApiQuery<ListTenantsQuery>,
 ) -> ApiResult<Json<PageResponse<Tenant>>> {
-    principal.require_platform()?;
+    principal.authorize(Access::Platform(Role::Viewer))?;
     let filter = query.validate()?;
     let tenants = filter.apply(state.store.list().await?);
     Ok(Json(PageResponse::paginate(
@@ -129,7 +119,7 @@ async fn get_tenant(
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<DataResponse<Tenant>>> {
-    principal.require_tenant(id, || tenant_not_found(id))?;
+    principal.authorize(Access::read(id, tenant_not_found(id)))?;
     let mut tenant = state
         .store
         .get(id)
@@ -156,7 +146,7 @@ async fn create_tenant(
     State(state): State<TenantsState>,
     ApiJson(body): ApiJson<CreateTenant>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<Tenant>>)> {
-    writer(&principal)?;
+    principal.authorize(Access::Platform(Role::Operator))?;
     let new = body.validate()?;
     let tenant = state
         .store
@@ -192,7 +182,7 @@ async fn update_tenant(
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<UpdateTenant>,
 ) -> ApiResult<Json<DataResponse<Tenant>>> {
-    writer(&principal)?;
+    principal.authorize(Access::Platform(Role::Operator))?;
     let changes = body.validate()?;
     let tenant = state.store.update(id, &changes, time::now()).await?;
     Ok(Json(DataResponse::with_message(
@@ -219,9 +209,9 @@ async fn delete_tenant(
     ApiPath(id): ApiPath<TenantId>,
     ApiQuery(query): ApiQuery<DeleteTenantQuery>,
 ) -> ApiResult<Json<DataResponse<Tenant>>> {
-    writer(&principal)?;
+    principal.authorize(Access::Platform(Role::Operator))?;
     if query.permanent == Some(true) {
-        principal.require_role(Role::Admin)?;
+        principal.authorize(Access::Platform(Role::Admin))?;
         let tenant = state.store.delete(id).await?;
         tracing::info!(tenant_id = %id, "tenant deleted permanently");
         return Ok(Json(DataResponse::with_message(
@@ -253,7 +243,7 @@ async fn activate_tenant(
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<DataResponse<Tenant>>> {
-    writer(&principal)?;
+    principal.authorize(Access::Platform(Role::Operator))?;
     let tenant = state.store.set_active(id, true, time::now()).await?;
     Ok(Json(DataResponse::with_message(
         tenant,
@@ -283,11 +273,6 @@ fn hold(principal: &Principal, body: &HoldRequest) -> ApiResult<gobi_shared::cal
         placed_by: Some(principal.subject.clone()),
         placed_at: time::now(),
     })
-}
-
-/// Legal holds and call deletion are for admins of the platform account.
-fn legal_admin(principal: &Principal) -> ApiResult<()> {
-    principal.require_platform_role(Role::Admin)
 }
 
 /// Queues the first batch of the tenant's hold job (the legal-hold worker runs the rest).
@@ -347,7 +332,7 @@ async fn place_tenant_hold(
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(body): ApiJson<HoldRequest>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<Tenant>>)> {
-    legal_admin(&principal)?;
+    principal.authorize(Access::Platform(Role::Admin))?;
     let hold = hold(&principal, &body)?;
     let jobs = hold_jobs(&state)?;
     let tenant = state
@@ -384,7 +369,7 @@ async fn lift_tenant_hold(
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<Tenant>>)> {
-    legal_admin(&principal)?;
+    principal.authorize(Access::Platform(Role::Admin))?;
     let jobs = hold_jobs(&state)?;
     let tenant = state.store.set_legal_hold(id, None, time::now()).await?;
     queue_hold_job(jobs, &tenant).await?;
@@ -437,7 +422,7 @@ async fn place_call_hold(
     ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
     ApiJson(body): ApiJson<HoldRequest>,
 ) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
-    legal_admin(&principal)?;
+    principal.authorize(Access::Platform(Role::Admin))?;
     let hold = hold(&principal, &body)?;
     let call = find_call(&state, id).await?;
     let held = tenant_held(&state, call.tenant_id).await?;
@@ -465,7 +450,7 @@ async fn lift_call_hold(
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
 ) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
-    legal_admin(&principal)?;
+    principal.authorize(Access::Platform(Role::Admin))?;
     let call = find_call(&state, id).await?;
     let held = tenant_held(&state, call.tenant_id).await?;
     let call = state
@@ -495,7 +480,7 @@ async fn delete_call(
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
 ) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
-    legal_admin(&principal)?;
+    principal.authorize(Access::Platform(Role::Admin))?;
     let call = find_call(&state, id).await?;
     let not_held = state.store.not_held_check(call.tenant_id)?;
     let call = state

@@ -7,4 +7,4 @@ mod principal;
 
 pub use jwt::{Claims, JwtIssuer, JwtVerifier, KeyError};
 pub use keys::{require_header_key, secret_matches};
-pub use principal::{Principal, Role};
+pub use principal::{Access, Principal, Role};

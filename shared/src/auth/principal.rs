@@ -89,25 +89,44 @@ impl Principal {
         self.platform || self.tenant_id == Some(tenant)
     }
 
-    /// Tenant management, legal holds and call deletion are for the platform account only.
-    pub fn require_platform(&self) -> Result<(), ApiError> {
-        if self.platform {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                code: "ACCOUNT_NOT_AUTHORIZED",
-                message: "This operation requires a platform account token".into(),
-            })
+    /// The one authorisation check: `Ok` when the caller may do what `access` describes.
+    pub fn authorize(&self, access: Access) -> Result<(), ApiError> {
+        match access {
+            Access::Tenant {
+                tenant,
+                role,
+                absent,
+            } => {
+                self.reach(tenant, absent)?;
+                self.at_least(role)
+            }
+            Access::Role(role) => self.at_least(role),
+            Access::Platform(role) => {
+                if !self.platform {
+                    return Err(ApiError::Forbidden {
+                        code: "ACCOUNT_NOT_AUTHORIZED",
+                        message: "This operation requires a platform account token".into(),
+                    });
+                }
+                self.at_least(role)
+            }
         }
     }
 
-    /// The platform account with at least `role`.
-    pub fn require_platform_role(&self, role: Role) -> Result<(), ApiError> {
-        self.require_platform()?;
-        self.require_role(role)
+    /// Whether [`Principal::authorize`] allows `access`, for answers shaped by who asks.
+    pub fn may(&self, access: Access) -> bool {
+        self.authorize(access).is_ok()
     }
 
-    pub fn require_role(&self, required: Role) -> Result<(), ApiError> {
+    fn reach(&self, tenant: TenantId, absent: ApiError) -> Result<(), ApiError> {
+        if self.reaches(tenant) {
+            Ok(())
+        } else {
+            Err(absent)
+        }
+    }
+
+    fn at_least(&self, required: Role) -> Result<(), ApiError> {
         if self.role >= required {
             Ok(())
         } else {
@@ -116,36 +135,55 @@ impl Principal {
             })
         }
     }
+}
 
-    /// `/internal/*` routes are for internal roles (`internal_admin`, `internal_operator`);
-    /// `client_viewer` gets 403 there, whatever the tenant.
-    pub fn require_internal(&self) -> Result<(), ApiError> {
-        self.require_role(Role::Operator)
-    }
+/// What an operation needs of its caller.
+#[derive(Debug)]
+pub enum Access {
+    /// At least `role`, on one tenant's objects. A tenant out of reach is refused first, as
+    /// `absent` (the error the route answers for a missing object), so a refusal looks like
+    /// absence; a role too weak on a tenant in reach is a 403.
+    Tenant {
+        tenant: TenantId,
+        role: Role,
+        absent: ApiError,
+    },
+    /// At least `role`, before the tenant is known (the route then checks the tenant it finds).
+    Role(Role),
+    /// The platform account with at least this role: tenant management, legal holds, call
+    /// deletion.
+    Platform(Role),
+}
 
-    /// Reading a tenant's objects. Refusals look like absence, so the caller passes the error
-    /// its route answers for a missing object.
-    pub fn require_tenant(
-        &self,
-        tenant_id: TenantId,
-        not_found: impl FnOnce() -> ApiError,
-    ) -> Result<(), ApiError> {
-        if self.reaches(tenant_id) {
-            Ok(())
-        } else {
-            Err(not_found())
+impl Access {
+    /// `/internal/*` routes: an internal role (`internal_admin`, `internal_operator`).
+    pub const INTERNAL: Self = Self::Role(Role::Operator);
+
+    /// Reading a tenant's objects: any role.
+    pub fn read(tenant: TenantId, absent: ApiError) -> Self {
+        Self::Tenant {
+            tenant,
+            role: Role::Viewer,
+            absent,
         }
     }
 
-    /// Writing, or an internal route, on one tenant's objects: an internal role (else 403), and
-    /// the tenant reachable (else `not_found`).
-    pub fn require_runtime(
-        &self,
-        tenant_id: TenantId,
-        not_found: impl FnOnce() -> ApiError,
-    ) -> Result<(), ApiError> {
-        self.require_internal()?;
-        self.require_tenant(tenant_id, not_found)
+    /// Writing a tenant's objects, or an internal route on them: an internal role.
+    pub fn write(tenant: TenantId, absent: ApiError) -> Self {
+        Self::Tenant {
+            tenant,
+            role: Role::Operator,
+            absent,
+        }
+    }
+
+    /// What only a tenant's admins may do (releasing a number back to Twilio).
+    pub fn admin(tenant: TenantId, absent: ApiError) -> Self {
+        Self::Tenant {
+            tenant,
+            role: Role::Admin,
+            absent,
+        }
     }
 }
 
@@ -216,7 +254,7 @@ mod tests {
                 !p.reaches(TenantId::new()),
                 "{role} reaches its tenant only"
             );
-            assert!(p.require_internal().is_ok());
+            assert!(p.authorize(Access::INTERNAL).is_ok());
         }
         let outsider = principal(serde_json::json!({
             "sub": "u3", "role": "internal_admin", "is_internal": true,
@@ -246,30 +284,36 @@ mod tests {
             "sub": "u", "role": "client_viewer", "tenant_id": own.to_string()
         }));
         let missing = || ApiError::not_found("X_NOT_FOUND", "not found");
-        assert!(viewer.require_tenant(own, missing).is_ok());
+        assert!(viewer.authorize(Access::read(own, missing())).is_ok());
         assert_eq!(
-            viewer.require_tenant(other, missing).unwrap_err().code(),
+            viewer
+                .authorize(Access::read(other, missing()))
+                .unwrap_err()
+                .code(),
             "X_NOT_FOUND"
         );
         assert_eq!(
-            viewer.require_runtime(own, missing).unwrap_err().code(),
+            viewer
+                .authorize(Access::write(own, missing()))
+                .unwrap_err()
+                .code(),
             "INSUFFICIENT_PERMISSIONS"
         );
         assert_eq!(
-            viewer.require_internal().unwrap_err().code(),
+            viewer.authorize(Access::INTERNAL).unwrap_err().code(),
             "INSUFFICIENT_PERMISSIONS"
         );
         let platform = principal(serde_json::json!({
             "sub": "s", "role": "internal_operator", "acct": PLATFORM_ACCOUNT.to_string()
         }));
-        assert!(platform.require_runtime(other, missing).is_ok());
+        assert!(platform.authorize(Access::write(other, missing())).is_ok());
     }
 
     #[test]
     fn no_role_means_read_only() {
         let p = principal(serde_json::json!({"sub": "u1"}));
         assert_eq!(p.role, Role::Viewer);
-        assert!(p.require_role(Role::Operator).is_err());
-        assert!(p.require_role(Role::Viewer).is_ok());
+        assert!(!p.may(Access::INTERNAL));
+        assert!(p.may(Access::Role(Role::Viewer)));
     }
 }
