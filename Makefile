@@ -8,7 +8,7 @@ TEST_DYNAMODB_PORT ?= 8100
 TEST_MOTO_PORT ?= 5100
 TEST_SERVER_PORT ?= 3100
 
-.PHONY: dev test token openapi stack-up stack-down lint-template schemathesis fmt
+.PHONY: dev test token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction
 
 dev: .env
 	@$(STACK) start
@@ -32,3 +32,42 @@ test:
 
 fmt:
 	cargo fmt --all
+
+# `sam build` runs these, one per function of template.yaml (BuildMethod: makefile, built in
+# source): the first builds every function for arm64 with cargo-lambda, each copies its own
+# binary into ARTIFACTS_DIR as bootstrap.
+build-SystemFunction:
+	@infra/lambda-package.sh gobi-system
+
+build-AuthFunction:
+	@infra/lambda-package.sh gobi-auth
+
+build-PhoneNumbersFunction:
+	@infra/lambda-package.sh gobi-phone-numbers
+
+build-AgentsFunction:
+	@infra/lambda-package.sh gobi-agents
+
+build-RuntimeFunction:
+	@infra/lambda-package.sh gobi-runtime
+
+build-SchedulerFunction:
+	@infra/lambda-package.sh gobi-scheduler
+
+build-TwilioWebhookFunction:
+	@infra/lambda-package.sh gobi-twilio-webhook
+
+build-HandoffWorkerFunction:
+	@infra/lambda-package.sh gobi-handoff-worker
+
+build-LegalHoldWorkerFunction:
+	@infra/lambda-package.sh gobi-legal-hold-worker
+
+build-AutomationFunction:
+	@infra/lambda-package.sh gobi-automation
+
+build-TenantsFunction:
+	@infra/lambda-package.sh gobi-tenants
+
+build-ClientFunction:
+	@infra/lambda-package.sh gobi-client

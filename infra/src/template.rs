@@ -212,6 +212,24 @@ impl Template {
             .collect()
     }
 
+    /// `(logical id, binary)` of every function.
+    pub fn function_binaries(&self) -> Vec<(String, String)> {
+        self.resources
+            .iter()
+            .filter(|(_, r)| {
+                r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function")
+            })
+            .filter_map(|(name, r)| {
+                let binary = r
+                    .get("Metadata")
+                    .and_then(|m| m.get("BuildProperties"))
+                    .and_then(|b| b.get("Binary"))
+                    .and_then(Value::as_str)?;
+                Some((name.as_str()?.to_owned(), binary.to_owned()))
+            })
+            .collect()
+    }
+
     /// `binary name → [(METHOD, path)]` for every function built by cargo-lambda.
     pub fn http_routes(&self) -> anyhow::Result<BTreeMap<String, Vec<(String, String)>>> {
         let mut routes = BTreeMap::new();
@@ -256,6 +274,20 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sam_build_has_a_makefile_target_packaging_each_function_s_binary() {
+        let template = Template::load(&default_path()).unwrap();
+        let makefile =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Makefile"))
+                .unwrap();
+        let functions = template.function_binaries();
+        assert_eq!(functions.len(), 12, "{functions:?}");
+        for (logical_id, binary) in functions {
+            let target = format!("build-{logical_id}:\n\t@infra/lambda-package.sh {binary}\n");
+            assert!(makefile.contains(&target), "the Makefile lacks {target:?}");
+        }
+    }
 
     #[test]
     fn the_tenants_table_is_read_from_the_template() {
