@@ -3,5 +3,7 @@
 //! `gobi-shared`, never on each other; two functions that need the same aggregate share it here.
 
 pub mod agents;
+pub mod calls;
 pub mod phone_numbers;
 pub mod tenants;
+pub mod tools;

@@ -2,7 +2,6 @@
 //! DynamoDB helpers, the HTTP layers and OpenAPI assembly.
 
 pub mod auth;
-pub mod calls;
 pub mod config;
 pub mod dynamo;
 pub mod error;
@@ -18,7 +17,6 @@ pub mod sqs;
 pub mod telemetry;
 pub mod text;
 pub mod time;
-pub mod tools;
 
 pub use config::Config;
 pub use error::{ApiError, ApiResult};

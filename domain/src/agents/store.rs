@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::tools::ToolStore;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use gobi_shared::dynamo::{self, Backoff, n, s, time};
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId, ToolId};
-use gobi_shared::tools::ToolStore;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Agent, AgentConfig, AgentEvent, AgentStatus, AgentVersion, Heartbeat, Worker};

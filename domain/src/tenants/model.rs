@@ -1,7 +1,7 @@
 //! Tenants as the API shows them, and the bodies and queries that change or list them.
 
+use crate::calls::{DEFAULT_RETENTION_DAYS, LegalHold};
 use chrono::{DateTime, Utc};
-use gobi_shared::calls::{DEFAULT_RETENTION_DAYS, LegalHold};
 use gobi_shared::error::{ApiError, Problems};
 use gobi_shared::ids::{Domain, E164, Email, TenantId};
 use gobi_shared::response::page_and_limit;

@@ -350,7 +350,7 @@ impl TenantStore {
     pub async fn set_legal_hold(
         &self,
         id: TenantId,
-        hold: Option<&gobi_shared::calls::LegalHold>,
+        hold: Option<&crate::calls::LegalHold>,
         now: DateTime<Utc>,
     ) -> ApiResult<Tenant> {
         let value = match hold {
@@ -483,7 +483,7 @@ impl TenantStore {
                 .await?
                 .ok_or_else(|| tenant_not_found(id))?;
             if current.tenant.legal_hold.is_some() {
-                return Err(gobi_shared::calls::legal_hold_active());
+                return Err(crate::calls::legal_hold_active());
             }
             let delete_tenant = self.delete_if(
                 keys::tenant(id),

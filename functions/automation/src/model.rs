@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use gobi_domain::tools::{Tool, ToolEndpoint};
 use gobi_shared::ids::{CallId, TenantId, ToolId};
-use gobi_shared::tools::{Tool, ToolEndpoint};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRef, State};
 use chrono::{DateTime, NaiveDate, Utc};
-use gobi_domain::tenants::store::tenant_not_found;
-use gobi_shared::Config;
-use gobi_shared::auth::{JwtVerifier, Principal};
-use gobi_shared::calls::{
+use gobi_domain::calls::{
     Call, CallEvent, CallFilter, CallStatus, CallStore, DailyCounters, Direction, Recording,
     TranscriptSegment, call_not_found,
 };
+use gobi_domain::tenants::store::tenant_not_found;
+use gobi_shared::Config;
+use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiPath, ApiQuery};
 use gobi_shared::ids::{AgentId, CallId, E164, TenantId};
@@ -177,7 +177,7 @@ async fn list_calls(
     Ok(Json(CallsPage { data, next_cursor }))
 }
 
-/// A call as the caller may see it (see [`gobi_shared::calls::LegalHold::shown_to`]).
+/// A call as the caller may see it (see [`gobi_domain::calls::LegalHold::shown_to`]).
 fn shown(principal: &Principal, mut call: Call) -> Call {
     call.legal_hold = call.legal_hold.map(|h| h.shown_to(principal));
     call

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gobi_domain::agents::store::AgentStore;
+use gobi_domain::calls::{CallStore, Dispatch, DispatchStatus, call_not_found};
 use gobi_shared::Config;
-use gobi_shared::calls::{CallStore, Dispatch, DispatchStatus, call_not_found};
 use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested};
 use gobi_shared::ids::DispatchId;
 use gobi_shared::sqs::{self, MessageError, PollReport};

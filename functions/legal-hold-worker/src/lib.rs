@@ -7,10 +7,10 @@
 //! a message of a job that a newer hold change replaced does nothing.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use gobi_domain::calls::{CallFilter, CallStore};
 use gobi_domain::tenants::model::HoldJobState;
 use gobi_domain::tenants::store::TenantStore;
 use gobi_shared::Config;
-use gobi_shared::calls::{CallFilter, CallStore};
 use gobi_shared::events::{Envelope, LEGAL_HOLD_JOB, LegalHoldJobDue, Publisher};
 use gobi_shared::sqs::{self, MessageError, PollReport};
 use gobi_shared::time::Clock;

@@ -7,12 +7,12 @@ use axum::Json;
 use axum::extract::{FromRef, State};
 use gobi_domain::agents::model::{AgentStatus, Heartbeat, HeartbeatAck};
 use gobi_domain::agents::store::{AgentStore, agent_not_found};
-use gobi_shared::Config;
-use gobi_shared::auth::{Access, JwtVerifier, Principal};
-use gobi_shared::calls::{
+use gobi_domain::calls::{
     Call, CallEvent, CallStore, Claim, DispatchView, Recording, Speaker, TranscriptSegment,
     call_not_found, dispatch_not_found,
 };
+use gobi_shared::Config;
+use gobi_shared::auth::{Access, JwtVerifier, Principal};
 use gobi_shared::error::Problems;
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody};
 use gobi_shared::extract::ApiPath;

@@ -5,8 +5,8 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use gobi_domain::agents::store::{AgentStore, SweepReport};
+use gobi_domain::calls::CallStore;
 use gobi_shared::Config;
-use gobi_shared::calls::CallStore;
 use gobi_shared::time::Clock;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;

@@ -31,7 +31,7 @@ pub struct TenantsState {
     pub idempotency: IdempotencyStore,
     pub store: TenantStore,
     /// Call data, whose expiry legal holds control.
-    pub calls: gobi_shared::calls::CallStore,
+    pub calls: gobi_domain::calls::CallStore,
     /// The legal-hold job queue (`LEGAL_HOLD_QUEUE_URL`); tenant holds need it.
     pub hold_jobs: Option<Publisher>,
     pub verifier: Arc<JwtVerifier>,
@@ -47,7 +47,7 @@ impl TenantsState {
         Self {
             idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             store: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
-            calls: gobi_shared::calls::CallStore::new(dynamodb.clone(), &config.tables.calls),
+            calls: gobi_domain::calls::CallStore::new(dynamodb.clone(), &config.tables.calls),
             hold_jobs: config
                 .legal_hold_queue_url
                 .as_ref()
@@ -260,7 +260,7 @@ pub struct HoldRequest {
     pub reason: String,
 }
 
-fn hold(principal: &Principal, body: &HoldRequest) -> ApiResult<gobi_shared::calls::LegalHold> {
+fn hold(principal: &Principal, body: &HoldRequest) -> ApiResult<gobi_domain::calls::LegalHold> {
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(gobi_shared::error::ApiError::validation(
@@ -268,7 +268,7 @@ fn hold(principal: &Principal, body: &HoldRequest) -> ApiResult<gobi_shared::cal
             "1 to 500 characters",
         ));
     }
-    Ok(gobi_shared::calls::LegalHold {
+    Ok(gobi_domain::calls::LegalHold {
         reason: Some(reason.to_owned()),
         placed_by: Some(principal.subject.clone()),
         placed_at: time::now(),
@@ -394,12 +394,12 @@ async fn tenant_held(state: &TenantsState, id: TenantId) -> ApiResult<bool> {
 async fn find_call(
     state: &TenantsState,
     id: gobi_shared::ids::CallId,
-) -> ApiResult<gobi_shared::calls::Call> {
+) -> ApiResult<gobi_domain::calls::Call> {
     state
         .calls
         .find(id)
         .await?
-        .ok_or_else(|| gobi_shared::calls::call_not_found(id))
+        .ok_or_else(|| gobi_domain::calls::call_not_found(id))
 }
 
 /// Place a legal hold on one call.
@@ -411,7 +411,7 @@ async fn find_call(
     request_body = HoldRequest,
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "Held", body = DataResponse<gobi_shared::calls::Call>),
+        (status = 200, description = "Held", body = DataResponse<gobi_domain::calls::Call>),
         (status = 404, description = "CALL_NOT_FOUND", body = gobi_shared::error::ErrorBody),
         (status = 409, description = "CALL_BEING_DELETED", body = gobi_shared::error::ErrorBody),
     )
@@ -421,7 +421,7 @@ async fn place_call_hold(
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
     ApiJson(body): ApiJson<HoldRequest>,
-) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
+) -> ApiResult<Json<DataResponse<gobi_domain::calls::Call>>> {
     principal.authorize(Access::Platform(Role::Admin))?;
     let hold = hold(&principal, &body)?;
     let call = find_call(&state, id).await?;
@@ -441,7 +441,7 @@ async fn place_call_hold(
     params(("callId" = gobi_shared::ids::CallId, Path, description = "Call id")),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "Lifted", body = DataResponse<gobi_shared::calls::Call>),
+        (status = 200, description = "Lifted", body = DataResponse<gobi_domain::calls::Call>),
         (status = 404, description = "CALL_NOT_FOUND", body = gobi_shared::error::ErrorBody),
     )
 )]
@@ -449,7 +449,7 @@ async fn lift_call_hold(
     principal: Principal,
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
-) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
+) -> ApiResult<Json<DataResponse<gobi_domain::calls::Call>>> {
     principal.authorize(Access::Platform(Role::Admin))?;
     let call = find_call(&state, id).await?;
     let held = tenant_held(&state, call.tenant_id).await?;
@@ -470,7 +470,7 @@ async fn lift_call_hold(
     params(("callId" = gobi_shared::ids::CallId, Path, description = "Call id")),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "Deleted", body = DataResponse<gobi_shared::calls::Call>),
+        (status = 200, description = "Deleted", body = DataResponse<gobi_domain::calls::Call>),
         (status = 404, description = "CALL_NOT_FOUND", body = gobi_shared::error::ErrorBody),
         (status = 409, description = "LEGAL_HOLD_ACTIVE: the call or its tenant is held", body = gobi_shared::error::ErrorBody),
     )
@@ -479,7 +479,7 @@ async fn delete_call(
     principal: Principal,
     State(state): State<TenantsState>,
     ApiPath(id): ApiPath<gobi_shared::ids::CallId>,
-) -> ApiResult<Json<DataResponse<gobi_shared::calls::Call>>> {
+) -> ApiResult<Json<DataResponse<gobi_domain::calls::Call>>> {
     principal.authorize(Access::Platform(Role::Admin))?;
     let call = find_call(&state, id).await?;
     let not_held = state.store.not_held_check(call.tenant_id)?;

@@ -2,9 +2,9 @@
 //! DynamoDB Local with the app's clock moved instead of slept.
 
 use chrono::Duration;
+use gobi_domain::tools::{Tool, ToolStore};
 use gobi_infra::aws_requests::as_function;
 use gobi_shared::ids::{TenantId, ToolId};
-use gobi_shared::tools::{Tool, ToolStore};
 use gobi_tests::{Answer, TestApp, spawn_app, tokens};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, TimeZone, Utc};
+use gobi_domain::calls::{Call, CallStatus, CallStore, Direction};
 use gobi_infra::aws_requests::as_function;
-use gobi_shared::calls::{Call, CallStatus, CallStore, Direction};
 use gobi_shared::ids::{CallId, TenantId};
 use gobi_tests::{TestApp, spawn_app, tokens};
 use http::StatusCode;
@@ -931,7 +931,7 @@ async fn a_filtered_call_list_reads_a_bounded_number_of_calls_per_request() {
     use futures::StreamExt;
     let app = spawn_app().await;
     let t = tenant(&app, "bounded-list.example", 3650).await;
-    let total = gobi_shared::calls::MAX_CALLS_READ + 200;
+    let total = gobi_domain::calls::MAX_CALLS_READ + 200;
     let newest = app.clock.now() - Duration::hours(1);
     // One call a day, so no two share a day's counter; the oldest is the only failed one.
     futures::stream::iter(0..total)

@@ -5,9 +5,9 @@ use axum::body::Body;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
+use gobi_domain::calls::{CallStore, DispatchStatus};
 use gobi_handoff_worker::WorkerState;
 use gobi_infra::aws_requests::as_function;
-use gobi_shared::calls::{CallStore, DispatchStatus};
 use gobi_tests::{
     SIP_AUTH_PASSWORD, SIP_AUTH_USERNAME, Telephony, TestApp, WEBHOOK_BASE,
     spawn_telephony_app_with, tokens,

@@ -1,0 +1,107 @@
+//! A tenant's daily call figures, kept by atomic counters as calls change.
+
+use super::*;
+
+/// One day of a tenant's call figures, kept by atomic counters as calls change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DailyCounters {
+    pub day: String,
+    #[serde(default)]
+    pub calls: u64,
+    #[serde(default)]
+    pub answered: u64,
+    #[serde(default)]
+    pub duration_seconds: u64,
+    #[serde(default)]
+    pub tool_executions: u64,
+    #[serde(default)]
+    pub tool_succeeded: u64,
+}
+
+/// The counters' day for a moment (UTC).
+pub fn kpi_day(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d").to_string()
+}
+
+impl CallStore {
+    /// An update that adds to one day's counters.
+    pub(crate) fn count(
+        &self,
+        tenant: TenantId,
+        day: &str,
+        adds: &[(&str, u64)],
+    ) -> anyhow::Result<TransactWriteItem> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::tenant(tenant),
+                format!("KPI#{day}"),
+            )))
+            .update_expression(format!(
+                "SET #day = :day ADD {}",
+                adds.iter()
+                    .map(|(name, _)| format!("{name} :{name}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .expression_attribute_names("#day", "day")
+            .expression_attribute_values(":day", s(day));
+        for (name, value) in adds {
+            update = update.expression_attribute_values(
+                format!(":{name}"),
+                AttributeValue::N(value.to_string()),
+            );
+        }
+        Ok(TransactWriteItem::builder().update(update.build()?).build())
+    }
+
+    /// Counts a tool execution on the day it ran.
+    pub async fn count_execution(
+        &self,
+        tenant: TenantId,
+        at: DateTime<Utc>,
+        succeeded: bool,
+    ) -> ApiResult<()> {
+        let adds: Vec<(&str, u64)> = if succeeded {
+            vec![("tool_executions", 1), ("tool_succeeded", 1)]
+        } else {
+            vec![("tool_executions", 1)]
+        };
+        let item = self.count(tenant, &kpi_day(at), &adds)?;
+        dynamo::transact(&self.client, vec![item], Backoff::default())
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("counting an execution")))
+    }
+
+    /// The counters of every day from `from` to `to` (inclusive) that has any: one Query.
+    pub async fn daily_counters(
+        &self,
+        tenant: TenantId,
+        from: &str,
+        to: &str,
+    ) -> ApiResult<Vec<DailyCounters>> {
+        let mut days = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(keys::tenant(tenant)))
+                .expression_attribute_values(":from", s(format!("KPI#{from}")))
+                .expression_attribute_values(":to", s(format!("KPI#{to}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("reading daily counters"))?;
+            for item in output.items.unwrap_or_default() {
+                days.push(dynamo::from_item::<DailyCounters>(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(days),
+            }
+        }
+    }
+}

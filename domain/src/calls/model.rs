@@ -1,0 +1,228 @@
+//! Calls, their filters and legal holds, and the items they are stored as.
+
+use super::*;
+
+/// Twilio's call statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallStatus {
+    Queued,
+    Initiated,
+    Ringing,
+    InProgress,
+    Completed,
+    Busy,
+    Failed,
+    NoAnswer,
+    Canceled,
+}
+
+impl CallStatus {
+    /// Twilio's own spelling, as its callbacks send it.
+    pub fn parse(raw: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(raw.to_owned())).ok()
+    }
+
+    /// A call only moves forward through these; callbacks that arrive late change nothing.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Queued | Self::Initiated => 0,
+            Self::Ringing => 1,
+            Self::InProgress => 2,
+            Self::Completed | Self::Busy | Self::Failed | Self::NoAnswer | Self::Canceled => 3,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        self.rank() == 3
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Call {
+    pub id: CallId,
+    pub tenant_id: TenantId,
+    pub call_sid: String,
+    pub direction: Direction,
+    pub from: String,
+    pub to: String,
+    pub agent_id: Option<AgentId>,
+    pub phone_number_id: Option<PhoneNumberId>,
+    pub status: CallStatus,
+    pub started_at: DateTime<Utc>,
+    /// Absent until answered (so `if_not_exists` keeps the first answer time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u32>,
+    /// The handoff event reached the queue.
+    pub handoff_sent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch_id: Option<DispatchId>,
+    /// How `end` happened, as the runtime reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+    /// The tenant's retention when the call began: its data expires this many days after `started_at`.
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+    /// A legal hold on this call: its data does not expire and cannot be deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<LegalHold>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub const DEFAULT_RETENTION_DAYS: u32 = 365;
+
+pub(crate) fn default_retention() -> u32 {
+    DEFAULT_RETENTION_DAYS
+}
+
+/// The most call items one page of `/client/calls` reads, however few match its filter.
+pub const MAX_CALLS_READ: usize = 1000;
+
+/// Who placed a legal hold, when and why. A tenant's `client_viewer` sees only that a hold is
+/// in place and since when: the reason and who placed it are the platform's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LegalHold {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_by: Option<String>,
+    pub placed_at: DateTime<Utc>,
+}
+
+impl LegalHold {
+    /// What `principal` is shown: internal roles the whole hold, a `client_viewer` only that a
+    /// hold is in place and since when.
+    pub fn shown_to(self, principal: &gobi_shared::auth::Principal) -> Self {
+        if principal.may(gobi_shared::auth::Access::INTERNAL) {
+            return self;
+        }
+        Self {
+            reason: None,
+            placed_by: None,
+            placed_at: self.placed_at,
+        }
+    }
+}
+
+impl Call {
+    /// When the call's data expires (epoch seconds), unless a hold keeps it.
+    pub fn expiry(&self, tenant_held: bool) -> Option<i64> {
+        if tenant_held || self.legal_hold.is_some() {
+            return None;
+        }
+        Some((self.started_at + chrono::Duration::days(i64::from(self.retention_days))).timestamp())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct CallItem {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) gsi1pk: String,
+    pub(crate) gsi1sk: String,
+    pub(crate) status_rank: u8,
+    /// DynamoDB TTL (epoch seconds); absent while a legal hold applies.
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_at: Option<i64>,
+    #[serde(flatten)]
+    pub(crate) call: Call,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SidMarker {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) tenant_id: TenantId,
+    pub(crate) call_id: CallId,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct DispatchItem {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    pub(crate) gsi1pk: String,
+    pub(crate) gsi1sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gsi2sk: Option<String>,
+    /// `expires_at` in epoch milliseconds, for conditions (text timestamps do not compare).
+    pub(crate) expires_ms: i64,
+    #[serde(flatten)]
+    pub(crate) dispatch: Dispatch,
+}
+
+/// The filters of a call list.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<CallStatus>,
+    pub direction: Option<Direction>,
+    pub agent_id: Option<AgentId>,
+    /// The called number (E.164).
+    pub number: Option<String>,
+}
+
+/// The smallest and largest v7 ids of a millisecond: calls' sort keys bound a time range.
+pub(crate) fn v7_bound(at: DateTime<Utc>, upper: bool) -> String {
+    let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    let (hi, mid) = (ms >> 16, ms & 0xFFFF);
+    if upper {
+        format!("{hi:08x}-{mid:04x}-7fff-bfff-ffffffffffff")
+    } else {
+        format!("{hi:08x}-{mid:04x}-7000-8000-000000000000")
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SubItem<T> {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+    #[serde(rename = "expiresAt", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_at: Option<i64>,
+    #[serde(flatten)]
+    pub(crate) value: T,
+}
+
+pub fn legal_hold_active() -> ApiError {
+    ApiError::conflict(
+        "LEGAL_HOLD_ACTIVE",
+        "A legal hold is in place; nothing may be deleted",
+    )
+}
+
+pub fn call_being_deleted() -> ApiError {
+    ApiError::conflict(
+        "CALL_BEING_DELETED",
+        "The call is being deleted; its deletion was checked against holds when it began",
+    )
+}
+
+pub fn call_not_found(id: CallId) -> ApiError {
+    ApiError::not_found("CALL_NOT_FOUND", format!("Call {id} not found"))
+}
+
+pub fn dispatch_not_found(id: DispatchId) -> ApiError {
+    ApiError::not_found("DISPATCH_NOT_FOUND", format!("Dispatch {id} not found"))
+}
+
+/// How a claim ended.
+pub enum Claim {
+    /// Claimed now: the only time the token is handed out.
+    Won(Box<Dispatch>),
+    AlreadyClaimed,
+    Expired,
+}

@@ -1,0 +1,415 @@
+//! The calls table: opening calls by CallSid, reading, advancing and paging them.
+
+use super::*;
+
+#[derive(Clone, Debug)]
+pub struct CallStore {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+}
+
+impl CallStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub(crate) fn put(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        condition: &str,
+    ) -> anyhow::Result<TransactWriteItem> {
+        Ok(TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(condition)
+                    .build()?,
+            )
+            .build())
+    }
+
+    pub(crate) async fn get_item<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> ApiResult<Option<T>> {
+        let output =
+            dynamo::read_item(&self.client, &self.table, pk, sk, "reading the calls table").await?;
+        Ok(output.map(dynamo::from_item).transpose()?)
+    }
+
+    /// The tenant of a call or dispatch known by id alone (keys-only index).
+    pub(crate) async fn tenant_of(&self, id_key: String) -> ApiResult<Option<TenantId>> {
+        Ok(dynamo::tenant_by_id(&self.client, &self.table, id_key)
+            .await
+            .map_err(|e| e.context("finding by id"))?)
+    }
+
+    /// Opens the call for `call.call_sid` and counts it, or finds the one an earlier delivery
+    /// opened: `(call, true)` when it is new. `tenant_held`: the tenant is under legal hold.
+    #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %call.id))]
+    pub async fn open(&self, call: &Call, tenant_held: bool) -> ApiResult<(Call, bool)> {
+        let marker = SidMarker {
+            pk: keys::call_sid(&call.call_sid),
+            sk: "CALLSID".into(),
+            tenant_id: call.tenant_id,
+            call_id: call.id,
+        };
+        let item = CallItem {
+            pk: keys::tenant(call.tenant_id),
+            sk: keys::call(call.id),
+            gsi1pk: keys::call(call.id),
+            gsi1sk: "CALL".into(),
+            status_rank: call.status.rank(),
+            expires_at: call.expiry(tenant_held),
+            call: call.clone(),
+        };
+        let items = vec![
+            self.put(dynamo::to_item(&marker)?, "attribute_not_exists(pk)")?,
+            self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?,
+            self.count(call.tenant_id, &kpi_day(call.started_at), &[("calls", 1)])?,
+        ];
+        if dynamo::transact_guarded(&self.client, items, 0, "opening a call").await? {
+            return Ok((call.clone(), true));
+        }
+        let existing = self
+            .by_sid(&call.call_sid)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("CallSid marker without a call"))?;
+        Ok((existing, false))
+    }
+
+    /// The call Twilio knows by this CallSid: the marker, then the call.
+    pub async fn by_sid(&self, call_sid: &str) -> ApiResult<Option<Call>> {
+        let Some(marker) = self
+            .get_item::<SidMarker>(keys::call_sid(call_sid), "CALLSID".into())
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.get(marker.tenant_id, marker.call_id).await
+    }
+
+    pub async fn get(&self, tenant: TenantId, id: CallId) -> ApiResult<Option<Call>> {
+        Ok(self
+            .get_item::<CallItem>(keys::tenant(tenant), keys::call(id))
+            .await?
+            .map(|i| i.call))
+    }
+
+    pub async fn find(&self, id: CallId) -> ApiResult<Option<Call>> {
+        match self.tenant_of(keys::call(id)).await? {
+            Some(tenant) => self.get(tenant, id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn mark_handoff_sent(&self, call: &Call) -> ApiResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::tenant(call.tenant_id),
+                keys::call(call.id),
+            )))
+            .update_expression("SET handoff_sent = :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("marking a handoff sent"))?;
+        Ok(())
+    }
+
+    /// Applies a status callback, only if it moves the call forward; `None` when it did not
+    /// (late or repeated callbacks change nothing). The day's counters move in the same write:
+    /// `answered` the first time the call is answered, the duration when it ends.
+    #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %call.id))]
+    pub async fn advance(
+        &self,
+        call: &Call,
+        status: CallStatus,
+        duration: Option<u32>,
+        at: DateTime<Utc>,
+    ) -> ApiResult<Option<Call>> {
+        let answers = status == CallStatus::InProgress
+            || (status.is_final() && duration.is_some_and(|d| d > 0));
+        if answers
+            && self
+                .advance_once(call, status, duration, at, Some(true))
+                .await?
+        {
+            return self.get(call.tenant_id, call.id).await;
+        }
+        let moved = self
+            .advance_once(call, status, duration, at, answers.then_some(false))
+            .await?;
+        if moved {
+            self.get(call.tenant_id, call.id).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// One conditional attempt. `first_answer`: `Some(true)` only while the call was never
+    /// answered (and counts it), `Some(false)` only once it was, `None` either way.
+    pub(crate) async fn advance_once(
+        &self,
+        call: &Call,
+        status: CallStatus,
+        duration: Option<u32>,
+        at: DateTime<Utc>,
+        first_answer: Option<bool>,
+    ) -> ApiResult<bool> {
+        let mut set = vec![
+            "#status = :status",
+            "status_rank = :rank",
+            "updated_at = :at",
+        ];
+        let mut condition = "attribute_exists(pk) AND status_rank < :rank".to_owned();
+        match first_answer {
+            Some(true) => {
+                set.push("answered_at = :at");
+                condition.push_str(" AND attribute_not_exists(answered_at)");
+            }
+            Some(false) => condition.push_str(" AND attribute_exists(answered_at)"),
+            None => {}
+        }
+        if status.is_final() {
+            set.push("ended_at = :at");
+        }
+        if duration.is_some() {
+            set.push("duration_seconds = :duration");
+        }
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::tenant(call.tenant_id),
+                keys::call(call.id),
+            )))
+            .update_expression(format!("SET {}", set.join(", ")))
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(
+                ":status",
+                serde_dynamo::to_attribute_value(status).map_err(anyhow::Error::new)?,
+            )
+            .expression_attribute_values(":rank", AttributeValue::N(status.rank().to_string()))
+            .expression_attribute_values(":at", time(at)?);
+        if let Some(duration) = duration {
+            update = update
+                .expression_attribute_values(":duration", AttributeValue::N(duration.to_string()));
+        }
+        let mut adds = Vec::new();
+        if first_answer == Some(true) {
+            adds.push(("answered", 1));
+        }
+        if status.is_final()
+            && let Some(duration) = duration.filter(|d| *d > 0)
+        {
+            adds.push(("duration_seconds", u64::from(duration)));
+        }
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(update.build().map_err(anyhow::Error::new)?)
+                .build(),
+        ];
+        if !adds.is_empty() {
+            items.push(self.count(call.tenant_id, &kpi_day(call.started_at), &adds)?);
+        }
+        dynamo::transact_guarded(&self.client, items, 0, "updating a call's status").await
+    }
+
+    pub(crate) async fn call_item(
+        &self,
+        tenant: TenantId,
+        id: CallId,
+    ) -> ApiResult<Option<CallItem>> {
+        self.get_item::<CallItem>(keys::tenant(tenant), keys::call(id))
+            .await
+    }
+
+    /// Writes a sub-item of a call once (`attribute_not_exists`): `true` when it is new. It
+    /// expires with the call.
+    pub(crate) async fn put_once<T: Serialize>(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+        sk: String,
+        value: &T,
+    ) -> ApiResult<bool> {
+        let expires_at = self
+            .call_item(tenant, call)
+            .await?
+            .ok_or_else(|| call_not_found(call))?
+            .expires_at;
+        let item = SubItem {
+            pk: keys::tenant(tenant),
+            sk,
+            expires_at,
+            value,
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(dynamo::to_item(&item)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(ApiError::Internal(
+                anyhow::Error::new(e).context("recording call data"),
+            )),
+        }
+    }
+
+    pub(crate) async fn query_prefix(
+        &self,
+        tenant: TenantId,
+        prefix: String,
+    ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
+        dynamo::query_prefix(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant),
+            prefix,
+            "reading call data",
+        )
+        .await
+    }
+
+    /// One page of a tenant's calls, newest first: a key-range Query (call ids are v7, so the
+    /// time range bounds the sort key), filters applied as it reads; never a Scan. One request
+    /// reads at most [`MAX_CALLS_READ`] call items: a filter that matches few calls answers with
+    /// what it found so far and a cursor to continue from, never a walk of the whole range.
+    pub async fn page(
+        &self,
+        tenant: TenantId,
+        filter: &CallFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> ApiResult<(Vec<Call>, Option<String>)> {
+        let low = format!(
+            "CALL#{}",
+            filter
+                .from
+                .map(|f| v7_bound(f, false))
+                .unwrap_or_else(|| "0".into())
+        );
+        let high = format!(
+            "CALL#{}",
+            filter
+                .to
+                .map(|t| v7_bound(t, true))
+                .unwrap_or_else(|| "g".into())
+        );
+        let mut start = cursor
+            .map(|c| dynamo::cursor_sort_key(c, "CALL#", 64))
+            .transpose()?
+            .map(|sk| dynamo::key(keys::tenant(tenant), sk));
+        let mut conditions = Vec::new();
+        let mut values: Vec<(&str, AttributeValue)> = Vec::new();
+        if let Some(status) = filter.status {
+            conditions.push("#status = :status");
+            values.push((
+                ":status",
+                serde_dynamo::to_attribute_value(status).map_err(anyhow::Error::new)?,
+            ));
+        }
+        if let Some(direction) = filter.direction {
+            conditions.push("direction = :direction");
+            values.push((
+                ":direction",
+                serde_dynamo::to_attribute_value(direction).map_err(anyhow::Error::new)?,
+            ));
+        }
+        if let Some(agent) = filter.agent_id {
+            conditions.push("agent_id = :agent");
+            values.push((":agent", s(agent.to_string())));
+        }
+        if let Some(number) = &filter.number {
+            conditions.push("#to = :number");
+            values.push((":number", s(number.clone())));
+        }
+        let mut calls = Vec::new();
+        let mut budget = MAX_CALLS_READ;
+        loop {
+            // DynamoDB's Limit counts items read, matching or not.
+            let read = (limit * 2).clamp(10, 200).min(budget);
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(keys::tenant(tenant)))
+                .expression_attribute_values(":low", s(low.clone()))
+                .expression_attribute_values(":high", s(high.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(read).unwrap_or(200))
+                .set_exclusive_start_key(start.take());
+            if !conditions.is_empty() {
+                query = query.filter_expression(conditions.join(" AND "));
+                if filter.status.is_some() {
+                    query = query.expression_attribute_names("#status", "status");
+                }
+                if filter.number.is_some() {
+                    query = query.expression_attribute_names("#to", "to");
+                }
+                for (name, value) in &values {
+                    query = query.expression_attribute_values(*name, value.clone());
+                }
+            }
+            let output = query
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("listing calls"))?;
+            for item in output.items.unwrap_or_default() {
+                calls.push(dynamo::from_item::<CallItem>(item)?.call);
+                if calls.len() == limit {
+                    let last = format!("CALL#{}", calls[limit - 1].id);
+                    // More may follow unless this was the very end.
+                    return Ok((calls, Some(dynamo::cursor_of(&last))));
+                }
+            }
+            budget = budget.saturating_sub(usize::try_from(output.scanned_count).unwrap_or(read));
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() && budget == 0 => {
+                    return Ok((calls, dynamo::next_cursor(Some(&key))));
+                }
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok((calls, None)),
+            }
+        }
+    }
+
+    /// Every key of a call's data: the call, its transcript, recording and timeline.
+    pub(crate) async fn call_data_keys(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+    ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
+        let mut keys_found = vec![dynamo::key(keys::tenant(tenant), keys::call(call))];
+        for prefix in [
+            format!("TRANSCRIPT#{call}#"),
+            format!("RECORDING#{call}"),
+            format!("CALLEVT#{call}#"),
+        ] {
+            for item in self.query_prefix(tenant, prefix).await? {
+                if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
+                    keys_found.push(HashMap::from([
+                        ("pk".to_owned(), pk.clone()),
+                        ("sk".to_owned(), sk.clone()),
+                    ]));
+                }
+            }
+        }
+        Ok(keys_found)
+    }
+}
