@@ -4,6 +4,8 @@
 
 pub mod agents;
 pub mod calls;
+pub mod integrations;
 pub mod phone_numbers;
 pub mod tenants;
 pub mod tools;
+pub mod users;

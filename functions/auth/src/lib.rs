@@ -3,7 +3,7 @@
 
 pub mod model;
 pub mod password;
-pub mod store;
+pub use gobi_domain::users::store;
 
 use std::sync::Arc;
 use std::time::Duration;

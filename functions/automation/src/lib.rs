@@ -7,7 +7,7 @@ pub mod model;
 pub mod n8n;
 pub mod outbound;
 pub mod secrets;
-pub mod store;
+pub use gobi_domain::integrations::store;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{CallId, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Execution, Integration};
+use super::model::{Execution, Integration};
 
 fn tenant(id: TenantId) -> String {
     format!("TENANT#{id}")

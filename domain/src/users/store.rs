@@ -12,7 +12,7 @@ use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{Email, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Membership, UserView};
+use super::model::{Membership, UserView};
 
 /// Key formats of the users table.
 mod keys {
@@ -402,7 +402,7 @@ impl UserStore {
 /// A membership that starts now.
 pub fn membership(
     tenant_id: TenantId,
-    role: crate::model::MembershipRole,
+    role: super::model::MembershipRole,
     now: DateTime<Utc>,
 ) -> Membership {
     Membership {
