@@ -151,7 +151,7 @@ pub async fn read_item(
     pk: impl Into<String>,
     sk: impl Into<String>,
     doing: &'static str,
-) -> crate::error::ApiResult<Option<std::collections::HashMap<String, AttributeValue>>> {
+) -> anyhow::Result<Option<std::collections::HashMap<String, AttributeValue>>> {
     let output = client
         .get_item()
         .table_name(table)
@@ -171,15 +171,13 @@ pub async fn transact_guarded(
     items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
     guard: usize,
     doing: &'static str,
-) -> crate::error::ApiResult<bool> {
+) -> anyhow::Result<bool> {
     match transact(client, items, Backoff::default()).await {
         Ok(()) => Ok(true),
         Err(e) if cancellation_reasons(&e).is_some_and(|r| item_condition_failed(&r, guard)) => {
             Ok(false)
         }
-        Err(e) => Err(crate::error::ApiError::Internal(
-            anyhow::Error::new(e).context(doing),
-        )),
+        Err(e) => Err(anyhow::Error::new(e).context(doing)),
     }
 }
 
@@ -191,7 +189,7 @@ pub async fn query_prefix(
     pk: String,
     prefix: String,
     doing: &'static str,
-) -> crate::error::ApiResult<Vec<std::collections::HashMap<String, AttributeValue>>> {
+) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -231,21 +229,15 @@ pub fn next_cursor(
 }
 
 /// The sort key a cursor from [`cursor_of`] stands for; anything that does not decode to a sort
-/// key starting with `prefix`, shorter than `max_len` bytes, was not a cursor this API returned.
-pub fn cursor_sort_key(
-    cursor: &str,
-    prefix: &str,
-    max_len: usize,
-) -> crate::error::ApiResult<String> {
+/// key starting with `prefix`, shorter than `max_len` bytes, was not a cursor this API returned
+/// (`None`).
+pub fn cursor_sort_key(cursor: &str, prefix: &str, max_len: usize) -> Option<String> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|sk| sk.starts_with(prefix) && sk.len() < max_len)
-        .ok_or_else(|| {
-            crate::error::ApiError::validation("cursor", "is not a cursor this API returned")
-        })
 }
 
 /// Sort key of an item in a sparse "due" index: when it falls due (13-digit epoch ms), then

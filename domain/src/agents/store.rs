@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::error::{StoreError, StoreResult};
 use crate::tools::ToolStore;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use gobi_shared::dynamo::{self, Backoff, n, s, time};
-use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId, ToolId};
 use serde::{Deserialize, Serialize};
 
@@ -131,12 +131,12 @@ fn decode<T: serde::de::DeserializeOwned>(
     dynamo::from_item(item)
 }
 
-pub fn agent_not_found(id: AgentId) -> ApiError {
-    ApiError::not_found("AGENT_NOT_FOUND", format!("Agent {id} not found"))
+pub fn agent_not_found(id: AgentId) -> StoreError {
+    StoreError::not_found("AGENT_NOT_FOUND", format!("Agent {id} not found"))
 }
 
-pub fn version_not_found(id: AgentVersionId) -> ApiError {
-    ApiError::not_found(
+pub fn version_not_found(id: AgentVersionId) -> StoreError {
+    StoreError::not_found(
         "AGENT_VERSION_NOT_FOUND",
         format!("Agent version {id} not found"),
     )
@@ -214,7 +214,7 @@ impl AgentStore {
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %agent.tenant_id))]
-    pub async fn create(&self, agent: &Agent) -> ApiResult<()> {
+    pub async fn create(&self, agent: &Agent) -> StoreResult<()> {
         let item = AgentItem {
             pk: keys::tenant(agent.tenant_id),
             sk: keys::agent(agent.id),
@@ -235,7 +235,7 @@ impl AgentStore {
         Ok(())
     }
 
-    async fn get_item(&self, tenant: TenantId, id: AgentId) -> ApiResult<Option<AgentItem>> {
+    async fn get_item(&self, tenant: TenantId, id: AgentId) -> StoreResult<Option<AgentItem>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -248,12 +248,12 @@ impl AgentStore {
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-    pub async fn get(&self, tenant: TenantId, id: AgentId) -> ApiResult<Option<Agent>> {
+    pub async fn get(&self, tenant: TenantId, id: AgentId) -> StoreResult<Option<Agent>> {
         Ok(self.get_item(tenant, id).await?.map(|i| i.agent))
     }
 
     /// The tenant of an agent known only by id (the internal routes), from the keys-only index.
-    pub async fn tenant_of(&self, id: AgentId) -> ApiResult<Option<TenantId>> {
+    pub async fn tenant_of(&self, id: AgentId) -> StoreResult<Option<TenantId>> {
         Ok(
             dynamo::tenant_by_id(&self.client, &self.table, keys::agent(id))
                 .await
@@ -265,13 +265,13 @@ impl AgentStore {
         &self,
         pk: String,
         prefix: String,
-    ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
-        dynamo::query_prefix(&self.client, &self.table, pk, prefix, "querying agents").await
+    ) -> StoreResult<Vec<HashMap<String, AttributeValue>>> {
+        Ok(dynamo::query_prefix(&self.client, &self.table, pk, prefix, "querying agents").await?)
     }
 
     /// Every agent of a tenant (few per tenant; the caller pages in memory).
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-    pub async fn list(&self, tenant: TenantId) -> ApiResult<Vec<Agent>> {
+    pub async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Agent>> {
         let items = self
             .query_all(keys::tenant(tenant), keys::AGENT_PREFIX.into())
             .await?;
@@ -283,13 +283,13 @@ impl AgentStore {
 
     /// Replaces the configuration, conditional on the revision read (retried on a lost race).
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-    pub async fn update_config(
+    pub async fn update_config<E: From<StoreError>>(
         &self,
         tenant: TenantId,
         id: AgentId,
-        change: impl Fn(&AgentConfig) -> ApiResult<AgentConfig>,
+        change: impl Fn(&AgentConfig) -> Result<AgentConfig, E>,
         now: DateTime<Utc>,
-    ) -> ApiResult<Agent> {
+    ) -> Result<Agent, E> {
         let mut backoff = Backoff::default();
         loop {
             let current = self
@@ -310,12 +310,12 @@ impl AgentStore {
                 )
                 .condition_expression("revision = :revision")
                 .expression_attribute_values(":config", {
-                    let mut value =
-                        serde_dynamo::to_attribute_value(&config).map_err(anyhow::Error::new)?;
-                    settings_to_text(&mut value)?;
+                    let mut value = serde_dynamo::to_attribute_value(&config)
+                        .map_err(|e| StoreError::Dynamo(e.into()))?;
+                    settings_to_text(&mut value).map_err(StoreError::from)?;
                     value
                 })
-                .expression_attribute_values(":now", time(now)?)
+                .expression_attribute_values(":now", time(now).map_err(StoreError::from)?)
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":revision", n(current.revision))
                 .return_values(ReturnValue::AllNew)
@@ -323,13 +323,16 @@ impl AgentStore {
                 .await;
             match result {
                 Ok(output) => {
-                    return Ok(decode::<AgentItem>(output.attributes.unwrap_or_default())?.agent);
+                    return Ok(decode::<AgentItem>(output.attributes.unwrap_or_default())
+                        .map_err(StoreError::from)?
+                        .agent);
                 }
                 Err(e) if dynamo::is_condition_failed(&e) && backoff.wait().await => continue,
                 Err(e) => {
-                    return Err(ApiError::Internal(
+                    return Err(StoreError::Dynamo(
                         anyhow::Error::new(e).context("updating an agent"),
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -337,7 +340,7 @@ impl AgentStore {
 
     /// Removes the agent, then its versions and timeline.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant))]
-    pub async fn delete(&self, tenant: TenantId, id: AgentId) -> ApiResult<Agent> {
+    pub async fn delete(&self, tenant: TenantId, id: AgentId) -> StoreResult<Agent> {
         let removed = self
             .client
             .delete_item()
@@ -351,7 +354,7 @@ impl AgentStore {
             Ok(output) => decode::<AgentItem>(output.attributes.unwrap_or_default())?.agent,
             Err(e) if dynamo::is_condition_failed(&e) => return Err(agent_not_found(id)),
             Err(e) => {
-                return Err(ApiError::Internal(
+                return Err(StoreError::Dynamo(
                     anyhow::Error::new(e).context("deleting an agent"),
                 ));
             }
@@ -385,7 +388,7 @@ impl AgentStore {
         notes: Option<String>,
         created_by: &str,
         now: DateTime<Utc>,
-    ) -> ApiResult<AgentVersion> {
+    ) -> StoreResult<AgentVersion> {
         let mut backoff = Backoff::new(8, Duration::from_millis(15));
         loop {
             let current = self
@@ -442,7 +445,7 @@ impl AgentStore {
                     continue;
                 }
                 Err(e) => {
-                    return Err(ApiError::Internal(
+                    return Err(StoreError::Dynamo(
                         anyhow::Error::new(e).context("creating a version"),
                     ));
                 }
@@ -451,7 +454,11 @@ impl AgentStore {
     }
 
     /// An agent's versions, oldest first.
-    pub async fn versions(&self, tenant: TenantId, agent: AgentId) -> ApiResult<Vec<AgentVersion>> {
+    pub async fn versions(
+        &self,
+        tenant: TenantId,
+        agent: AgentId,
+    ) -> StoreResult<Vec<AgentVersion>> {
         let items = self
             .query_all(keys::tenant(tenant), keys::versions(agent))
             .await?;
@@ -468,7 +475,7 @@ impl AgentStore {
         tenant: TenantId,
         agent: AgentId,
         id: AgentVersionId,
-    ) -> ApiResult<Option<AgentVersion>> {
+    ) -> StoreResult<Option<AgentVersion>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -516,7 +523,7 @@ impl AgentStore {
         agent_id: AgentId,
         version: &AgentVersion,
         now: DateTime<Utc>,
-    ) -> ApiResult<Agent> {
+    ) -> StoreResult<Agent> {
         let mut backoff = Backoff::new(10, Duration::from_millis(15));
         loop {
             let current = self
@@ -572,7 +579,7 @@ impl AgentStore {
                     if lost && backoff.wait().await {
                         continue;
                     }
-                    return Err(ApiError::Internal(
+                    return Err(StoreError::Dynamo(
                         anyhow::Error::new(e).context("publishing a version"),
                     ));
                 }
@@ -590,7 +597,7 @@ impl AgentStore {
         agent: AgentId,
         version: AgentVersionId,
         tool_ids: &[ToolId],
-    ) -> ApiResult<()> {
+    ) -> StoreResult<()> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(
@@ -623,15 +630,13 @@ impl AgentStore {
                     .map(|(_, t)| t.to_string())
                     .collect();
                 if !missing.is_empty() {
-                    return Err(ApiError::Dependency {
-                        status: http::StatusCode::NOT_FOUND,
+                    return Err(StoreError::NotFound {
                         code: "TOOL_NOT_FOUND",
                         message: "Some tools are not the tenant's".into(),
                         details: Some(serde_json::json!({ "missing_tool_ids": missing })),
-                        twilio_code: None,
                     });
                 }
-                Err(ApiError::Internal(
+                Err(StoreError::Dynamo(
                     anyhow::Error::new(e).context("setting a tool allowlist"),
                 ))
             }
@@ -648,7 +653,7 @@ impl AgentStore {
         beat: &Heartbeat,
         now: DateTime<Utc>,
         timeout: chrono::Duration,
-    ) -> ApiResult<()> {
+    ) -> StoreResult<()> {
         let worker = Worker {
             worker_id: beat.worker_id.clone(),
             status: beat.status,
@@ -682,7 +687,7 @@ impl AgentStore {
             Ok(output) => output.attributes.unwrap_or_default(),
             Err(e) if dynamo::is_condition_failed(&e) => {
                 return Err(match self.get(tenant, beat.agent_id).await? {
-                    Some(_) => ApiError::conflict(
+                    Some(_) => StoreError::conflict(
                         "TOO_MANY_WORKERS",
                         format!(
                             "An agent reports at most {MAX_WORKERS} workers; they are cleared when it goes offline"
@@ -692,7 +697,7 @@ impl AgentStore {
                 });
             }
             Err(e) => {
-                return Err(ApiError::Internal(
+                return Err(StoreError::Dynamo(
                     anyhow::Error::new(e).context("recording a heartbeat"),
                 ));
             }
@@ -729,7 +734,7 @@ impl AgentStore {
     /// through the sparse index. Each transition is written once, conditional on the heartbeat
     /// the index showed, so a heartbeat that lands meanwhile wins.
     #[tracing::instrument(skip_all)]
-    pub async fn sweep(&self, now: DateTime<Utc>) -> ApiResult<SweepReport> {
+    pub async fn sweep(&self, now: DateTime<Utc>) -> StoreResult<SweepReport> {
         let mut report = SweepReport::default();
         for expired in self.expired(now).await? {
             report.examined += 1;
@@ -743,7 +748,7 @@ impl AgentStore {
     }
 
     /// Agents persisted as online whose heartbeat, as the index shows it, expired before `now`.
-    pub async fn expired(&self, now: DateTime<Utc>) -> ApiResult<Vec<ExpiredHeartbeat>> {
+    pub async fn expired(&self, now: DateTime<Utc>) -> StoreResult<Vec<ExpiredHeartbeat>> {
         let items = dynamo::due_before(
             &self.client,
             &self.table,
@@ -781,7 +786,7 @@ impl AgentStore {
         &self,
         expired: &ExpiredHeartbeat,
         now: DateTime<Utc>,
-    ) -> ApiResult<bool> {
+    ) -> StoreResult<bool> {
         let last_seen: Option<DateTime<Utc>> =
             serde_dynamo::from_attribute_value(expired.seen.clone()).ok();
         let update = Update::builder()
@@ -833,9 +838,12 @@ impl AgentStore {
         agent: AgentId,
         limit: u32,
         cursor: Option<&str>,
-    ) -> ApiResult<(Vec<AgentEvent>, Option<String>)> {
+    ) -> StoreResult<(Vec<AgentEvent>, Option<String>)> {
         let start = cursor
-            .map(|c| dynamo::cursor_sort_key(c, &keys::events(agent), 100))
+            .map(|c| {
+                dynamo::cursor_sort_key(c, &keys::events(agent), 100)
+                    .ok_or_else(StoreError::invalid_cursor)
+            })
             .transpose()?;
         let output = self
             .client

@@ -68,7 +68,7 @@ impl Dispatch {
 impl CallStore {
     /// Creates the call's one dispatch, or returns the one that exists: `(dispatch, true)` when new.
     #[tracing::instrument(skip_all, fields(tenant_id = %dispatch.tenant_id, call_id = %dispatch.call_id))]
-    pub async fn create_dispatch(&self, dispatch: &Dispatch) -> ApiResult<(Dispatch, bool)> {
+    pub async fn create_dispatch(&self, dispatch: &Dispatch) -> StoreResult<(Dispatch, bool)> {
         let link = Update::builder()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(
@@ -106,7 +106,7 @@ impl CallStore {
             None => None,
         };
         existing.map(|d| (d, false)).ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("call has no dispatch after a lost race"))
+            StoreError::Dynamo(anyhow::anyhow!("call has no dispatch after a lost race"))
         })
     }
 
@@ -115,7 +115,7 @@ impl CallStore {
         &self,
         dispatch: &Dispatch,
         livekit_id: &str,
-    ) -> ApiResult<()> {
+    ) -> StoreResult<()> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -131,14 +131,18 @@ impl CallStore {
         Ok(())
     }
 
-    pub async fn dispatch(&self, tenant: TenantId, id: DispatchId) -> ApiResult<Option<Dispatch>> {
+    pub async fn dispatch(
+        &self,
+        tenant: TenantId,
+        id: DispatchId,
+    ) -> StoreResult<Option<Dispatch>> {
         Ok(self
             .get_item::<DispatchItem>(keys::tenant(tenant), keys::dispatch(id))
             .await?
             .map(|i| i.dispatch))
     }
 
-    pub async fn dispatch_tenant(&self, id: DispatchId) -> ApiResult<Option<TenantId>> {
+    pub async fn dispatch_tenant(&self, id: DispatchId) -> StoreResult<Option<TenantId>> {
         self.tenant_of(keys::dispatch(id)).await
     }
 
@@ -151,7 +155,7 @@ impl CallStore {
         id: DispatchId,
         by: &str,
         now: DateTime<Utc>,
-    ) -> ApiResult<Claim> {
+    ) -> StoreResult<Claim> {
         let result = self
             .client
             .update_item()
@@ -197,7 +201,7 @@ impl CallStore {
                     Claim::Expired
                 })
             }
-            Err(e) => Err(ApiError::Internal(
+            Err(e) => Err(StoreError::Dynamo(
                 anyhow::Error::new(e).context("claiming a dispatch"),
             )),
         }
@@ -207,7 +211,7 @@ impl CallStore {
     pub async fn expired_dispatches(
         &self,
         now: DateTime<Utc>,
-    ) -> ApiResult<Vec<(TenantId, DispatchId)>> {
+    ) -> StoreResult<Vec<(TenantId, DispatchId)>> {
         let items = dynamo::due_before(
             &self.client,
             &self.table,
@@ -235,7 +239,7 @@ impl CallStore {
         tenant: TenantId,
         id: DispatchId,
         now: DateTime<Utc>,
-    ) -> ApiResult<bool> {
+    ) -> StoreResult<bool> {
         let result = self
             .client
             .update_item()
@@ -258,7 +262,7 @@ impl CallStore {
         match result {
             Ok(_) => Ok(true),
             Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(ApiError::Internal(
+            Err(e) => Err(StoreError::Dynamo(
                 anyhow::Error::new(e).context("expiring a dispatch"),
             )),
         }

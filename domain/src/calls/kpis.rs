@@ -61,7 +61,7 @@ impl CallStore {
         tenant: TenantId,
         at: DateTime<Utc>,
         succeeded: bool,
-    ) -> ApiResult<()> {
+    ) -> StoreResult<()> {
         let adds: Vec<(&str, u64)> = if succeeded {
             vec![("tool_executions", 1), ("tool_succeeded", 1)]
         } else {
@@ -70,7 +70,7 @@ impl CallStore {
         let item = self.count(tenant, &kpi_day(at), &adds)?;
         dynamo::transact(&self.client, vec![item], Backoff::default())
             .await
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("counting an execution")))
+            .map_err(|e| StoreError::Dynamo(anyhow::Error::new(e).context("counting an execution")))
     }
 
     /// The counters of every day from `from` to `to` (inclusive) that has any: one Query.
@@ -79,7 +79,7 @@ impl CallStore {
         tenant: TenantId,
         from: &str,
         to: &str,
-    ) -> ApiResult<Vec<DailyCounters>> {
+    ) -> StoreResult<Vec<DailyCounters>> {
         let mut days = Vec::new();
         let mut start = None;
         loop {

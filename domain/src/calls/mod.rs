@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::error::{StoreError, StoreResult};
 use gobi_shared::dynamo::{self, Backoff, s, time};
-use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{AgentId, AgentVersionId, CallId, DispatchId, PhoneNumberId, TenantId};
 
 mod dispatches;

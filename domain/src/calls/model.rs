@@ -197,26 +197,26 @@ pub(crate) struct SubItem<T> {
     pub(crate) value: T,
 }
 
-pub fn legal_hold_active() -> ApiError {
-    ApiError::conflict(
+pub fn legal_hold_active() -> StoreError {
+    StoreError::conflict(
         "LEGAL_HOLD_ACTIVE",
         "A legal hold is in place; nothing may be deleted",
     )
 }
 
-pub fn call_being_deleted() -> ApiError {
-    ApiError::conflict(
+pub fn call_being_deleted() -> StoreError {
+    StoreError::conflict(
         "CALL_BEING_DELETED",
         "The call is being deleted; its deletion was checked against holds when it began",
     )
 }
 
-pub fn call_not_found(id: CallId) -> ApiError {
-    ApiError::not_found("CALL_NOT_FOUND", format!("Call {id} not found"))
+pub fn call_not_found(id: CallId) -> StoreError {
+    StoreError::not_found("CALL_NOT_FOUND", format!("Call {id} not found"))
 }
 
-pub fn dispatch_not_found(id: DispatchId) -> ApiError {
-    ApiError::not_found("DISPATCH_NOT_FOUND", format!("Dispatch {id} not found"))
+pub fn dispatch_not_found(id: DispatchId) -> StoreError {
+    StoreError::not_found("DISPATCH_NOT_FOUND", format!("Dispatch {id} not found"))
 }
 
 /// How a claim ended.

@@ -56,7 +56,7 @@ impl CallStore {
         call: &Call,
         event: &CallEvent,
         end_reason: Option<&str>,
-    ) -> ApiResult<bool> {
+    ) -> StoreResult<bool> {
         let tenant = call.tenant_id;
         let sk = format!("CALLEVT#{}#{}", event.call_id, event.id);
         let new = self.put_once(tenant, event.call_id, sk, event).await?;
@@ -103,7 +103,7 @@ impl CallStore {
         tenant: TenantId,
         call: CallId,
         segment: &TranscriptSegment,
-    ) -> ApiResult<bool> {
+    ) -> StoreResult<bool> {
         self.put_once(
             tenant,
             call,
@@ -119,7 +119,7 @@ impl CallStore {
         tenant: TenantId,
         call: CallId,
         recording: &Recording,
-    ) -> ApiResult<()> {
+    ) -> StoreResult<()> {
         let expires_at = self
             .call_item(tenant, call)
             .await?
@@ -146,7 +146,7 @@ impl CallStore {
         &self,
         tenant: TenantId,
         call: CallId,
-    ) -> ApiResult<Vec<TranscriptSegment>> {
+    ) -> StoreResult<Vec<TranscriptSegment>> {
         let items = self
             .query_prefix(tenant, format!("TRANSCRIPT#{call}#"))
             .await?;
@@ -156,7 +156,11 @@ impl CallStore {
             .collect::<anyhow::Result<_>>()?)
     }
 
-    pub async fn recording(&self, tenant: TenantId, call: CallId) -> ApiResult<Option<Recording>> {
+    pub async fn recording(
+        &self,
+        tenant: TenantId,
+        call: CallId,
+    ) -> StoreResult<Option<Recording>> {
         Ok(self
             .get_item::<SubItem<Recording>>(keys::tenant(tenant), format!("RECORDING#{call}"))
             .await?
@@ -165,7 +169,7 @@ impl CallStore {
 
     /// Adds an entry to a call's timeline (`CALLEVT#<call>#<event>`, time-ordered by the v7 id);
     /// it expires with the call.
-    pub async fn record_event(&self, tenant: TenantId, event: &CallEvent) -> ApiResult<()> {
+    pub async fn record_event(&self, tenant: TenantId, event: &CallEvent) -> StoreResult<()> {
         self.put_once(
             tenant,
             event.call_id,
@@ -177,7 +181,7 @@ impl CallStore {
     }
 
     /// A call's timeline, oldest first.
-    pub async fn events(&self, tenant: TenantId, call: CallId) -> ApiResult<Vec<CallEvent>> {
+    pub async fn events(&self, tenant: TenantId, call: CallId) -> StoreResult<Vec<CallEvent>> {
         let items = self
             .query_prefix(tenant, format!("CALLEVT#{call}#"))
             .await?;

@@ -12,7 +12,7 @@ impl CallStore {
         call: CallId,
         hold: Option<&LegalHold>,
         tenant_held: bool,
-    ) -> ApiResult<Call> {
+    ) -> StoreResult<Call> {
         let mut update = self
             .client
             .update_item()
@@ -41,7 +41,7 @@ impl CallStore {
                 });
             }
             Err(e) => {
-                return Err(ApiError::Internal(
+                return Err(StoreError::Dynamo(
                     anyhow::Error::new(e).context("setting a legal hold"),
                 ));
             }
@@ -56,7 +56,7 @@ impl CallStore {
         tenant: TenantId,
         call: &Call,
         tenant_held: bool,
-    ) -> ApiResult<()> {
+    ) -> StoreResult<()> {
         let expiry = call.expiry(tenant_held);
         for key in self.call_data_keys(tenant, call.id).await? {
             let update = self
@@ -79,7 +79,7 @@ impl CallStore {
                 // Removed since it was listed (a segment or event of a call being deleted).
                 Err(e) if dynamo::is_condition_failed(&e) => {}
                 Err(e) => {
-                    return Err(ApiError::Internal(
+                    return Err(StoreError::Dynamo(
                         anyhow::Error::new(e).context("writing a call item's expiry"),
                     ));
                 }
@@ -98,7 +98,7 @@ impl CallStore {
         call: CallId,
         tenant_guard: TransactWriteItem,
         now: DateTime<Utc>,
-    ) -> ApiResult<Call> {
+    ) -> StoreResult<Call> {
         let current = self
             .get(tenant, call)
             .await?
@@ -126,7 +126,7 @@ impl CallStore {
                     None => call_not_found(call),
                 });
             }
-            return Err(ApiError::Internal(
+            return Err(StoreError::Dynamo(
                 anyhow::Error::new(e).context("marking a call deleted"),
             ));
         }
@@ -142,7 +142,7 @@ impl CallStore {
         call: CallId,
         tenant_guard: TransactWriteItem,
         now: DateTime<Utc>,
-    ) -> ApiResult<Call> {
+    ) -> StoreResult<Call> {
         let current = self.mark_deleting(tenant, call, tenant_guard, now).await?;
         // The call item last, so a retry after a failure finds the call and finishes.
         for key in self.call_data_keys(tenant, call).await?.into_iter().rev() {

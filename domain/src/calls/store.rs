@@ -36,14 +36,14 @@ impl CallStore {
         &self,
         pk: String,
         sk: String,
-    ) -> ApiResult<Option<T>> {
+    ) -> StoreResult<Option<T>> {
         let output =
             dynamo::read_item(&self.client, &self.table, pk, sk, "reading the calls table").await?;
         Ok(output.map(dynamo::from_item).transpose()?)
     }
 
     /// The tenant of a call or dispatch known by id alone (keys-only index).
-    pub(crate) async fn tenant_of(&self, id_key: String) -> ApiResult<Option<TenantId>> {
+    pub(crate) async fn tenant_of(&self, id_key: String) -> StoreResult<Option<TenantId>> {
         Ok(dynamo::tenant_by_id(&self.client, &self.table, id_key)
             .await
             .map_err(|e| e.context("finding by id"))?)
@@ -52,7 +52,7 @@ impl CallStore {
     /// Opens the call for `call.call_sid` and counts it, or finds the one an earlier delivery
     /// opened: `(call, true)` when it is new. `tenant_held`: the tenant is under legal hold.
     #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %call.id))]
-    pub async fn open(&self, call: &Call, tenant_held: bool) -> ApiResult<(Call, bool)> {
+    pub async fn open(&self, call: &Call, tenant_held: bool) -> StoreResult<(Call, bool)> {
         let marker = SidMarker {
             pk: keys::call_sid(&call.call_sid),
             sk: "CALLSID".into(),
@@ -84,7 +84,7 @@ impl CallStore {
     }
 
     /// The call Twilio knows by this CallSid: the marker, then the call.
-    pub async fn by_sid(&self, call_sid: &str) -> ApiResult<Option<Call>> {
+    pub async fn by_sid(&self, call_sid: &str) -> StoreResult<Option<Call>> {
         let Some(marker) = self
             .get_item::<SidMarker>(keys::call_sid(call_sid), "CALLSID".into())
             .await?
@@ -94,21 +94,21 @@ impl CallStore {
         self.get(marker.tenant_id, marker.call_id).await
     }
 
-    pub async fn get(&self, tenant: TenantId, id: CallId) -> ApiResult<Option<Call>> {
+    pub async fn get(&self, tenant: TenantId, id: CallId) -> StoreResult<Option<Call>> {
         Ok(self
             .get_item::<CallItem>(keys::tenant(tenant), keys::call(id))
             .await?
             .map(|i| i.call))
     }
 
-    pub async fn find(&self, id: CallId) -> ApiResult<Option<Call>> {
+    pub async fn find(&self, id: CallId) -> StoreResult<Option<Call>> {
         match self.tenant_of(keys::call(id)).await? {
             Some(tenant) => self.get(tenant, id).await,
             None => Ok(None),
         }
     }
 
-    pub async fn mark_handoff_sent(&self, call: &Call) -> ApiResult<()> {
+    pub async fn mark_handoff_sent(&self, call: &Call) -> StoreResult<()> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -135,7 +135,7 @@ impl CallStore {
         status: CallStatus,
         duration: Option<u32>,
         at: DateTime<Utc>,
-    ) -> ApiResult<Option<Call>> {
+    ) -> StoreResult<Option<Call>> {
         let answers = status == CallStatus::InProgress
             || (status.is_final() && duration.is_some_and(|d| d > 0));
         if answers
@@ -164,7 +164,7 @@ impl CallStore {
         duration: Option<u32>,
         at: DateTime<Utc>,
         first_answer: Option<bool>,
-    ) -> ApiResult<bool> {
+    ) -> StoreResult<bool> {
         let mut set = vec![
             "#status = :status",
             "status_rank = :rank",
@@ -221,14 +221,14 @@ impl CallStore {
         if !adds.is_empty() {
             items.push(self.count(call.tenant_id, &kpi_day(call.started_at), &adds)?);
         }
-        dynamo::transact_guarded(&self.client, items, 0, "updating a call's status").await
+        Ok(dynamo::transact_guarded(&self.client, items, 0, "updating a call's status").await?)
     }
 
     pub(crate) async fn call_item(
         &self,
         tenant: TenantId,
         id: CallId,
-    ) -> ApiResult<Option<CallItem>> {
+    ) -> StoreResult<Option<CallItem>> {
         self.get_item::<CallItem>(keys::tenant(tenant), keys::call(id))
             .await
     }
@@ -241,7 +241,7 @@ impl CallStore {
         call: CallId,
         sk: String,
         value: &T,
-    ) -> ApiResult<bool> {
+    ) -> StoreResult<bool> {
         let expires_at = self
             .call_item(tenant, call)
             .await?
@@ -264,7 +264,7 @@ impl CallStore {
         match result {
             Ok(_) => Ok(true),
             Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(ApiError::Internal(
+            Err(e) => Err(StoreError::Dynamo(
                 anyhow::Error::new(e).context("recording call data"),
             )),
         }
@@ -274,15 +274,15 @@ impl CallStore {
         &self,
         tenant: TenantId,
         prefix: String,
-    ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
-        dynamo::query_prefix(
+    ) -> StoreResult<Vec<HashMap<String, AttributeValue>>> {
+        Ok(dynamo::query_prefix(
             &self.client,
             &self.table,
             keys::tenant(tenant),
             prefix,
             "reading call data",
         )
-        .await
+        .await?)
     }
 
     /// One page of a tenant's calls, newest first: a key-range Query (call ids are v7, so the
@@ -295,7 +295,7 @@ impl CallStore {
         filter: &CallFilter,
         limit: usize,
         cursor: Option<&str>,
-    ) -> ApiResult<(Vec<Call>, Option<String>)> {
+    ) -> StoreResult<(Vec<Call>, Option<String>)> {
         let low = format!(
             "CALL#{}",
             filter
@@ -311,7 +311,7 @@ impl CallStore {
                 .unwrap_or_else(|| "g".into())
         );
         let mut start = cursor
-            .map(|c| dynamo::cursor_sort_key(c, "CALL#", 64))
+            .map(|c| dynamo::cursor_sort_key(c, "CALL#", 64).ok_or_else(StoreError::invalid_cursor))
             .transpose()?
             .map(|sk| dynamo::key(keys::tenant(tenant), sk));
         let mut conditions = Vec::new();
@@ -394,7 +394,7 @@ impl CallStore {
         &self,
         tenant: TenantId,
         call: CallId,
-    ) -> ApiResult<Vec<HashMap<String, AttributeValue>>> {
+    ) -> StoreResult<Vec<HashMap<String, AttributeValue>>> {
         let mut keys_found = vec![dynamo::key(keys::tenant(tenant), keys::call(call))];
         for prefix in [
             format!("TRANSCRIPT#{call}#"),

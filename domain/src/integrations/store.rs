@@ -1,11 +1,11 @@
 //! The automation side of the tools table: n8n integrations (`INTEGRATION#<id>`), per-call rate
 //! windows (`RATE#<call>#<minute>`, expiring) and tool executions (`EXEC#<call>#<execution>`).
 
+use crate::error::{StoreError, StoreResult};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use gobi_shared::dynamo;
-use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{CallId, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -36,8 +36,8 @@ struct ExecutionItem {
     execution: Execution,
 }
 
-pub fn integration_not_found(id: uuid::Uuid) -> ApiError {
-    ApiError::not_found(
+pub fn integration_not_found(id: uuid::Uuid) -> StoreError {
+    StoreError::not_found(
         "INTEGRATION_NOT_FOUND",
         format!("Integration {id} not found"),
     )
@@ -61,7 +61,7 @@ impl AutomationStore {
         &self,
         integration: &Integration,
         secret_ciphertext: Option<String>,
-    ) -> ApiResult<()> {
+    ) -> StoreResult<()> {
         let item = IntegrationItem {
             pk: tenant(integration.tenant_id),
             sk: format!("INTEGRATION#{}", integration.id),
@@ -86,7 +86,7 @@ impl AutomationStore {
         &self,
         tenant_id: TenantId,
         id: uuid::Uuid,
-    ) -> ApiResult<Option<(Integration, Option<String>)>> {
+    ) -> StoreResult<Option<(Integration, Option<String>)>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -102,7 +102,7 @@ impl AutomationStore {
     }
 
     /// The tenant of an integration known by id alone (keys-only index).
-    pub async fn integration_tenant(&self, id: uuid::Uuid) -> ApiResult<Option<TenantId>> {
+    pub async fn integration_tenant(&self, id: uuid::Uuid) -> StoreResult<Option<TenantId>> {
         Ok(
             dynamo::tenant_by_id(&self.client, &self.table, format!("INTEGRATION#{id}"))
                 .await
@@ -110,7 +110,7 @@ impl AutomationStore {
         )
     }
 
-    pub async fn integrations(&self, tenant_id: TenantId) -> ApiResult<Vec<Integration>> {
+    pub async fn integrations(&self, tenant_id: TenantId) -> StoreResult<Vec<Integration>> {
         let items = dynamo::query_prefix(
             &self.client,
             &self.table,
@@ -133,7 +133,7 @@ impl AutomationStore {
         call: CallId,
         limit: u32,
         now: DateTime<Utc>,
-    ) -> ApiResult<Result<(), u64>> {
+    ) -> StoreResult<Result<(), u64>> {
         let minute = now.timestamp().div_euclid(60);
         let result = self
             .client
@@ -161,13 +161,13 @@ impl AutomationStore {
                     .unwrap_or(1)
                     .max(1)))
             }
-            Err(e) => Err(ApiError::Internal(
+            Err(e) => Err(StoreError::Dynamo(
                 anyhow::Error::new(e).context("counting an execution"),
             )),
         }
     }
 
-    pub async fn put_execution(&self, execution: &Execution) -> ApiResult<()> {
+    pub async fn put_execution(&self, execution: &Execution) -> StoreResult<()> {
         let item = ExecutionItem {
             pk: tenant(execution.tenant_id),
             sk: format!("EXEC#{}#{}", execution.call_id, execution.id),
@@ -184,7 +184,11 @@ impl AutomationStore {
     }
 
     /// A call's executions, oldest first.
-    pub async fn executions(&self, tenant_id: TenantId, call: CallId) -> ApiResult<Vec<Execution>> {
+    pub async fn executions(
+        &self,
+        tenant_id: TenantId,
+        call: CallId,
+    ) -> StoreResult<Vec<Execution>> {
         let items = dynamo::query_prefix(
             &self.client,
             &self.table,
@@ -204,7 +208,7 @@ impl AutomationStore {
         &self,
         tenant_id: TenantId,
         id: uuid::Uuid,
-    ) -> ApiResult<Option<std::collections::HashMap<String, AttributeValue>>> {
+    ) -> StoreResult<Option<std::collections::HashMap<String, AttributeValue>>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
+use crate::error::{StoreError, StoreResult};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use gobi_shared::dynamo::{self, Backoff};
-use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{AgentId, E164, PhoneNumberId, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -80,22 +80,22 @@ pub enum Claim {
     Taken,
 }
 
-pub fn number_not_found(id: PhoneNumberId) -> ApiError {
-    ApiError::not_found(
+pub fn number_not_found(id: PhoneNumberId) -> StoreError {
+    StoreError::not_found(
         "PHONE_NUMBER_NOT_FOUND",
         format!("Phone number {id} not found"),
     )
 }
 
-pub fn number_taken(e164: &E164) -> ApiError {
-    ApiError::conflict(
+pub fn number_taken(e164: &E164) -> StoreError {
+    StoreError::conflict(
         "NUMBER_ALREADY_CLAIMED",
         format!("{e164} already belongs to a tenant"),
     )
 }
 
-fn concurrent_change() -> ApiError {
-    ApiError::conflict(
+fn concurrent_change() -> StoreError {
+    StoreError::conflict(
         "CONCURRENT_MODIFICATION",
         "The phone number changed meanwhile; read it again and retry",
     )
@@ -173,7 +173,7 @@ impl PhoneNumberStore {
 
     /// Claims `number.e164` for its tenant, or says who has it.
     #[tracing::instrument(skip_all, fields(tenant_id = %number.tenant_id))]
-    pub async fn claim(&self, number: &PhoneNumber) -> ApiResult<Claim> {
+    pub async fn claim(&self, number: &PhoneNumber) -> StoreResult<Claim> {
         let items = self.create_items(number)?;
         if dynamo::transact_guarded(&self.client, items, 0, "claiming a phone number").await? {
             return Ok(Claim::Reserved(Versioned {
@@ -194,7 +194,7 @@ impl PhoneNumberStore {
 
     /// Writes `number` (the successor of `version`) and its route together.
     #[tracing::instrument(skip_all, fields(tenant_id = %number.tenant_id))]
-    pub async fn save(&self, number: &PhoneNumber, version: u64) -> ApiResult<Versioned> {
+    pub async fn save(&self, number: &PhoneNumber, version: u64) -> StoreResult<Versioned> {
         let items = vec![
             self.put(
                 dynamo::to_item(&Self::number_item(number, version + 1))?,
@@ -218,7 +218,7 @@ impl PhoneNumberStore {
             {
                 Err(concurrent_change())
             }
-            Err(e) => Err(ApiError::Internal(
+            Err(e) => Err(StoreError::Dynamo(
                 anyhow::Error::new(e).context("saving a phone number"),
             )),
         }
@@ -226,7 +226,7 @@ impl PhoneNumberStore {
 
     /// Deletes the number and frees its E.164.
     #[tracing::instrument(skip_all, fields(tenant_id = %number.tenant_id))]
-    pub async fn remove(&self, number: &PhoneNumber, version: u64) -> ApiResult<()> {
+    pub async fn remove(&self, number: &PhoneNumber, version: u64) -> StoreResult<()> {
         let delete = |pk: String,
                       sk: String,
                       condition: &str,
@@ -263,7 +263,7 @@ impl PhoneNumberStore {
         match dynamo::transact(&self.client, items, Backoff::default()).await {
             Ok(()) => Ok(()),
             Err(e) if dynamo::cancellation_reasons(&e).is_some() => Err(concurrent_change()),
-            Err(e) => Err(ApiError::Internal(
+            Err(e) => Err(StoreError::Dynamo(
                 anyhow::Error::new(e).context("removing a phone number"),
             )),
         }
@@ -274,7 +274,7 @@ impl PhoneNumberStore {
         &self,
         tenant_id: TenantId,
         id: PhoneNumberId,
-    ) -> ApiResult<Option<Versioned>> {
+    ) -> StoreResult<Option<Versioned>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -293,7 +293,7 @@ impl PhoneNumberStore {
     }
 
     /// Finds a number by id alone, then reads it consistently under its tenant.
-    pub async fn find(&self, id: PhoneNumberId) -> ApiResult<Option<Versioned>> {
+    pub async fn find(&self, id: PhoneNumberId) -> StoreResult<Option<Versioned>> {
         let tenant = dynamo::tenant_by_id(&self.client, &self.table, keys::number(id))
             .await
             .map_err(|e| e.context("finding a phone number"))?;
@@ -305,7 +305,7 @@ impl PhoneNumberStore {
 
     /// The inbound route for `e164`: one GetItem.
     #[tracing::instrument(skip_all)]
-    pub async fn route(&self, e164: &E164) -> ApiResult<Option<InboundRoute>> {
+    pub async fn route(&self, e164: &E164) -> StoreResult<Option<InboundRoute>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -327,9 +327,12 @@ impl PhoneNumberStore {
         tenant_id: TenantId,
         limit: u32,
         cursor: Option<&str>,
-    ) -> ApiResult<(Vec<PhoneNumber>, Option<String>)> {
+    ) -> StoreResult<(Vec<PhoneNumber>, Option<String>)> {
         let start = cursor
-            .map(|c| dynamo::cursor_sort_key(c, keys::NUMBER_PREFIX, 100))
+            .map(|c| {
+                dynamo::cursor_sort_key(c, keys::NUMBER_PREFIX, 100)
+                    .ok_or_else(StoreError::invalid_cursor)
+            })
             .transpose()?;
         let output = self
             .client
@@ -356,7 +359,7 @@ impl PhoneNumberStore {
     }
 
     /// Every number of a tenant (a tenant has few); for in-memory paging under `/api`.
-    pub async fn list(&self, tenant_id: TenantId) -> ApiResult<Vec<PhoneNumber>> {
+    pub async fn list(&self, tenant_id: TenantId) -> StoreResult<Vec<PhoneNumber>> {
         let mut all = Vec::new();
         let mut cursor = None;
         loop {

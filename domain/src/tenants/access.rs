@@ -19,7 +19,10 @@ pub async fn authorized_tenant(
     principal.authorize(Access::Tenant {
         tenant: id,
         role,
-        absent: tenant_not_found(id),
+        absent: tenant_not_found(id).into(),
     })?;
-    store.get(id).await?.ok_or_else(|| tenant_not_found(id))
+    store
+        .get(id)
+        .await?
+        .ok_or_else(|| tenant_not_found(id).into())
 }

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
+use crate::error::{StoreError, StoreResult};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
 };
 use chrono::{DateTime, Utc};
 use gobi_shared::dynamo::{self, Backoff};
-use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{Domain, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -74,12 +74,12 @@ struct DomainMarker {
     tenant_id: TenantId,
 }
 
-pub fn tenant_not_found(id: TenantId) -> ApiError {
-    ApiError::not_found("TENANT_NOT_FOUND", format!("Tenant {id} not found"))
+pub fn tenant_not_found(id: TenantId) -> StoreError {
+    StoreError::not_found("TENANT_NOT_FOUND", format!("Tenant {id} not found"))
 }
 
-pub fn domain_exists(domain: &Domain) -> ApiError {
-    ApiError::conflict(
+pub fn domain_exists(domain: &Domain) -> StoreError {
+    StoreError::conflict(
         "DOMAIN_EXISTS",
         format!("Domain {domain} is already in use"),
     )
@@ -180,7 +180,7 @@ impl TenantStore {
 
     /// Creates the tenant and claims its domain in one transaction.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant.id))]
-    pub async fn create(&self, tenant: Tenant) -> ApiResult<Tenant> {
+    pub async fn create(&self, tenant: Tenant) -> StoreResult<Tenant> {
         match dynamo::transact(
             &self.client,
             self.create_items(&tenant)?.to_vec(),
@@ -191,11 +191,11 @@ impl TenantStore {
             Ok(()) => Ok(tenant),
             Err(e) => Err(match dynamo::cancellation_reasons(&e) {
                 Some(r) if dynamo::item_condition_failed(&r, 1) => domain_exists(&tenant.domain),
-                Some(r) if dynamo::item_condition_failed(&r, 0) => ApiError::conflict(
+                Some(r) if dynamo::item_condition_failed(&r, 0) => StoreError::conflict(
                     "TENANT_EXISTS",
                     format!("Tenant {} already exists", tenant.id),
                 ),
-                _ => ApiError::Internal(anyhow::Error::new(e).context("creating tenant")),
+                _ => StoreError::Dynamo(anyhow::Error::new(e).context("creating tenant")),
             }),
         }
     }
@@ -239,7 +239,7 @@ impl TenantStore {
             .build())
     }
 
-    async fn get_item(&self, id: TenantId) -> ApiResult<Option<TenantItem>> {
+    async fn get_item(&self, id: TenantId) -> StoreResult<Option<TenantItem>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -252,13 +252,13 @@ impl TenantStore {
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    pub async fn get(&self, id: TenantId) -> ApiResult<Option<Tenant>> {
+    pub async fn get(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         Ok(self.get_item(id).await?.map(|item| item.tenant))
     }
 
     /// Every tenant, from the listing index. Tenants are few; callers filter and page in memory.
     #[tracing::instrument(skip_all)]
-    pub async fn list(&self) -> ApiResult<Vec<Tenant>> {
+    pub async fn list(&self) -> StoreResult<Vec<Tenant>> {
         let mut tenants = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -295,7 +295,7 @@ impl TenantStore {
         id: TenantId,
         changes: &TenantChanges,
         now: DateTime<Utc>,
-    ) -> ApiResult<Tenant> {
+    ) -> StoreResult<Tenant> {
         let mut backoff = Backoff::default();
         loop {
             let current = self
@@ -336,7 +336,7 @@ impl TenantStore {
                     if lost_race && backoff.wait().await {
                         continue;
                     }
-                    return Err(ApiError::Internal(
+                    return Err(StoreError::Dynamo(
                         anyhow::Error::new(e).context("updating tenant"),
                     ));
                 }
@@ -352,7 +352,7 @@ impl TenantStore {
         id: TenantId,
         hold: Option<&crate::calls::LegalHold>,
         now: DateTime<Utc>,
-    ) -> ApiResult<Tenant> {
+    ) -> StoreResult<Tenant> {
         let value = match hold {
             Some(hold) => serde_dynamo::to_attribute_value(hold).map_err(anyhow::Error::new)?,
             None => AttributeValue::Null(true),
@@ -385,7 +385,7 @@ impl TenantStore {
         calls: u64,
         next: Option<String>,
         now: DateTime<Utc>,
-    ) -> ApiResult<Option<Tenant>> {
+    ) -> StoreResult<Option<Tenant>> {
         let advanced = job.advanced(calls, next, now);
         self.set_profile_attributes(
             id,
@@ -407,7 +407,7 @@ impl TenantStore {
         id: TenantId,
         active: bool,
         now: DateTime<Utc>,
-    ) -> ApiResult<Tenant> {
+    ) -> StoreResult<Tenant> {
         self.set_profile_attributes(
             id,
             &[("isActive", AttributeValue::Bool(active))],
@@ -429,7 +429,7 @@ impl TenantStore {
         job: Option<&HoldJob>,
         now: DateTime<Utc>,
         doing: &'static str,
-    ) -> ApiResult<Option<Tenant>> {
+    ) -> StoreResult<Option<Tenant>> {
         let sets: Vec<String> = (0..values.len())
             .map(|i| format!("#a{i} = :v{i}"))
             .collect();
@@ -469,13 +469,13 @@ impl TenantStore {
                 Some(_) if self.get_item(id).await?.is_some() => Ok(None),
                 _ => Err(tenant_not_found(id)),
             },
-            Err(e) => Err(ApiError::Internal(anyhow::Error::new(e).context(doing))),
+            Err(e) => Err(StoreError::Dynamo(anyhow::Error::new(e).context(doing))),
         }
     }
 
     /// Removes the tenant and releases its domain, conditional on the version read.
     #[tracing::instrument(skip_all, fields(tenant_id = %id))]
-    pub async fn delete(&self, id: TenantId) -> ApiResult<Tenant> {
+    pub async fn delete(&self, id: TenantId) -> StoreResult<Tenant> {
         let mut backoff = Backoff::default();
         loop {
             let current = self
@@ -510,7 +510,7 @@ impl TenantStore {
                     if lost_race && backoff.wait().await {
                         continue;
                     }
-                    return Err(ApiError::Internal(
+                    return Err(StoreError::Dynamo(
                         anyhow::Error::new(e).context("deleting tenant"),
                     ));
                 }

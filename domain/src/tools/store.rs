@@ -4,8 +4,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{StoreError, StoreResult};
 use gobi_shared::dynamo::{self, Backoff};
-use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{TenantId, ToolId};
 
 use super::keys;
@@ -57,7 +57,7 @@ impl ToolStore {
 
     /// Creates the tool and claims its name in one transaction.
     #[tracing::instrument(skip_all, fields(tenant_id = %tool.tenant_id))]
-    pub async fn create(&self, tool: &Tool) -> ApiResult<()> {
+    pub async fn create(&self, tool: &Tool) -> StoreResult<()> {
         let put = |item, what: &str| -> anyhow::Result<TransactWriteItem> {
             Ok(TransactWriteItem::builder()
                 .put(
@@ -83,7 +83,7 @@ impl ToolStore {
         if dynamo::transact_guarded(&self.client, items, 1, "creating a tool").await? {
             Ok(())
         } else {
-            Err(ApiError::conflict(
+            Err(StoreError::conflict(
                 "TOOL_NAME_EXISTS",
                 format!("The tenant already has a tool named {}", tool.name),
             ))
@@ -91,7 +91,7 @@ impl ToolStore {
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant_id))]
-    pub async fn get(&self, tenant_id: TenantId, id: ToolId) -> ApiResult<Option<Tool>> {
+    pub async fn get(&self, tenant_id: TenantId, id: ToolId) -> StoreResult<Option<Tool>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -107,7 +107,7 @@ impl ToolStore {
     }
 
     /// The tenant of a tool known by id alone (keys-only index).
-    pub async fn tenant_of(&self, id: ToolId) -> ApiResult<Option<TenantId>> {
+    pub async fn tenant_of(&self, id: ToolId) -> StoreResult<Option<TenantId>> {
         Ok(
             dynamo::tenant_by_id(&self.client, &self.table, keys::tool(id))
                 .await
@@ -116,7 +116,7 @@ impl ToolStore {
     }
 
     /// Every tool of a tenant (few; callers page in memory).
-    pub async fn list(&self, tenant_id: TenantId) -> ApiResult<Vec<Tool>> {
+    pub async fn list(&self, tenant_id: TenantId) -> StoreResult<Vec<Tool>> {
         let items = dynamo::query_prefix(
             &self.client,
             &self.table,
@@ -134,7 +134,7 @@ impl ToolStore {
     }
 
     /// The tool named `name` (any case) of a tenant: the name marker, then the tool.
-    pub async fn by_name(&self, tenant_id: TenantId, name: &str) -> ApiResult<Option<Tool>> {
+    pub async fn by_name(&self, tenant_id: TenantId, name: &str) -> StoreResult<Option<Tool>> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -151,7 +151,7 @@ impl ToolStore {
 
     /// Replaces a tool (same name) conditional on the `updated_at` read; a renamed tool moves
     /// its name marker in the same transaction.
-    pub async fn replace(&self, previous: &Tool, next: &Tool) -> ApiResult<()> {
+    pub async fn replace(&self, previous: &Tool, next: &Tool) -> StoreResult<()> {
         let item = ToolItem::new(next);
         let mut items = vec![
             TransactWriteItem::builder()
@@ -209,18 +209,18 @@ impl ToolStore {
             Err(e) => {
                 let reasons = dynamo::cancellation_reasons(&e).unwrap_or_default();
                 if renamed && dynamo::item_condition_failed(&reasons, 1) {
-                    return Err(ApiError::conflict(
+                    return Err(StoreError::conflict(
                         "TOOL_NAME_EXISTS",
                         format!("The tenant already has a tool named {}", next.name),
                     ));
                 }
                 if dynamo::item_condition_failed(&reasons, 0) {
-                    return Err(ApiError::conflict(
+                    return Err(StoreError::conflict(
                         "CONCURRENT_MODIFICATION",
                         "The tool changed meanwhile; read it again and retry",
                     ));
                 }
-                Err(ApiError::Internal(
+                Err(StoreError::Dynamo(
                     anyhow::Error::new(e).context("updating a tool"),
                 ))
             }

@@ -1,6 +1,7 @@
 //! The users table: users, one marker per e-mail (unique case-insensitively), memberships,
 //! the "users exist" singleton that closes first-admin setup, and login throttles.
 
+use crate::error::{StoreError, StoreResult};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
@@ -8,7 +9,6 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Utc};
 use gobi_shared::dynamo::{self, Backoff};
-use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::ids::{Email, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -115,8 +115,8 @@ pub mod slot {
     pub const EMAIL: usize = 1;
 }
 
-pub fn email_exists(email: &Email) -> ApiError {
-    ApiError::conflict(
+pub fn email_exists(email: &Email) -> StoreError {
+    StoreError::conflict(
         "EMAIL_EXISTS",
         format!("A user with e-mail {} already exists", email.as_str()),
     )
@@ -213,7 +213,7 @@ impl UserStore {
     }
 
     /// The platform tenant, once first-admin setup has run.
-    pub async fn platform_tenant(&self) -> ApiResult<Option<TenantId>> {
+    pub async fn platform_tenant(&self) -> StoreResult<Option<TenantId>> {
         let item = dynamo::read_item(
             &self.client,
             &self.table,
@@ -233,7 +233,7 @@ impl UserStore {
     }
 
     /// Whether any user exists (the first-admin singleton is there).
-    pub async fn users_exist(&self) -> ApiResult<bool> {
+    pub async fn users_exist(&self) -> StoreResult<bool> {
         let output = dynamo::read_item(
             &self.client,
             &self.table,
@@ -247,7 +247,7 @@ impl UserStore {
 
     /// The user with this e-mail (any case), with their memberships.
     #[tracing::instrument(skip_all)]
-    pub async fn find_by_email(&self, email: &str) -> ApiResult<Option<(User, Vec<Membership>)>> {
+    pub async fn find_by_email(&self, email: &str) -> StoreResult<Option<(User, Vec<Membership>)>> {
         let marker = dynamo::read_item(
             &self.client,
             &self.table,
@@ -300,7 +300,7 @@ impl UserStore {
         email: &str,
         source: &str,
         now: DateTime<Utc>,
-    ) -> ApiResult<()> {
+    ) -> StoreResult<()> {
         let now_s = now.timestamp();
         let window_end = now_s + LOGIN_WINDOW_SECONDS;
         let n = |v: i64| AttributeValue::N(v.to_string());
@@ -328,7 +328,7 @@ impl UserStore {
                 Ok(_) => return Ok(()),
                 Err(e) if dynamo::is_condition_failed(&e) => e,
                 Err(e) => {
-                    return Err(ApiError::Internal(
+                    return Err(StoreError::Dynamo(
                         anyhow::Error::new(e).context("counting a login attempt"),
                     ));
                 }
@@ -344,7 +344,7 @@ impl UserStore {
                 .and_then(|v| v.parse::<i64>().ok())
                 .unwrap_or(now_s);
             if old_end > now_s {
-                return Err(ApiError::TooManyRequests {
+                return Err(StoreError::Throttled {
                     code: "TOO_MANY_LOGIN_ATTEMPTS",
                     message:
                         "Too many login attempts for this e-mail from this address; try again later"
@@ -375,7 +375,7 @@ impl UserStore {
                     continue;
                 }
                 Err(e) => {
-                    return Err(ApiError::Internal(
+                    return Err(StoreError::Dynamo(
                         anyhow::Error::new(e).context("opening a login window"),
                     ));
                 }
@@ -384,7 +384,7 @@ impl UserStore {
     }
 
     /// A successful login clears the e-mail's count.
-    pub async fn clear_login_attempts(&self, email: &str, source: &str) -> ApiResult<()> {
+    pub async fn clear_login_attempts(&self, email: &str, source: &str) -> StoreResult<()> {
         self.client
             .delete_item()
             .table_name(&self.table)

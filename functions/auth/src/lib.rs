@@ -218,10 +218,10 @@ async fn register_first_admin(
             return Err(already());
         }
         if dynamo::item_condition_failed(&reasons, slot::EMAIL) {
-            return Err(email_exists(&user.email));
+            return Err(email_exists(&user.email).into());
         }
         if dynamo::item_condition_failed(&reasons, tenant_slot + 1) {
-            return Err(domain_exists(&tenant.domain));
+            return Err(domain_exists(&tenant.domain).into());
         }
         if dynamo::is_transaction_conflict(&e) {
             return Err(if state.users.users_exist().await? {
@@ -408,7 +408,7 @@ async fn bootstrap_user(
     if let Err(e) = dynamo::transact(state.users.client(), items, Backoff::default()).await {
         let reasons = dynamo::cancellation_reasons(&e).unwrap_or_default();
         if dynamo::item_condition_failed(&reasons, slot::EMAIL) {
-            return Err(email_exists(&user.email));
+            return Err(email_exists(&user.email).into());
         }
         if let Some(i) = (0..memberships.len())
             .find(|i| dynamo::item_condition_failed(&reasons, checks_from + i))

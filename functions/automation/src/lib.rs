@@ -149,7 +149,7 @@ async fn existing_tenant(state: &AutomationState, id: TenantId) -> ApiResult<()>
         .get(id)
         .await?
         .map(|_| ())
-        .ok_or_else(|| tenant_not_found(id))
+        .ok_or_else(|| tenant_not_found(id).into())
 }
 
 fn tool_not_found(what: impl std::fmt::Display) -> ApiError {

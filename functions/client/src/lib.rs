@@ -78,7 +78,7 @@ fn tenant_of(principal: &Principal, named: Option<TenantId>) -> ApiResult<Tenant
         message: "The token names no tenant".into(),
     })?;
     match named {
-        Some(other) if other != own => Err(tenant_not_found(other)),
+        Some(other) if other != own => Err(tenant_not_found(other).into()),
         _ => Ok(own),
     }
 }

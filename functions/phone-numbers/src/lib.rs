@@ -127,7 +127,7 @@ async fn owned_number(
         .numbers
         .get(tenant, id)
         .await?
-        .ok_or_else(|| number_not_found(id))
+        .ok_or_else(|| number_not_found(id).into())
 }
 
 /// Search the numbers Twilio offers.
@@ -294,7 +294,7 @@ async fn purchase_number(
                 format!("{e164} is already one of this tenant's numbers"),
             ));
         }
-        Claim::Taken => return Err(number_taken(&e164)),
+        Claim::Taken => return Err(number_taken(&e164).into()),
     };
 
     if current.number.status == NumberStatus::Purchasing {
@@ -406,7 +406,7 @@ async fn undo_purchase(
             Ok(()) => {
                 serde_json::json!({"purchase": "released", "message": "The number was given back to Twilio; nothing was stored"})
             }
-            Err(e) => return e,
+            Err(e) => return e.into(),
         },
         Err(release) => {
             tracing::error!(error = %release, phone_number_id = %current.number.id, "could not release after LiveKit failed");
@@ -718,10 +718,10 @@ async fn internal_register(
     {
         let reasons = gobi_shared::dynamo::cancellation_reasons(&e).unwrap_or_default();
         if gobi_shared::dynamo::item_condition_failed(&reasons, 2) {
-            return Err(tenant_not_found(body.tenant_id));
+            return Err(tenant_not_found(body.tenant_id).into());
         }
         if gobi_shared::dynamo::item_condition_failed(&reasons, 0) {
-            return Err(number_taken(&number.e164));
+            return Err(number_taken(&number.e164).into());
         }
         return Err(ApiError::Internal(
             anyhow::Error::new(e).context("registering a phone number"),

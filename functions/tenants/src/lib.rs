@@ -399,7 +399,7 @@ async fn find_call(
         .calls
         .find(id)
         .await?
-        .ok_or_else(|| gobi_domain::calls::call_not_found(id))
+        .ok_or_else(|| gobi_domain::calls::call_not_found(id).into())
 }
 
 /// Place a legal hold on one call.

@@ -160,29 +160,29 @@ impl Access {
     pub const INTERNAL: Self = Self::Role(Role::Operator);
 
     /// Reading a tenant's objects: any role.
-    pub fn read(tenant: TenantId, absent: ApiError) -> Self {
+    pub fn read(tenant: TenantId, absent: impl Into<ApiError>) -> Self {
         Self::Tenant {
             tenant,
             role: Role::Viewer,
-            absent,
+            absent: absent.into(),
         }
     }
 
     /// Writing a tenant's objects, or an internal route on them: an internal role.
-    pub fn write(tenant: TenantId, absent: ApiError) -> Self {
+    pub fn write(tenant: TenantId, absent: impl Into<ApiError>) -> Self {
         Self::Tenant {
             tenant,
             role: Role::Operator,
-            absent,
+            absent: absent.into(),
         }
     }
 
     /// What only a tenant's admins may do (releasing a number back to Twilio).
-    pub fn admin(tenant: TenantId, absent: ApiError) -> Self {
+    pub fn admin(tenant: TenantId, absent: impl Into<ApiError>) -> Self {
         Self::Tenant {
             tenant,
             role: Role::Admin,
-            absent,
+            absent: absent.into(),
         }
     }
 }
