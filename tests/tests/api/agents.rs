@@ -1,5 +1,8 @@
 //! Agents, versions, publishing, tool allowlists, heartbeats and the scheduler's sweep, against
 //! DynamoDB Local with the app's clock moved instead of slept.
+//!
+//! Longer than 600 lines on purpose: each test here is a whole story of this area against the
+//! local stack (setup, requests, what the stores hold afterwards), and they share one setup.
 
 use chrono::Duration;
 use gobi_domain::tools::{Tool, ToolStore};

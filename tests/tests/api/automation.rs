@@ -1,4 +1,7 @@
 //! The automation gateway against DynamoDB Local, moto's KMS and a local stand-in for n8n.
+//!
+//! Longer than 600 lines on purpose: each test here is a whole story of this area against the
+//! local stack (setup, requests, what the stores hold afterwards), and they share one setup.
 
 use std::time::Duration;
 

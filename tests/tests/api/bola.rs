@@ -4,6 +4,9 @@
 //! tokens (no platform account). None gets a 2xx or any of A's data, and A reads the same
 //! afterwards. The same requests by a platform token then succeed, so the matrix proves
 //! something. An operation the document lists but this file does not cover fails the test.
+//!
+//! Longer than 600 lines on purpose: each test here is a whole story of this area against the
+//! local stack (setup, requests, what the stores hold afterwards), and they share one setup.
 
 use gobi_infra::aws_requests::as_function;
 use std::collections::{BTreeMap, BTreeSet};

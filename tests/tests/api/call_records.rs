@@ -1,5 +1,8 @@
 //! Call records: runtime ingestion, the client read-only API, KPIs from counters, retention and
 //! legal hold, against DynamoDB Local.
+//!
+//! Longer than 600 lines on purpose: each test here is a whole story of this area against the
+//! local stack (setup, requests, what the stores hold afterwards), and they share one setup.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, TimeZone, Utc};

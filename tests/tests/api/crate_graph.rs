@@ -90,3 +90,41 @@ fn the_lockfile_holds_no_legacy_tls_stack() {
         assert!(found.is_empty(), "legacy {name} in Cargo.lock: {found:?}");
     }
 }
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("a folder").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// Files stay of one concern: none is over 600 lines unless its opening says why.
+#[test]
+fn no_source_file_is_over_600_lines_without_a_reason_at_its_top() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["shared", "domain", "functions", "infra", "tests"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 50, "found {} files", files.len());
+    let unexplained: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(path).expect("a source file");
+            let long = text.lines().count() > 600;
+            let explained = text
+                .lines()
+                .take(20)
+                .any(|line| line.contains("Longer than 600 lines"));
+            (long && !explained).then(|| path.display().to_string())
+        })
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "over 600 lines with no reason at the top: {unexplained:?}"
+    );
+}

@@ -1,4 +1,7 @@
 //! The auth function: first admin, login, bootstrap users and dev tokens.
+//!
+//! Longer than 600 lines on purpose: each test here is a whole story of this area against the
+//! local stack (setup, requests, what the stores hold afterwards), and they share one setup.
 
 use gobi_tests::{
     AUTH_BOOTSTRAP_KEY, Answer, DEV_BOOTSTRAP_KEY, TestApp, TestAppOptions, spawn_app,

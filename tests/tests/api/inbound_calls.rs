@@ -1,5 +1,8 @@
 //! The inbound call path on the local stack: a signed Twilio webhook, the call record, the SQS
 //! handoff (moto), the handoff worker, the dispatch, its claim and its expiry.
+//!
+//! Longer than 600 lines on purpose: each test here is a whole story of this area against the
+//! local stack (setup, requests, what the stores hold afterwards), and they share one setup.
 
 use axum::body::Body;
 use base64::Engine;

@@ -1,4 +1,7 @@
 //! Phone numbers against DynamoDB Local and the local Twilio and LiveKit stand-ins.
+//!
+//! Longer than 600 lines on purpose: each test here is a whole story of this area against the
+//! local stack (setup, requests, what the stores hold afterwards), and they share one setup.
 
 use gobi_phone_numbers::store::PhoneNumberStore;
 use gobi_shared::ids::E164;

@@ -1,4 +1,7 @@
 //! Tenant endpoints against DynamoDB Local: every field, filter, sort and page, every role.
+//!
+//! Longer than 600 lines on purpose: each test here is a whole story of this area against the
+//! local stack (setup, requests, what the stores hold afterwards), and they share one setup.
 
 use gobi_tests::{TestApp, spawn_app, tokens};
 use http::StatusCode;
