@@ -6,6 +6,7 @@ pub mod agents;
 pub mod calls;
 pub mod error;
 pub mod integrations;
+pub mod leads;
 pub mod phone_numbers;
 pub mod tenants;
 pub mod tools;

@@ -1,0 +1,5 @@
+//! Lead lists and their leads: reading lead files (`import`) and finding each lead's time zone
+//! (`timezones`). The lists, leads, suppressions and import records build on these.
+
+pub mod import;
+pub mod timezones;
