@@ -67,6 +67,8 @@ pub struct Tables {
     pub tools: String,
     /// `Idempotency-Key` records of the create routes (24 h, TTL).
     pub idempotency: String,
+    /// Lead lists, their leads (one per E.164 per list), imports and the do-not-call list.
+    pub leads: String,
 }
 
 impl Tables {
@@ -80,6 +82,7 @@ impl Tables {
             ("CallsTable", self.calls.as_str()),
             ("ToolsTable", self.tools.as_str()),
             ("IdempotencyTable", self.idempotency.as_str()),
+            ("LeadsTable", self.leads.as_str()),
         ]
     }
 }
@@ -328,6 +331,7 @@ impl Config {
             tools: get("TOOLS_TABLE").unwrap_or_else(|| format!("{table_prefix}-tools")),
             idempotency: get("IDEMPOTENCY_TABLE")
                 .unwrap_or_else(|| format!("{table_prefix}-idempotency")),
+            leads: get("LEADS_TABLE").unwrap_or_else(|| format!("{table_prefix}-leads")),
             phone_numbers: get("PHONE_NUMBERS_TABLE")
                 .unwrap_or_else(|| format!("{table_prefix}-phone-numbers")),
         };

@@ -2,4 +2,7 @@
 //! (`timezones`). The lists, leads, suppressions and import records build on these.
 
 pub mod import;
+pub mod importer;
+pub mod model;
+pub mod store;
 pub mod timezones;

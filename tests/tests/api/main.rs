@@ -11,6 +11,7 @@ mod idempotency;
 mod identity;
 mod inbound_calls;
 mod lambda_events;
+mod lead_import;
 mod local_kms;
 mod phone_numbers;
 mod request_logs;

@@ -43,6 +43,8 @@ pub enum Outcome {
     Updated,
     /// An earlier row of the file had the same number.
     DuplicateInFile,
+    /// The list already has the number and the import skips such rows (`onDuplicate: skip`).
+    AlreadyInList,
     /// Not a phone number (or not one `defaultCountry` makes one of).
     InvalidNumber,
     /// The time zone column names no IANA zone.
@@ -68,6 +70,7 @@ pub struct Counters {
     pub accepted: u64,
     pub updated: u64,
     pub duplicate_in_file: u64,
+    pub already_in_list: u64,
     pub invalid_number: u64,
     pub invalid_timezone: u64,
     pub suppressed: u64,
@@ -81,6 +84,7 @@ impl Counters {
             Outcome::Accepted => &mut self.accepted,
             Outcome::Updated => &mut self.updated,
             Outcome::DuplicateInFile => &mut self.duplicate_in_file,
+            Outcome::AlreadyInList => &mut self.already_in_list,
             Outcome::InvalidNumber => &mut self.invalid_number,
             Outcome::InvalidTimezone => &mut self.invalid_timezone,
             Outcome::Suppressed => &mut self.suppressed,

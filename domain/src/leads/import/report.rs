@@ -21,6 +21,7 @@ fn reason(outcome: Outcome) -> &'static str {
         Outcome::Accepted => "accepted",
         Outcome::Updated => "updated",
         Outcome::DuplicateInFile => "duplicateInFile",
+        Outcome::AlreadyInList => "alreadyInList",
         Outcome::InvalidNumber => "invalidNumber",
         Outcome::InvalidTimezone => "invalidTimezone",
         Outcome::Suppressed => "suppressed",

@@ -1,0 +1,132 @@
+//! Lead lists, leads and the do-not-call list, as stored and as the API shows them (camelCase,
+//! the first seed's family).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use gobi_shared::ids::TenantId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::timezones::LeadTimezone;
+
+/// A tenant's list of people to call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadList {
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub description: Option<String>,
+    /// ISO 3166 country for numbers written without a country code (`US`, `GB`).
+    pub default_country: Option<String>,
+    /// The header of the time zone column of its files, when they have one.
+    pub timezone_column: Option<String>,
+    /// The header of the phone column, when detection is not wanted.
+    pub phone_column: Option<String>,
+    pub counts: ListCounts,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A list's leads, kept by counters as leads come and go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListCounts {
+    pub total: u64,
+    /// Leads that may be called (not suppressed).
+    pub valid: u64,
+    /// Leads on the tenant's do-not-call list when they were added.
+    pub suppressed: u64,
+}
+
+/// What a lead is, for dialing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum LeadState {
+    Valid,
+    /// Its number is on the tenant's do-not-call list (checked again before every dial).
+    Suppressed,
+}
+
+/// The kind of consent a lead gave to be called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ConsentType {
+    Written,
+    Express,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Consent {
+    #[serde(rename = "type")]
+    pub kind: ConsentType,
+    pub captured_at: Option<DateTime<Utc>>,
+    /// Where it was captured (a form, a call, a contract).
+    pub source: Option<String>,
+}
+
+impl Default for Consent {
+    fn default() -> Self {
+        Self {
+            kind: ConsentType::None,
+            captured_at: None,
+            source: None,
+        }
+    }
+}
+
+/// One person on a list; the list holds each number once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Lead {
+    /// The number's digits (E.164 without `+`): a lead's id within its list.
+    pub id: String,
+    pub list_id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    /// E.164.
+    pub phone_number: String,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    /// Every other column of its row.
+    pub variables: BTreeMap<String, String>,
+    pub timezone: LeadTimezone,
+    pub consent: Consent,
+    pub tags: Vec<String>,
+    pub state: LeadState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Lead {
+    /// A lead's id for an E.164 number.
+    pub fn id_of(e164: &str) -> String {
+        e164.trim_start_matches('+').to_owned()
+    }
+}
+
+/// Why a number is on the do-not-call list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SuppressionReason {
+    /// The person asked not to be called (on a call, by mail, ...).
+    OptOut,
+    Manual,
+    Complaint,
+    Invalid,
+}
+
+/// A number the tenant never calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Suppression {
+    pub tenant_id: TenantId,
+    /// E.164.
+    pub phone_number: String,
+    pub reason: SuppressionReason,
+    /// Who or what added it (`api`, `call:<id>`, `import:<id>`).
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
