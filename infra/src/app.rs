@@ -67,10 +67,17 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         clients.dynamodb.clone(),
         verifier.clone(),
     ));
+    let lead_lists = gobi_lead_lists::router(gobi_lead_lists::LeadListsState::new(
+        config,
+        clients.dynamodb.clone(),
+        verifier.clone(),
+        clock.clone(),
+    ));
     // Each function's routes run as that function, so its AWS requests are checked against its
     // own policy (`aws_requests`).
     Ok(scoped("SystemFunction", system)
         .merge(scoped("ClientFunction", client))
+        .merge(scoped("LeadListsFunction", lead_lists))
         .merge(scoped("AutomationFunction", automation))
         .merge(scoped("AuthFunction", auth))
         .merge(scoped("TenantsFunction", tenants))

@@ -25,6 +25,7 @@ pub fn document() -> OpenApi {
         gobi_twilio_webhook::openapi(),
         gobi_automation::openapi(),
         gobi_client::openapi(),
+        gobi_lead_lists::openapi(),
         gobi_tenants::openapi(),
     ])
 }

@@ -502,6 +502,127 @@ impl LeadStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// One page of partition `pk`'s items whose sort key starts with `prefix`, in key order.
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> StoreResult<(Vec<T>, Option<String>)> {
+        let start = cursor
+            .map(|c| dynamo::cursor_sort_key(c, prefix, 64).ok_or_else(StoreError::invalid_cursor))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .set_exclusive_start_key(start.map(|sk| dynamo::key(pk, sk)))
+            .limit(i32::try_from(limit).unwrap_or(100))
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading a page"))?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(dynamo::from_item::<T>)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok((
+            items,
+            dynamo::next_cursor(output.last_evaluated_key.as_ref()),
+        ))
+    }
+
+    /// A list's leads in number order, a page at a time.
+    pub async fn leads_page(
+        &self,
+        list: uuid::Uuid,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> StoreResult<(Vec<Lead>, Option<String>)> {
+        let (items, next) = self
+            .page::<LeadItem>(keys::list(list), "LEAD#", limit, cursor)
+            .await?;
+        Ok((items.into_iter().map(|i| i.lead).collect(), next))
+    }
+
+    /// The tenant's do-not-call list in number order, a page at a time.
+    pub async fn suppressions_page(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> StoreResult<(Vec<Suppression>, Option<String>)> {
+        let (items, next) = self
+            .page::<SuppressionItem>(keys::tenant(tenant), "DNC#", limit, cursor)
+            .await?;
+        Ok((items.into_iter().map(|i| i.suppression).collect(), next))
+    }
+
+    /// Takes `e164` off the tenant's do-not-call list: the entry it had, if any.
+    pub async fn unsuppress(
+        &self,
+        tenant: TenantId,
+        e164: &str,
+    ) -> StoreResult<Option<Suppression>> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::tenant(tenant),
+                keys::suppression(e164),
+            )))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("removing a suppression"))?;
+        Ok(output
+            .attributes
+            .filter(|a| !a.is_empty())
+            .map(dynamo::from_item::<SuppressionItem>)
+            .transpose()?
+            .map(|i| i.suppression))
+    }
+
+    /// Replaces a list's own fields (not its counts), if it still has `updated_at` as read.
+    pub async fn save_list(&self, list: &LeadList, read_at: DateTime<Utc>) -> StoreResult<()> {
+        let written = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::tenant(list.tenant_id),
+                keys::list(list.id),
+            )))
+            .update_expression(
+                "SET #name = :name, description = :description, defaultCountry = :country, \
+                 timezoneColumn = :tz, phoneColumn = :phone, updatedAt = :now",
+            )
+            .condition_expression("updatedAt = :read")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", AttributeValue::S(list.name.clone()))
+            .expression_attribute_values(":description", optional(&list.description))
+            .expression_attribute_values(":country", optional(&list.default_country))
+            .expression_attribute_values(":tz", optional(&list.timezone_column))
+            .expression_attribute_values(":phone", optional(&list.phone_column))
+            .expression_attribute_values(":now", dynamo::time(list.updated_at)?)
+            .expression_attribute_values(":read", dynamo::time(read_at)?)
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(e) if dynamo::is_condition_failed(&e) => Err(StoreError::concurrent(
+                "The lead list changed meanwhile; read it again and retry",
+            )),
+            Err(e) => Err(anyhow::Error::new(e).context("saving a lead list").into()),
+        }
+    }
+
     /// Every lead of a list (tests and small lists; the API pages).
     pub async fn leads(&self, list: uuid::Uuid) -> StoreResult<Vec<Lead>> {
         let items = dynamo::query_prefix(
@@ -517,6 +638,12 @@ impl LeadStore {
             .map(|item| dynamo::from_item::<LeadItem>(item).map(|i| i.lead))
             .collect::<anyhow::Result<Vec<_>>>()?)
     }
+}
+
+fn optional(value: &Option<String>) -> AttributeValue {
+    value
+        .as_ref()
+        .map_or(AttributeValue::Null(true), |v| AttributeValue::S(v.clone()))
 }
 
 /// The lead a candidate row makes (keeping what an earlier lead had that the row does not say).

@@ -1,6 +1,8 @@
 //! The `runtime` function: what the voice runtime reports to GOBI. Heartbeats keep an agent's
 //! status exact; later: dispatch claims and call events.
 
+mod opt_out;
+
 use std::sync::Arc;
 
 use axum::Json;
@@ -11,13 +13,14 @@ use gobi_domain::calls::{
     Call, CallEvent, CallStore, Claim, DispatchView, Recording, Speaker, TranscriptSegment,
     call_not_found, dispatch_not_found,
 };
+use gobi_domain::leads::store::LeadStore;
 use gobi_shared::Config;
 use gobi_shared::auth::{Access, JwtVerifier, Principal};
 use gobi_shared::error::Problems;
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody};
 use gobi_shared::extract::ApiPath;
 use gobi_shared::extract::{ApiJson, ApiQuery};
-use gobi_shared::ids::{CallId, DispatchId};
+use gobi_shared::ids::{CallId, DispatchId, E164};
 use gobi_shared::response::DataResponse;
 use gobi_shared::time::Clock;
 use serde::{Deserialize, Serialize};
@@ -31,6 +34,8 @@ use utoipa_axum::routes;
 pub struct RuntimeState {
     pub agents: AgentStore,
     pub calls: CallStore,
+    /// The do-not-call list, for opt-outs heard on calls.
+    pub leads: LeadStore,
     pub verifier: Arc<JwtVerifier>,
     pub clock: Clock,
     #[from_ref(skip)]
@@ -46,7 +51,8 @@ impl RuntimeState {
     ) -> Self {
         Self {
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
-            calls: CallStore::new(dynamodb, &config.tables.calls),
+            calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
+            leads: LeadStore::new(dynamodb, &config.tables.leads),
             verifier,
             clock,
             heartbeat_timeout: chrono::Duration::seconds(config.heartbeat_timeout_seconds),
@@ -62,6 +68,7 @@ fn routes() -> OpenApiRouter<RuntimeState> {
         .routes(routes!(report_events))
         .routes(routes!(report_transcript))
         .routes(routes!(report_recording))
+        .routes(routes!(opt_out::opt_out))
 }
 
 pub fn router(state: RuntimeState) -> axum::Router {

@@ -25,6 +25,8 @@ const AUTH_TOKEN: &str = "twilio-test-token";
 const AGENT_NAME: &str = "Bola Reception of A";
 const TRANSCRIPT: &str = "bola secret words of tenant A";
 const TOOL: &str = "bola_lookup";
+const LEAD: &str = "+14155550177";
+const SUPPRESSED: &str = "+14155550178";
 
 /// Operations that address no tenant's object, and why.
 const NOT_TENANT_SCOPED: &[(&str, &str)] = &[
@@ -291,6 +293,52 @@ fn cases(w: &World) -> Vec<Case> {
                 json!({"storage_uri": "s3://bucket/a.wav", "format": "wav", "duration_seconds": 5, "size_bytes": 100}),
             ),
         ),
+        case(
+            M::POST,
+            "/internal/runtime/calls/{callId}/opt-out",
+            "",
+            Some(json!({})),
+        ),
+        case(M::GET, "/api/tenants/{id}/lead-lists", "", None),
+        case(
+            M::POST,
+            "/api/tenants/{id}/lead-lists",
+            "",
+            Some(json!({"name": "B's try"})),
+        ),
+        case(M::GET, "/api/tenants/{id}/lead-lists/{listId}", "", None),
+        case(
+            M::PUT,
+            "/api/tenants/{id}/lead-lists/{listId}",
+            "",
+            Some(json!({"description": "changed"})),
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/lead-lists/{listId}/leads",
+            "",
+            None,
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/lead-lists/{listId}/leads/{leadId}",
+            "",
+            None,
+        ),
+        case(M::GET, "/api/tenants/{id}/suppressions", "", None),
+        case(
+            M::POST,
+            "/api/tenants/{id}/suppressions",
+            "",
+            Some(json!({"phoneNumber": "+14155550179", "reason": "manual"})),
+        ),
+        case(M::GET, "/api/tenants/{id}/suppressions/{number}", "", None),
+        last(case(
+            M::DELETE,
+            "/api/tenants/{id}/suppressions/{number}",
+            "",
+            None,
+        )),
         case(M::GET, "/client/calls", &tenant_q, None),
         case(M::GET, "/client/calls/{callId}", &tenant_q, None),
         case(M::GET, "/client/calls/{callId}/transcript", &tenant_q, None),
@@ -496,8 +544,49 @@ async fn world() -> (World, FakeN8n) {
         .await,
         "transcript",
     );
+    let list = ok(
+        &app.post(
+            &format!("/api/tenants/{tenant}/lead-lists"),
+            &admin,
+            json!({"name": "A's leads", "defaultCountry": "US"}),
+        )
+        .await,
+        "lead list",
+    )["data"]
+        .clone();
+    let list_id = list["id"].as_str().unwrap().to_owned();
+    let leads =
+        gobi_domain::leads::store::LeadStore::new(app.dynamodb.clone(), &app.config.tables.leads);
+    let list: gobi_domain::leads::model::LeadList = serde_json::from_value(list).unwrap();
+    gobi_domain::leads::importer::import_file(
+        &leads,
+        &list,
+        uuid::Uuid::now_v7(),
+        format!("Phone,Name\n{LEAD},Secret Lead Of A\n").as_bytes(),
+        gobi_domain::leads::import::Options::default(),
+        gobi_domain::leads::importer::ImportSettings {
+            on_duplicate: gobi_domain::leads::store::OnDuplicate::Skip,
+            dry_run: false,
+            now: app.clock.now(),
+            max_batches: None,
+        },
+    )
+    .await
+    .unwrap();
+    ok(
+        &app.post(
+            &format!("/api/tenants/{tenant}/suppressions"),
+            &admin,
+            json!({"phoneNumber": SUPPRESSED, "reason": "manual"}),
+        )
+        .await,
+        "suppression",
+    );
     let ids = BTreeMap::from([
         ("id", tenant.clone()),
+        ("listId", list_id),
+        ("leadId", LEAD.trim_start_matches('+').to_owned()),
+        ("number", SUPPRESSED.to_owned()),
         ("tenantId", tenant.clone()),
         ("agentId", agent),
         ("versionId", version),
@@ -539,6 +628,9 @@ async fn snapshot(w: &World) -> Vec<Value> {
         format!("/client/calls/{}?tenant_id={t}", w.call),
         format!("/client/calls/{}/transcript?tenant_id={t}", w.call),
         format!("/internal/runtime/dispatches?call_id={}", w.call),
+        w.fill("/api/tenants/{id}/lead-lists/{listId}"),
+        w.fill("/api/tenants/{id}/lead-lists/{listId}/leads"),
+        format!("/api/tenants/{t}/suppressions"),
     ] {
         let answer = w.app.get(&path, &admin).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);
@@ -611,7 +703,16 @@ async fn tenant_b_reaches_none_of_tenant_as_objects_and_the_platform_reaches_all
             tokens::internal("internal_admin", &b),
         ),
     ];
-    let secrets = [AGENT_NAME, TRANSCRIPT, NUMBER, "bola-a-", "a-secret-header"];
+    let secrets = [
+        AGENT_NAME,
+        TRANSCRIPT,
+        NUMBER,
+        "bola-a-",
+        "a-secret-header",
+        "Secret Lead Of A",
+        LEAD,
+        SUPPRESSED,
+    ];
     let before = snapshot(&w).await;
     let mut refusals = 0;
     for c in &all {

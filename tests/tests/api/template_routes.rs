@@ -28,6 +28,7 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
         ("gobi-agents", documented(&gobi_agents::openapi())),
         ("gobi-automation", documented(&gobi_automation::openapi())),
         ("gobi-client", documented(&gobi_client::openapi())),
+        ("gobi-lead-lists", documented(&gobi_lead_lists::openapi())),
         ("gobi-runtime", documented(&gobi_runtime::openapi())),
         // Triggered by EventBridge, SQS, or served on a Function URL: no HTTP API routes.
         ("gobi-scheduler", BTreeSet::new()),

@@ -1,0 +1,122 @@
+//! Bodies, queries and answers of the lead-list routes (camelCase, the first seed's family).
+
+use gobi_domain::leads::model::{Lead, LeadState, Suppression, SuppressionReason};
+use gobi_shared::error::Problems;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// `POST /api/tenants/{id}/lead-lists`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateLeadList {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Spring renewals"
+    )]
+    pub name: String,
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    /// ISO 3166 alpha-2 country for numbers written without a country code.
+    #[schema(example = "US", pattern = "^[A-Za-z]{2}$")]
+    pub default_country: Option<String>,
+    /// The header of the time zone column (IANA names) of this list's files.
+    #[schema(max_length = 100)]
+    pub timezone_column: Option<String>,
+    /// The header of the phone column; detected when absent.
+    #[schema(max_length = 100)]
+    pub phone_column: Option<String>,
+}
+
+/// `PUT /api/tenants/{id}/lead-lists/{listId}`: the fields to change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateLeadList {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    pub name: Option<String>,
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    #[schema(example = "US", pattern = "^[A-Za-z]{2}$")]
+    pub default_country: Option<String>,
+    #[schema(max_length = 100)]
+    pub timezone_column: Option<String>,
+    #[schema(max_length = 100)]
+    pub phone_column: Option<String>,
+}
+
+/// An ISO 3166 alpha-2 country libphonenumber knows, upper-cased.
+pub fn country(raw: &str) -> Result<String, &'static str> {
+    let code = raw.trim().to_ascii_uppercase();
+    code.parse::<phonenumber::country::Id>()
+        .map(|_| code)
+        .map_err(|_| "must be an ISO 3166 alpha-2 country code like US or GB")
+}
+
+pub fn header(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
+    p.check(field, gobi_shared::text::optional(raw, 100))
+        .flatten()
+}
+
+/// A cursor page.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CursorQuery {
+    /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// From the previous page's `nextCursor`.
+    #[param(max_length = 200)]
+    pub cursor: Option<String>,
+}
+
+/// One page of leads.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadsPage {
+    pub data: Vec<Lead>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET .../leads` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LeadsQuery {
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    #[param(max_length = 200)]
+    pub cursor: Option<String>,
+    /// Only leads in this state (filters the page read).
+    pub state: Option<LeadState>,
+}
+
+/// `POST /api/tenants/{id}/suppressions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AddSuppression {
+    /// E.164.
+    #[schema(example = "+14155550100", max_length = 16)]
+    pub phone_number: String,
+    pub reason: SuppressionReason,
+    #[schema(max_length = 200)]
+    pub source: Option<String>,
+}
+
+/// One page of the do-not-call list.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuppressionsPage {
+    pub data: Vec<Suppression>,
+    pub next_cursor: Option<String>,
+}
+
+/// Whether a number may be called.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuppressionCheck {
+    pub phone_number: String,
+    pub suppressed: bool,
+    pub suppression: Option<Suppression>,
+}

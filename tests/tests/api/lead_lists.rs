@@ -1,0 +1,282 @@
+//! Lead lists, their leads and the do-not-call list through the API, and an opt-out heard on a
+//! call suppressing the caller at once.
+
+use chrono::Utc;
+use gobi_domain::calls::{Call, CallStatus, CallStore, Direction};
+use gobi_domain::leads::import::Options;
+use gobi_domain::leads::importer::{ImportSettings, import_file};
+use gobi_domain::leads::model::LeadList;
+use gobi_domain::leads::store::{LeadStore, OnDuplicate};
+use gobi_shared::ids::CallId;
+use gobi_tests::{TestApp, spawn_app, tokens};
+use http::StatusCode;
+use serde_json::json;
+
+async fn list_with_leads(app: &TestApp, tenant: &str, rows: usize) -> String {
+    let created = app
+        .post(
+            &format!("/api/tenants/{tenant}/lead-lists"),
+            &tokens::admin(),
+            json!({"name": "Renewals", "defaultCountry": "us", "description": "Q2"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.body["data"]["defaultCountry"], "US");
+    let list: LeadList = serde_json::from_value(created.body["data"].clone()).unwrap();
+    let mut text = String::from("Phone,Name\n");
+    for i in 0..rows {
+        text.push_str(&format!("(415) 555-{:04},Lead {i}\n", 1000 + i));
+    }
+    let store = LeadStore::new(app.dynamodb.clone(), &app.config.tables.leads);
+    let settings = ImportSettings {
+        on_duplicate: OnDuplicate::Skip,
+        dry_run: false,
+        now: Utc::now(),
+        max_batches: None,
+    };
+    let options = Options {
+        default_country: Some(phonenumber::country::Id::US),
+        ..Options::default()
+    };
+    import_file(
+        &store,
+        &list,
+        uuid::Uuid::now_v7(),
+        text.as_bytes(),
+        options,
+        settings,
+    )
+    .await
+    .unwrap();
+    list.id.to_string()
+}
+
+#[tokio::test]
+async fn lists_show_their_counts_and_leads_page_by_cursor() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Leads", "leads").await;
+    let list = list_with_leads(&app, &tenant, 7).await;
+    let viewer = tokens::client_viewer(&tenant);
+
+    let got = app
+        .get(&format!("/api/tenants/{tenant}/lead-lists/{list}"), &viewer)
+        .await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text);
+    assert_eq!(
+        got.body["data"]["counts"],
+        json!({"total": 7, "valid": 7, "suppressed": 0})
+    );
+    let all = app
+        .get(&format!("/api/tenants/{tenant}/lead-lists"), &viewer)
+        .await;
+    assert_eq!(all.body["data"].as_array().unwrap().len(), 1);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("?limit=3&cursor={c}"),
+            None => "?limit=3".into(),
+        };
+        let page = app
+            .get(
+                &format!("/api/tenants/{tenant}/lead-lists/{list}/leads{query}"),
+                &viewer,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        for lead in page.body["data"].as_array().unwrap() {
+            seen.push(lead["phoneNumber"].as_str().unwrap().to_owned());
+        }
+        cursor = page.body["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|i| format!("+1415555{:04}", 1000 + i)).collect();
+    assert_eq!(seen, expected, "every lead once, in number order");
+
+    let lead = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}/leads/14155551003"),
+            &viewer,
+        )
+        .await;
+    assert_eq!(lead.body["data"]["name"], "Lead 3");
+    assert_eq!(lead.body["data"]["timezone"]["zone"], "America/Los_Angeles");
+    let missing = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}/leads/14155559999"),
+            &viewer,
+        )
+        .await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::NOT_FOUND, "LEAD_NOT_FOUND")
+    );
+    let bad = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}/leads?cursor=nope"),
+            &viewer,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+
+    // A viewer reads but does not change; an operator renames.
+    let refused = app
+        .put(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}"),
+            &viewer,
+            json!({"name": "Mine"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let renamed = app
+        .put(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}"),
+            &tokens::internal("internal_operator", &tenant),
+            json!({"name": "Renewals 2", "defaultCountry": "zz"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::BAD_REQUEST, "{}", renamed.text);
+    let renamed = app
+        .put(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}"),
+            &tokens::internal("internal_operator", &tenant),
+            json!({"name": "Renewals 2", "defaultCountry": "gb"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text);
+    assert_eq!(
+        (
+            renamed.body["data"]["name"].as_str(),
+            renamed.body["data"]["defaultCountry"].as_str()
+        ),
+        (Some("Renewals 2"), Some("GB"))
+    );
+    assert_eq!(
+        renamed.body["data"]["counts"]["total"], 7,
+        "counts are not the body's to change"
+    );
+}
+
+#[tokio::test]
+async fn the_do_not_call_list_adds_checks_pages_and_removes() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Dnc", "dnc").await;
+    let operator = tokens::internal("internal_operator", &tenant);
+    let base = format!("/api/tenants/{tenant}/suppressions");
+    for number in ["+14155550201", "+14155550202", "+14155550203"] {
+        let added = app
+            .post(
+                &base,
+                &operator,
+                json!({"phoneNumber": number, "reason": "manual"}),
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    }
+    // Adding again keeps the first entry.
+    let again = app
+        .post(
+            &base,
+            &operator,
+            json!({"phoneNumber": "+14155550201", "reason": "complaint", "source": "x"}),
+        )
+        .await;
+    assert_eq!(again.body["data"]["reason"], "manual");
+    let invalid = app
+        .post(
+            &base,
+            &operator,
+            json!({"phoneNumber": "415-555", "reason": "manual"}),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+
+    let first = app.get(&format!("{base}?limit=2"), &operator).await;
+    assert_eq!(first.body["data"].as_array().unwrap().len(), 2);
+    let next = first.body["nextCursor"].as_str().unwrap();
+    let second = app
+        .get(&format!("{base}?limit=2&cursor={next}"), &operator)
+        .await;
+    assert_eq!(second.body["data"][0]["phoneNumber"], "+14155550203");
+
+    let check = app.get(&format!("{base}/+14155550202"), &operator).await;
+    assert_eq!(check.body["data"]["suppressed"], true);
+    let removed = app.delete(&format!("{base}/+14155550202"), &operator).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+    let check = app.get(&format!("{base}/+14155550202"), &operator).await;
+    assert_eq!(check.body["data"]["suppressed"], false);
+    let gone = app.delete(&format!("{base}/+14155550202"), &operator).await;
+    assert_eq!(
+        (gone.status, gone.code()),
+        (StatusCode::NOT_FOUND, "SUPPRESSION_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn an_opt_out_heard_on_a_call_suppresses_the_caller_at_once() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Optout", "optout").await;
+    let now = app.clock.now();
+    let call = Call {
+        id: CallId::new(),
+        tenant_id: tenant.parse().unwrap(),
+        call_sid: format!("CA{}", uuid::Uuid::new_v4().simple()),
+        direction: Direction::Inbound,
+        from: "+14158675310".into(),
+        to: "+15557650001".into(),
+        agent_id: None,
+        phone_number_id: None,
+        status: CallStatus::InProgress,
+        started_at: now,
+        answered_at: None,
+        ended_at: None,
+        duration_seconds: None,
+        handoff_sent: true,
+        dispatch_id: None,
+        end_reason: None,
+        retention_days: 30,
+        legal_hold: None,
+        created_at: now,
+        updated_at: now,
+    };
+    CallStore::new(app.dynamodb.clone(), &app.config.tables.calls)
+        .open(&call, false)
+        .await
+        .unwrap();
+    let other = app.new_tenant("Other", "other").await;
+    let path = format!("/internal/runtime/calls/{}/opt-out", call.id);
+    let foreign = app
+        .post(
+            &path,
+            &tokens::internal("internal_operator", &other),
+            json!({}),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.text);
+
+    let runtime = tokens::internal("internal_operator", &tenant);
+    let heard = app
+        .post(&path, &runtime, json!({"note": "please stop calling"}))
+        .await;
+    assert_eq!(heard.status, StatusCode::CREATED, "{}", heard.text);
+    assert_eq!(heard.body["data"]["reason"], "optOut");
+    assert_eq!(heard.body["data"]["source"], format!("call:{}", call.id));
+    let check = app
+        .get(
+            &format!("/api/tenants/{tenant}/suppressions/+14158675310"),
+            &runtime,
+        )
+        .await;
+    assert_eq!(check.body["data"]["suppressed"], true);
+    // The other tenant's list does not have it.
+    let elsewhere = app
+        .get(
+            &format!("/api/tenants/{other}/suppressions/+14158675310"),
+            &tokens::internal("internal_operator", &other),
+        )
+        .await;
+    assert_eq!(elsewhere.body["data"]["suppressed"], false);
+}
