@@ -1,7 +1,6 @@
 //! An opt-out heard on a call: the other party's number goes on the tenant's do-not-call list at
 //! once, so no campaign of the tenant dials it again.
 
-use axum::http::StatusCode;
 use gobi_domain::calls::Direction;
 use gobi_domain::leads::model::{Suppression, SuppressionReason};
 
@@ -25,7 +24,7 @@ pub struct OptOut {
     request_body = OptOut,
     security(("bearerAuth" = [])),
     responses(
-        (status = 201, description = "The number is suppressed (or already was)", body = DataResponse<Suppression>),
+        (status = 200, description = "The number is suppressed (or already was: the first entry stays)", body = DataResponse<Suppression>),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
         (status = 404, description = "CALL_NOT_FOUND", body = ErrorBody),
     )
@@ -35,7 +34,7 @@ pub(crate) async fn opt_out(
     State(state): State<RuntimeState>,
     ApiPath(id): ApiPath<CallId>,
     ApiJson(body): ApiJson<OptOut>,
-) -> ApiResult<(StatusCode, Json<DataResponse<Suppression>>)> {
+) -> ApiResult<Json<DataResponse<Suppression>>> {
     let call = reported_call(&state, &principal, id).await?;
     let mut p = Problems::default();
     p.check(
@@ -64,8 +63,5 @@ pub(crate) async fn opt_out(
         })
         .await?;
     tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, "opt-out recorded");
-    Ok((
-        StatusCode::CREATED,
-        Json(DataResponse::with_message(entry, "Opt-out recorded")),
-    ))
+    Ok(Json(DataResponse::with_message(entry, "Opt-out recorded")))
 }

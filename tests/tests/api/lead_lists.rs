@@ -261,7 +261,7 @@ async fn an_opt_out_heard_on_a_call_suppresses_the_caller_at_once() {
     let heard = app
         .post(&path, &runtime, json!({"note": "please stop calling"}))
         .await;
-    assert_eq!(heard.status, StatusCode::CREATED, "{}", heard.text);
+    assert_eq!(heard.status, StatusCode::OK, "{}", heard.text);
     assert_eq!(heard.body["data"]["reason"], "optOut");
     assert_eq!(heard.body["data"]["source"], format!("call:{}", call.id));
     let check = app
