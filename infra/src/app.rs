@@ -16,6 +16,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub kms: aws_sdk_kms::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// The routers of all functions, merged (unlayered: the caller adds the common layers once).
@@ -69,7 +70,11 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
     ));
     let lead_lists = gobi_lead_lists::router(gobi_lead_lists::LeadListsState::new(
         config,
-        clients.dynamodb.clone(),
+        gobi_lead_lists::Clients {
+            dynamodb: clients.dynamodb.clone(),
+            sqs: clients.sqs.clone(),
+            s3: clients.s3.clone(),
+        },
         verifier.clone(),
         clock.clone(),
     ));
@@ -150,6 +155,34 @@ pub fn spawn_legal_hold_worker(
                 gobi_legal_hold_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
             if let Err(e) = as_function("LegalHoldWorkerFunction", poll).await {
                 tracing::error!(error = format!("{e:#}"), "legal-hold poll failed");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Consumes the lead-import queue as Lambda's SQS integration would, with the same handler.
+pub fn spawn_lead_import_worker(
+    config: &Config,
+    clients: &Clients,
+    clock: Clock,
+) -> anyhow::Result<()> {
+    let Some(queue_url) = config.lead_import_queue_url.clone() else {
+        return Ok(());
+    };
+    let state = gobi_lead_import::WorkerState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.s3.clone(),
+        clock,
+    )?;
+    let sqs = clients.sqs.clone();
+    tokio::spawn(async move {
+        loop {
+            let poll = gobi_lead_import::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
+            if let Err(e) = as_function("LeadImportWorkerFunction", poll).await {
+                tracing::error!(error = format!("{e:#}"), "lead-import poll failed");
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }

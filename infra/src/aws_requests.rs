@@ -131,6 +131,26 @@ pub fn actions_of(target: &str, body: &Value) -> Vec<(String, String, Option<Str
     }
 }
 
+/// An S3 request (REST, path-style): the IAM action and the bucket. Object reads and heads
+/// need `s3:GetObject`, object writes `s3:PutObject`, bucket heads `s3:ListBucket`.
+pub fn s3_action(method: &str, uri: &str) -> Option<(String, String)> {
+    let path = uri
+        .split_once("://")
+        .map_or(uri, |(_, rest)| rest.find('/').map_or("", |at| &rest[at..]));
+    let path = path.split('?').next().unwrap_or_default();
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let bucket = parts.next().filter(|b| !b.is_empty())?.to_owned();
+    let has_key = parts.next().is_some_and(|k| !k.is_empty());
+    let action = match (method, has_key) {
+        ("GET" | "HEAD", true) => "s3:GetObject",
+        ("PUT", true) => "s3:PutObject",
+        ("DELETE", true) => "s3:DeleteObject",
+        (_, false) => "s3:ListBucket",
+        _ => "s3:Unknown",
+    };
+    Some((action.to_owned(), bucket))
+}
+
 /// The encryption context's keys, sorted (empty for requests without one).
 pub fn context_keys(body: &Value) -> Vec<String> {
     body["EncryptionContext"]
@@ -176,6 +196,20 @@ impl Intercept for RecordAwsRequests {
         };
         let request = context.request();
         let target = request.headers().get("x-amz-target").unwrap_or_default();
+        if target.is_empty() {
+            let recorded: Vec<AwsRequest> = s3_action(request.method(), request.uri())
+                .into_iter()
+                .map(|(action, bucket)| AwsRequest {
+                    function: function.to_owned(),
+                    action,
+                    resource: logical(&bucket),
+                    index: None,
+                    context_keys: Vec::new(),
+                })
+                .collect();
+            append(&recorded)?;
+            return Ok(());
+        }
         let body: Value = request
             .body()
             .bytes()
@@ -214,6 +248,16 @@ pub fn sqs(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
     )
 }
 
+/// An S3 client that records its requests (path-style, as the local stack needs).
+pub fn s3(sdk: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(force_path_style)
+            .interceptor(RecordAwsRequests)
+            .build(),
+    )
+}
+
 /// A KMS client that records its requests.
 pub fn kms(sdk: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::from_conf(
@@ -227,6 +271,25 @@ pub fn kms(sdk: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn s3_requests_name_their_bucket_and_object_action() {
+        assert_eq!(
+            s3_action(
+                "PUT",
+                "http://127.0.0.1:5000/imports-b/imports/t/l/i.csv?x-id=PutObject"
+            ),
+            Some(("s3:PutObject".into(), "imports-b".into()))
+        );
+        assert_eq!(
+            s3_action("HEAD", "http://127.0.0.1:5000/imports-b/reports/a.csv"),
+            Some(("s3:GetObject".into(), "imports-b".into()))
+        );
+        assert_eq!(
+            s3_action("HEAD", "http://127.0.0.1:5000/imports-b"),
+            Some(("s3:ListBucket".into(), "imports-b".into()))
+        );
+    }
 
     #[test]
     fn a_transaction_needs_each_item_s_action() {

@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
             // Every worker, as Lambda's SQS integration and EventBridge would run them.
             app::spawn_handoff_worker(&config, &clients, clock.clone());
             app::spawn_legal_hold_worker(&config, &clients, clock.clone())?;
+            app::spawn_lead_import_worker(&config, &clients, clock.clone())?;
             app::spawn_scheduler(
                 &config,
                 &clients,
@@ -87,8 +88,28 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
                 .context("creating the KMS key")?,
         );
     }
+    if config.lead_import_queue_url.is_none() {
+        config.lead_import_queue_url = Some(
+            provision::ensure_queue(&sqs, &template, "LeadImportQueue", "gobi-lead-import")
+                .await
+                .context("creating the lead-import queue")?,
+        );
+    }
+    let s3 = gobi_domain::leads::files::s3_client(&sdk, config.s3_force_path_style);
+    if config.imports_bucket.is_none() {
+        config.imports_bucket = Some(
+            provision::ensure_bucket(&s3, "gobi-imports")
+                .await
+                .context("creating the imports bucket")?,
+        );
+    }
     tracing::info!(queue = ?config.handoff_queue_url, legal_hold_queue = ?config.legal_hold_queue_url, key = ?config.kms_key_id, "local resources ready");
-    Ok(app::Clients { dynamodb, sqs, kms })
+    Ok(app::Clients {
+        dynamodb,
+        sqs,
+        kms,
+        s3,
+    })
 }
 
 fn print_banner(config: &Config) {

@@ -167,6 +167,19 @@ pub async fn ensure_queue(
     Ok(url)
 }
 
+/// The bucket `name` (created unless it exists).
+pub async fn ensure_bucket(client: &aws_sdk_s3::Client, name: &str) -> anyhow::Result<String> {
+    if client.head_bucket().bucket(name).send().await.is_err() {
+        client
+            .create_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .context("creating the bucket")?;
+    }
+    Ok(name.to_owned())
+}
+
 /// A symmetric key behind `alias`; returns the alias, which KMS accepts as a key id.
 pub async fn ensure_secrets_key(
     client: &aws_sdk_kms::Client,

@@ -159,6 +159,13 @@ pub struct Config {
     pub handoff_queue_url: Option<String>,
     /// Tenant legal-hold jobs: the tenants function starts them, the legal-hold worker runs them.
     pub legal_hold_queue_url: Option<String>,
+    /// The `lead-import` worker's queue (`LEAD_IMPORT_QUEUE_URL`).
+    pub lead_import_queue_url: Option<String>,
+    /// The S3 bucket of lead files and import error reports (`IMPORTS_BUCKET`).
+    pub imports_bucket: Option<String>,
+    /// Address S3 buckets by path instead of host name (`S3_FORCE_PATH_STYLE`, for S3
+    /// emulators; off by default).
+    pub s3_force_path_style: bool,
     pub kms_key_id: Option<String>,
     pub twilio: TwilioConfig,
     pub livekit: LiveKitConfig,
@@ -417,6 +424,10 @@ impl Config {
             tables,
             handoff_queue_url: get("HANDOFF_QUEUE_URL"),
             legal_hold_queue_url: get("LEGAL_HOLD_QUEUE_URL"),
+            lead_import_queue_url: get("LEAD_IMPORT_QUEUE_URL"),
+            imports_bucket: get("IMPORTS_BUCKET"),
+            s3_force_path_style: get("S3_FORCE_PATH_STYLE")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
             kms_key_id: get("KMS_KEY_ID"),
             twilio,
             livekit,

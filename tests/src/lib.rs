@@ -67,6 +67,7 @@ pub struct TestApp {
     /// The app's clock: fixed at start, moved by tests instead of sleeping.
     pub clock: gobi_shared::time::Clock,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
     pub router: Router,
 }
 
@@ -142,6 +143,23 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         .await
         .expect("creating the test legal-hold queue (moto)"),
     );
+    config.lead_import_queue_url = Some(
+        provision::ensure_queue(
+            &sqs,
+            &template,
+            "LeadImportQueue",
+            &format!("{queue_name}-lead-import"),
+        )
+        .await
+        .expect("creating the test lead-import queue (moto)"),
+    );
+    config.s3_force_path_style = true;
+    let s3 = aws_requests::s3(&sdk, true);
+    config.imports_bucket = Some(
+        provision::ensure_bucket(&s3, &format!("{queue_name}-imports"))
+            .await
+            .expect("creating the test imports bucket (moto)"),
+    );
     let kms = aws_requests::kms(&sdk);
     let alias = format!(
         "alias/{}",
@@ -158,6 +176,8 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     for (url, logical_id) in [
         (&config.handoff_queue_url, "HandoffQueue"),
         (&config.legal_hold_queue_url, "LegalHoldQueue"),
+        (&config.lead_import_queue_url, "LeadImportQueue"),
+        (&config.imports_bucket, "ImportsBucket"),
         (&config.kms_key_id, "SecretsKey"),
     ] {
         if let Some(url) = url {
@@ -167,6 +187,7 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     let clients = app::Clients {
         dynamodb: dynamodb.clone(),
         sqs: sqs.clone(),
+        s3: s3.clone(),
         kms,
     };
     let clock = gobi_shared::time::Clock::fixed(chrono::Utc::now());
@@ -179,6 +200,7 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         sqs,
         clock,
         dynamodb,
+        s3,
         router,
     }
 }
@@ -348,6 +370,32 @@ impl TestApp {
             .await
             .expect("polling the legal-hold queue");
             assert_eq!(report.failed, 0, "legal-hold batches failed");
+            if report.received == 0 {
+                return handled;
+            }
+            handled += report.received;
+        }
+    }
+
+    /// Runs the lead-import worker on the app's queue until it is empty; the messages handled.
+    pub async fn drain_lead_imports(&self) -> usize {
+        let state = gobi_lead_import::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.s3.clone(),
+            self.clock.clone(),
+        )
+        .expect("lead-import worker");
+        let queue = self.config.lead_import_queue_url.clone().expect("queue");
+        let mut handled = 0;
+        loop {
+            let report = as_function(
+                "LeadImportWorkerFunction",
+                gobi_lead_import::poll_once(&state, &self.sqs, &queue, 0),
+            )
+            .await
+            .expect("polling the lead-import queue");
+            assert_eq!(report.failed, 0, "lead imports failed");
             if report.received == 0 {
                 return handled;
             }

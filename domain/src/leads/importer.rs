@@ -28,6 +28,8 @@ pub enum ImportError {
 /// How one run of an import ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportRun {
+    /// The file's headers, as written.
+    pub headers: Vec<String>,
     pub counters: Counters,
     /// Every row the reader refused, with its line and cells (for the error report); rows the
     /// store refused (suppressed, already in the list) are counted in `counters`.
@@ -61,7 +63,9 @@ pub async fn import_file<R: Read>(
     settings: ImportSettings,
 ) -> Result<ImportRun, ImportError> {
     let mut from = store.progress(list.id, import).await?;
+    let rows = LeadRows::new(source, options)?;
     let mut run = ImportRun {
+        headers: rows.columns().headers.clone(),
         counters: from.counters,
         rejected: Vec::new(),
         finished: false,
@@ -72,7 +76,7 @@ pub async fn import_file<R: Read>(
         last_line: from.committed_line,
     };
     let mut batches = 0;
-    for row in LeadRows::new(source, options)? {
+    for row in rows {
         let row = row?;
         if let Row::Rejected {
             line,

@@ -130,3 +130,62 @@ pub struct Suppression {
     pub source: String,
     pub created_at: DateTime<Utc>,
 }
+
+/// Where an import stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ImportState {
+    /// Created with an upload URL; waiting for the file and `start`.
+    AwaitingUpload,
+    Queued,
+    Importing,
+    Completed,
+    /// Done; some rows were rejected (see the error report).
+    CompletedWithErrors,
+    /// The file could not be read (encoding, no phone column); the list is unchanged.
+    Failed,
+}
+
+impl ImportState {
+    pub fn finished(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::CompletedWithErrors | Self::Failed
+        )
+    }
+}
+
+/// One file imported into a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadImport {
+    pub id: uuid::Uuid,
+    pub tenant_id: TenantId,
+    pub list_id: uuid::Uuid,
+    pub state: ImportState,
+    /// Validate and count, write no lead.
+    pub dry_run: bool,
+    /// What a row whose number the list has does: `skip` or `update`.
+    pub on_duplicate: crate::leads::store::OnDuplicate,
+    /// The file in the imports bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub object_key: Option<String>,
+    pub size_bytes: Option<u64>,
+    /// Why the import failed, when it did.
+    pub failure: Option<String>,
+    /// Rows by outcome, live while it runs.
+    #[serde(default)]
+    pub counters: crate::leads::import::Counters,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// The message that asks the `lead-import` worker to run an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportJob {
+    pub list_id: uuid::Uuid,
+    pub import_id: uuid::Uuid,
+}

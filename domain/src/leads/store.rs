@@ -23,9 +23,11 @@ use crate::error::{StoreError, StoreResult};
 pub const BATCH: usize = 98;
 
 mod batch;
+mod imports;
 mod suppressions;
 
 pub use batch::{BatchCommit, OnDuplicate, Progress};
+pub use imports::import_not_found;
 
 /// Key formats of the leads table.
 pub mod keys {

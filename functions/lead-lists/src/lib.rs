@@ -2,6 +2,7 @@
 //! time, by number), and the tenant's do-not-call list. Leads come in through imports (the
 //! `lead-import` worker); a suppressed number is marked at import and checked again at dial time.
 
+mod imports;
 mod leads;
 mod lists;
 pub mod model;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
+use gobi_domain::leads::files::ImportFiles;
 use gobi_domain::leads::model::LeadList;
 use gobi_domain::leads::store::{LeadStore, list_not_found};
 use gobi_domain::tenants::access::authorized_tenant;
@@ -19,6 +21,7 @@ use gobi_domain::tenants::store::TenantStore;
 use gobi_shared::Config;
 use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
+use gobi_shared::events::Publisher;
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::TenantId;
@@ -30,12 +33,23 @@ use utoipa_axum::routes;
 
 use crate::model::*;
 
+/// The AWS clients the function uses.
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
 /// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
 #[derive(Clone, FromRef)]
 pub struct LeadListsState {
     pub idempotency: IdempotencyStore,
     pub leads: LeadStore,
     pub tenants: TenantStore,
+    /// The imports bucket, when configured.
+    pub files: Option<ImportFiles>,
+    /// The `lead-import` worker's queue, when configured.
+    pub import_jobs: Option<Publisher>,
     pub verifier: Arc<JwtVerifier>,
     pub clock: Clock,
 }
@@ -43,14 +57,23 @@ pub struct LeadListsState {
 impl LeadListsState {
     pub fn new(
         config: &Config,
-        dynamodb: aws_sdk_dynamodb::Client,
+        clients: Clients,
         verifier: Arc<JwtVerifier>,
         clock: Clock,
     ) -> Self {
+        let Clients { dynamodb, sqs, s3 } = clients;
         Self {
             idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             leads: LeadStore::new(dynamodb.clone(), &config.tables.leads),
             tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            files: config
+                .imports_bucket
+                .as_ref()
+                .map(|bucket| ImportFiles::new(s3, bucket)),
+            import_jobs: config
+                .lead_import_queue_url
+                .as_ref()
+                .map(|url| Publisher::new(sqs, url)),
             verifier,
             clock,
         }
@@ -62,6 +85,7 @@ fn routes() -> OpenApiRouter<LeadListsState> {
         .merge(lists::routes())
         .merge(leads::routes())
         .merge(suppressions::routes())
+        .merge(imports::routes())
 }
 
 pub fn router(state: LeadListsState) -> axum::Router {

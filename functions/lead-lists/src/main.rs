@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use gobi_lead_lists::{LeadListsState, router};
+use gobi_lead_lists::{Clients, LeadListsState, router};
 use gobi_shared::{Config, auth::JwtVerifier, dynamo, http, telemetry};
 
 #[tokio::main]
@@ -13,7 +13,11 @@ async fn main() -> anyhow::Result<()> {
     http::serve(
         router(LeadListsState::new(
             &config,
-            dynamo::client(&sdk),
+            Clients {
+                dynamodb: dynamo::client(&sdk),
+                sqs: aws_sdk_sqs::Client::new(&sdk),
+                s3: gobi_domain::leads::files::s3_client(&sdk, config.s3_force_path_style),
+            },
             verifier,
             clock,
         )),

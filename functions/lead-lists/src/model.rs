@@ -1,6 +1,8 @@
 //! Bodies, queries and answers of the lead-list routes (camelCase, the first seed's family).
 
-use gobi_domain::leads::model::{Lead, LeadState, Suppression, SuppressionReason};
+pub(crate) use gobi_domain::leads::model::ImportJob as QueuedImport;
+use gobi_domain::leads::model::{Lead, LeadImport, LeadState, Suppression, SuppressionReason};
+use gobi_domain::leads::store::OnDuplicate;
 use gobi_shared::error::Problems;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -119,4 +121,38 @@ pub struct SuppressionCheck {
     pub phone_number: String,
     pub suppressed: bool,
     pub suppression: Option<Suppression>,
+}
+
+/// `POST .../imports` query (also accepted in the JSON body).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Validate and count every row, write no lead.
+    pub dry_run: Option<bool>,
+    /// A row whose number the list has: `skip` (default) or `update`.
+    pub on_duplicate: Option<OnDuplicate>,
+}
+
+/// `POST .../imports` with a JSON body: prepare an upload URL for a file up to 100 MB.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateImport {
+    /// The file's name, for the record.
+    #[schema(max_length = 255)]
+    pub file_name: Option<String>,
+    #[schema(minimum = 1, maximum = 104857600)]
+    pub size_bytes: Option<u64>,
+    pub dry_run: Option<bool>,
+    pub on_duplicate: Option<OnDuplicate>,
+}
+
+/// A new import, and for an upload its URL (PUT the file there with `content-type: text/csv`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportCreated {
+    #[serde(flatten)]
+    pub import: LeadImport,
+    pub upload_url: Option<String>,
+    pub upload_expires_in_seconds: Option<u64>,
 }

@@ -325,6 +325,30 @@ fn cases(w: &World) -> Vec<Case> {
             "",
             None,
         ),
+        case(
+            M::POST,
+            "/api/tenants/{id}/lead-lists/{listId}/imports",
+            "",
+            Some(json!({"sizeBytes": 10})),
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/lead-lists/{listId}/imports/{importId}",
+            "",
+            None,
+        ),
+        case(
+            M::POST,
+            "/api/tenants/{id}/lead-lists/{listId}/imports/{importId}/start",
+            "",
+            None,
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/lead-lists/{listId}/imports/{importId}/errors",
+            "",
+            None,
+        ),
         case(M::GET, "/api/tenants/{id}/suppressions", "", None),
         case(
             M::POST,
@@ -582,8 +606,26 @@ async fn world() -> (World, FakeN8n) {
         .await,
         "suppression",
     );
+    let import = app
+        .send(
+            http::Request::post(format!(
+                "/api/tenants/{tenant}/lead-lists/{}/imports",
+                list.id
+            ))
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "text/csv")
+            .body(axum::body::Body::from(format!("phone\n{LEAD}\n")))
+            .unwrap(),
+        )
+        .await;
+    let import = ok(&import, "import")["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.drain_lead_imports().await;
     let ids = BTreeMap::from([
         ("id", tenant.clone()),
+        ("importId", import),
         ("listId", list_id),
         ("leadId", LEAD.trim_start_matches('+').to_owned()),
         ("number", SUPPRESSED.to_owned()),

@@ -12,6 +12,7 @@ mod identity;
 mod inbound_calls;
 mod lambda_events;
 mod lead_import;
+mod lead_import_api;
 mod lead_lists;
 mod local_kms;
 mod phone_numbers;

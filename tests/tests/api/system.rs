@@ -34,6 +34,7 @@ async fn health_db_is_503_when_dynamodb_is_unreachable() {
         config,
         clock: gobi_shared::time::Clock::system(),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        s3: aws_sdk_s3::Client::new(&sdk),
         router,
     };
     let started = std::time::Instant::now();
@@ -238,6 +239,7 @@ async fn app_with_dynamodb_at(endpoint: &str) -> gobi_tests::TestApp {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         kms: aws_sdk_kms::Client::new(&sdk),
+        s3: aws_sdk_s3::Client::new(&sdk),
     };
     let clock = gobi_shared::time::Clock::system();
     let router = gobi_shared::http::layered(
@@ -249,6 +251,7 @@ async fn app_with_dynamodb_at(endpoint: &str) -> gobi_tests::TestApp {
         config,
         clock,
         dynamodb: clients.dynamodb,
+        s3: clients.s3,
         router,
     }
 }

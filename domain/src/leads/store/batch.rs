@@ -3,7 +3,7 @@
 use super::*;
 
 /// What to do with a row whose number the list already has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum OnDuplicate {
     Skip,

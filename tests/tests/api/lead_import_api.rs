@@ -1,0 +1,229 @@
+//! Lead files imported through the API: a `text/csv` body queued to the `lead-import` worker
+//! (moto's SQS and S3), a large file put to its presigned upload URL and started, the import's
+//! state and counters, the error report with formula cells neutralised, a duplicate delivery
+//! that changes nothing, and a file that cannot be read failing without touching the list.
+
+use axum::body::Body;
+use gobi_domain::leads::model::ImportJob;
+use gobi_shared::events::{Envelope, LEAD_IMPORT_QUEUED, Publisher};
+use gobi_tests::{Answer, TestApp, spawn_app, tokens};
+use http::{Request, StatusCode};
+use serde_json::json;
+
+async fn new_list(app: &TestApp, tenant: &str) -> String {
+    let created = app
+        .post(
+            &format!("/api/tenants/{tenant}/lead-lists"),
+            &tokens::admin(),
+            json!({"name": "Imports", "defaultCountry": "US"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    created.body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn post_csv(app: &TestApp, path: &str, body: &[u8]) -> Answer {
+    app.send(
+        Request::post(path)
+            .header("authorization", format!("Bearer {}", tokens::admin()))
+            .header("content-type", "text/csv")
+            .body(Body::from(body.to_vec()))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_csv_body_is_imported_by_the_worker_with_a_safe_error_report() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Csv", "csv").await;
+    let list = new_list(&app, &tenant).await;
+    let base = format!("/api/tenants/{tenant}/lead-lists/{list}/imports");
+    let file = "Phone;Name;Note\n415 555 0101;Ann;ok\n=HYPERLINK(\"http://x\");Mallory;@SUM(A1)\n415.555.0102;Bo;fine\n415 555 0101;Ann again;dup\n";
+    let created = post_csv(&app, &base, file.as_bytes()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.body["data"]["state"], "queued");
+    let import = created.body["data"]["id"].as_str().unwrap().to_owned();
+
+    assert_eq!(app.drain_lead_imports().await, 1);
+    let done = app.get(&format!("{base}/{import}"), &tokens::admin()).await;
+    assert_eq!(
+        done.body["data"]["state"], "completedWithErrors",
+        "{}",
+        done.text
+    );
+    assert_eq!(
+        done.body["data"]["counters"],
+        json!({"rows": 4, "accepted": 2, "updated": 0, "duplicateInFile": 1, "alreadyInList": 0,
+               "invalidNumber": 1, "invalidTimezone": 0, "suppressed": 0, "tooLarge": 0})
+    );
+    let list_counts = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}"),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(list_counts.body["data"]["counts"]["total"], 2);
+
+    let report = app
+        .get(&format!("{base}/{import}/errors"), &tokens::admin())
+        .await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(
+        report.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(
+        report.text,
+        "line,reason,Phone,Name,Note\n\
+         3,invalidNumber,\"'=HYPERLINK(\"\"http://x\"\")\",Mallory,'@SUM(A1)\n\
+         5,duplicateInFile,415 555 0101,Ann again,dup\n"
+    );
+
+    // The same message delivered again changes nothing.
+    let jobs = Publisher::new(
+        app.sqs.clone(),
+        app.config.lead_import_queue_url.clone().unwrap(),
+    );
+    jobs.send(&Envelope::new(
+        LEAD_IMPORT_QUEUED,
+        app.clock.now(),
+        tenant.parse().unwrap(),
+        None,
+        ImportJob {
+            list_id: list.parse().unwrap(),
+            import_id: import.parse().unwrap(),
+        },
+    ))
+    .await
+    .unwrap();
+    assert_eq!(app.drain_lead_imports().await, 1);
+    let again = app.get(&format!("{base}/{import}"), &tokens::admin()).await;
+    assert_eq!(
+        again.body["data"]["counters"],
+        done.body["data"]["counters"]
+    );
+    let list_again = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}"),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(list_again.body["data"]["counts"]["total"], 2);
+}
+
+#[tokio::test]
+async fn a_large_file_goes_to_its_upload_url_and_starts_when_it_is_there() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Upload", "upload").await;
+    let list = new_list(&app, &tenant).await;
+    let base = format!("/api/tenants/{tenant}/lead-lists/{list}/imports");
+    let created = app
+        .post(
+            &base,
+            &tokens::admin(),
+            json!({"sizeBytes": 1000, "onDuplicate": "update"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.body["data"]["state"], "awaitingUpload");
+    let import = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let url = created.body["data"]["uploadUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let early = app
+        .post(
+            &format!("{base}/{import}/start"),
+            &tokens::admin(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (early.status, early.code()),
+        (StatusCode::CONFLICT, "IMPORT_NOT_UPLOADED")
+    );
+
+    let mut file = String::from("phone,first name,last name\n");
+    for i in 0..250 {
+        file.push_str(&format!("+1415555{:04},Lead,{i}\n", 3000 + i));
+    }
+    let put = reqwest::Client::new()
+        .put(&url)
+        .header("content-type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{:?}", put.text().await);
+
+    let started = app
+        .post(
+            &format!("{base}/{import}/start"),
+            &tokens::admin(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+    assert_eq!(started.body["data"]["state"], "queued");
+    assert_eq!(app.drain_lead_imports().await, 1);
+    let done = app.get(&format!("{base}/{import}"), &tokens::admin()).await;
+    assert_eq!(done.body["data"]["state"], "completed", "{}", done.text);
+    assert_eq!(done.body["data"]["counters"]["accepted"], 250);
+    let lead = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}/leads/14155553007"),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(lead.body["data"]["name"], "Lead 7");
+}
+
+#[tokio::test]
+async fn a_file_that_cannot_be_read_fails_and_leaves_the_list_alone() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Bad", "bad").await;
+    let list = new_list(&app, &tenant).await;
+    let base = format!("/api/tenants/{tenant}/lead-lists/{list}/imports");
+    let created = post_csv(&app, &base, b"\xFF\xFEp\x00h\x00o\x00n\x00e\x00\n\x00").await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let import = created.body["data"]["id"].as_str().unwrap().to_owned();
+    app.drain_lead_imports().await;
+    let failed = app.get(&format!("{base}/{import}"), &tokens::admin()).await;
+    assert_eq!(failed.body["data"]["state"], "failed");
+    assert!(
+        failed.body["data"]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("UTF-16"),
+        "{}",
+        failed.text
+    );
+    let report = app
+        .get(&format!("{base}/{import}/errors"), &tokens::admin())
+        .await;
+    assert_eq!(
+        (report.status, report.code()),
+        (StatusCode::CONFLICT, "IMPORT_NOT_FINISHED")
+    );
+    let counts = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}"),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(counts.body["data"]["counts"]["total"], 0);
+    let unsupported = app
+        .send(
+            Request::post(&base)
+                .header("authorization", format!("Bearer {}", tokens::admin()))
+                .header("content-type", "application/xml")
+                .body(Body::from("<a/>"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(unsupported.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
