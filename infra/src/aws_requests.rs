@@ -3,8 +3,9 @@
 //!
 //! Code runs "as" a function inside [`as_function`] (the local router wraps each function's
 //! routes, the local worker loops wrap their polls, tests wrap the worker calls they make). An SDK
-//! interceptor ([`RecordAwsRequests`]) reads each serialized request — the operation from
-//! `X-Amz-Target`, the table, index, queue or key from the JSON body — and, when the environment
+//! interceptor ([`RecordAwsRequests`]) reads each request as it is sent (its endpoint resolved):
+//! the operation from `X-Amz-Target` and the table, index, queue or key from the JSON body, or for
+//! S3 the method and the bucket in the path — and, when the environment
 //! names a file in `GOBI_AWS_REQUEST_LOG`, appends one JSON line per IAM action it needs. Names
 //! are written as the template's logical ids where [`name_resource`] was told them. Requests made
 //! outside any function (a test reading a store directly, provisioning) are not written.
@@ -185,7 +186,7 @@ impl Intercept for RecordAwsRequests {
         "RecordAwsRequests"
     }
 
-    fn read_after_serialization(
+    fn read_before_transmit(
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,

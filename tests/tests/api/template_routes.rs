@@ -34,6 +34,7 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
         ("gobi-scheduler", BTreeSet::new()),
         ("gobi-handoff-worker", BTreeSet::new()),
         ("gobi-legal-hold-worker", BTreeSet::new()),
+        ("gobi-lead-import", BTreeSet::new()),
         ("gobi-twilio-webhook", BTreeSet::new()),
         ("gobi-tenants", documented(&gobi_tenants::openapi())),
     ]
