@@ -8,7 +8,7 @@ TEST_DYNAMODB_PORT ?= 8100
 TEST_MOTO_PORT ?= 5100
 TEST_SERVER_PORT ?= 3100
 
-.PHONY: dev test token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction
+.PHONY: dev test bench-import token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction
 
 dev: .env
 	@$(STACK) start
@@ -29,6 +29,16 @@ stack-down:
 
 test:
 	@bash infra/test.sh
+
+# The lead-import worker on a generated file (ROWS, default 150000) against a local stack of its
+# own, in memory; prints rows/s, peak RSS and DynamoDB requests per 1,000 rows.
+BENCH_DYNAMODB_PORT ?= 8200
+BENCH_MOTO_PORT ?= 5200
+bench-import:
+	@export STACK_NAME=bench DYNAMODB_PORT=$(BENCH_DYNAMODB_PORT) MOTO_PORT=$(BENCH_MOTO_PORT); \
+	$(STACK) start --memory && eval "$$($(STACK) env)" && \
+	cargo run -q --release -p gobi-tests --bin gobi-bench-import -- $(ROWS); \
+	status=$$?; $(STACK) stop; exit $$status
 
 fmt:
 	cargo fmt --all

@@ -123,9 +123,9 @@ pub struct SuppressionCheck {
     pub suppression: Option<Suppression>,
 }
 
-/// `POST .../imports` query (also accepted in the JSON body).
+/// `POST .../imports` query (also accepted in the JSON body). Other parameters are ignored.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Validate and count every row, write no lead.

@@ -201,6 +201,7 @@ async fn update_tenant(
     responses(
         (status = 200, description = "Deactivated, or deleted for good", body = DataResponse<Tenant>),
         (status = 404, description = "TENANT_NOT_FOUND", body = gobi_shared::error::ErrorBody),
+        (status = 409, description = "LEGAL_HOLD_ACTIVE: a held tenant is not deleted for good", body = gobi_shared::error::ErrorBody),
     )
 )]
 async fn delete_tenant(
