@@ -60,15 +60,27 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Valid North American numbers, one per index: ten area codes, then exchange and line.
+fn valid(i: usize) -> String {
+    const AREAS: [u32; 10] = [212, 312, 415, 617, 713, 202, 305, 503, 602, 702];
+    let rest = i / AREAS.len();
+    format!(
+        "+1{}{}{:04}",
+        AREAS[i % AREAS.len()],
+        200 + rest / 10_000,
+        rest % 10_000
+    )
+}
+
 /// The number of row `i`: every 20th repeats the one before (5% duplicates), every 10th
 /// (offset 5) is not a number (10% invalid).
 fn number(i: usize) -> Option<String> {
     if i % 10 == 5 {
         None
     } else if i % 20 == 19 {
-        Some(format!("+1415{:07}", i - 1))
+        Some(valid(i - 1))
     } else {
-        Some(format!("+1415{i:07}"))
+        Some(valid(i))
     }
 }
 
@@ -82,7 +94,16 @@ async fn main() -> anyhow::Result<()> {
     let mut config = gobi_shared::Config::from_env()?;
     let prefix = format!("bench{}", uuid::Uuid::now_v7().simple());
     config.tables.leads = format!("{prefix}-leads");
-    let sdk = gobi_shared::dynamo::sdk_config().await;
+    // Generous timeouts: a stack just started is slow to answer its first requests, and the file
+    // is put to S3 in one request.
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(std::time::Duration::from_secs(120))
+                .build(),
+        )
+        .load()
+        .await;
     let requests = CountRequests::default();
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
@@ -141,7 +162,8 @@ async fn main() -> anyhow::Result<()> {
     s3.put_object()
         .bucket(&bucket)
         .key(&key)
-        .body(ByteStream::from_path(&path).await?)
+        // One buffer: moto does not answer the `Expect: 100-continue` of a streamed upload.
+        .body(ByteStream::from(std::fs::read(&path)?))
         .send()
         .await?;
     store
