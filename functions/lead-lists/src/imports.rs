@@ -171,11 +171,17 @@ async fn create_import(
     Ok((
         StatusCode::CREATED,
         Json(DataResponse::new(ImportCreated {
-            import,
+            import: shown(import),
             upload_url,
             upload_expires_in_seconds: (!csv).then_some(files::UPLOAD_URL_SECONDS),
         })),
     ))
+}
+
+/// An import as the API shows it: where its file is in the bucket is GOBI's own business.
+fn shown(mut import: LeadImport) -> LeadImport {
+    import.object_key = None;
+    import
 }
 
 async fn authorized_import(
@@ -213,7 +219,7 @@ async fn get_import(
 ) -> ApiResult<Json<DataResponse<LeadImport>>> {
     let import =
         authorized_import(&state, &principal, id, list_id, import_id, Role::Viewer).await?;
-    Ok(Json(DataResponse::new(import)))
+    Ok(Json(DataResponse::new(shown(import))))
 }
 
 /// Start an import whose file was put to its upload URL.
@@ -241,7 +247,7 @@ async fn start_import(
     let (files, jobs) = pipeline(&state)?;
     // Starting again is harmless: a started or finished import answers as it is.
     if import.state != ImportState::AwaitingUpload {
-        return Ok((StatusCode::ACCEPTED, Json(DataResponse::new(import))));
+        return Ok((StatusCode::ACCEPTED, Json(DataResponse::new(shown(import)))));
     }
     let key = import.object_key.clone().unwrap_or_default();
     let size = files.size(&key).await?.ok_or_else(|| {
@@ -270,7 +276,7 @@ async fn start_import(
     }
     let import =
         authorized_import(&state, &principal, id, list_id, import_id, Role::Operator).await?;
-    Ok((StatusCode::ACCEPTED, Json(DataResponse::new(import))))
+    Ok((StatusCode::ACCEPTED, Json(DataResponse::new(shown(import)))))
 }
 
 /// The rows an import rejected, as CSV: line, reason and the row's own cells (cells a spreadsheet
