@@ -52,6 +52,10 @@ async fn a_csv_body_is_imported_by_the_worker_with_a_safe_error_report() {
         "{}",
         done.text
     );
+    assert!(
+        done.body["data"].get("objectKey").is_none(),
+        "the bucket key stays inside"
+    );
     assert_eq!(
         done.body["data"]["counters"],
         json!({"rows": 4, "accepted": 2, "updated": 0, "duplicateInFile": 1, "alreadyInList": 0,
