@@ -24,6 +24,7 @@ pub const BATCH: usize = 98;
 
 mod batch;
 mod imports;
+mod leads;
 mod suppressions;
 
 pub use batch::{BatchCommit, OnDuplicate, Progress};

@@ -1,7 +1,9 @@
 //! Bodies, queries and answers of the lead-list routes (camelCase, the first seed's family).
 
 pub(crate) use gobi_domain::leads::model::ImportJob as QueuedImport;
-use gobi_domain::leads::model::{Lead, LeadImport, LeadState, Suppression, SuppressionReason};
+use gobi_domain::leads::model::{
+    Consent, Lead, LeadImport, LeadState, Suppression, SuppressionReason,
+};
 use gobi_domain::leads::store::OnDuplicate;
 use gobi_shared::error::Problems;
 use serde::{Deserialize, Serialize};
@@ -155,4 +157,40 @@ pub struct ImportCreated {
     pub import: LeadImport,
     pub upload_url: Option<String>,
     pub upload_expires_in_seconds: Option<u64>,
+}
+
+/// `POST .../leads`: one lead added by API.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AddLead {
+    /// E.164, or national with the list's `defaultCountry`.
+    #[schema(example = "+14155550100", min_length = 1, max_length = 40)]
+    pub phone_number: String,
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    #[schema(max_length = 200)]
+    pub external_id: Option<String>,
+    /// At most 50; names up to 64 bytes, values up to 1024.
+    pub variables: Option<std::collections::BTreeMap<String, String>>,
+    /// An IANA time zone; else the number's.
+    #[schema(example = "America/Chicago", max_length = 64)]
+    pub timezone: Option<String>,
+    pub consent: Option<Consent>,
+    /// At most 20, each up to 50 characters.
+    pub tags: Option<Vec<String>>,
+}
+
+/// `PATCH .../leads/{leadId}`: the fields to change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateLead {
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    #[schema(max_length = 200)]
+    pub external_id: Option<String>,
+    pub variables: Option<std::collections::BTreeMap<String, String>>,
+    #[schema(example = "America/Chicago", max_length = 64)]
+    pub timezone: Option<String>,
+    pub consent: Option<Consent>,
+    pub tags: Option<Vec<String>>,
 }

@@ -327,6 +327,24 @@ fn cases(w: &World) -> Vec<Case> {
         ),
         case(
             M::POST,
+            "/api/tenants/{id}/lead-lists/{listId}/leads",
+            "",
+            Some(json!({"phoneNumber": "+14155550180"})),
+        ),
+        case(
+            M::PATCH,
+            "/api/tenants/{id}/lead-lists/{listId}/leads/{leadId}",
+            "",
+            Some(json!({"tags": ["vip"]})),
+        ),
+        last(case(
+            M::DELETE,
+            "/api/tenants/{id}/lead-lists/{listId}/leads/{leadId}",
+            "",
+            None,
+        )),
+        case(
+            M::POST,
             "/api/tenants/{id}/lead-lists/{listId}/imports",
             "",
             Some(json!({"sizeBytes": 10})),

@@ -280,3 +280,77 @@ async fn an_opt_out_heard_on_a_call_suppresses_the_caller_at_once() {
         .await;
     assert_eq!(elsewhere.body["data"]["suppressed"], false);
 }
+
+#[tokio::test]
+async fn one_lead_is_added_changed_and_removed_with_the_counts_kept() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("OneLead", "onelead").await;
+    let list = list_with_leads(&app, &tenant, 0).await;
+    let operator = tokens::internal("internal_operator", &tenant);
+    let leads = format!("/api/tenants/{tenant}/lead-lists/{list}/leads");
+    app.post(
+        &format!("/api/tenants/{tenant}/suppressions"),
+        &operator,
+        json!({"phoneNumber": "+14155550302", "reason": "optOut"}),
+    )
+    .await;
+    let added = app
+        .post(
+            &leads,
+            &operator,
+            json!({"phoneNumber": "(415) 555-0301", "name": "Ann", "timezone": "America/Denver",
+                   "consent": {"type": "written", "source": "web form"}, "tags": ["vip"]}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    assert_eq!(added.body["data"]["phoneNumber"], "+14155550301");
+    assert_eq!(
+        added.body["data"]["timezone"],
+        json!({"source": "explicit", "zone": "America/Denver"})
+    );
+    let again = app
+        .post(&leads, &operator, json!({"phoneNumber": "+14155550301"}))
+        .await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::CONFLICT, "LEAD_EXISTS")
+    );
+    let suppressed = app
+        .post(&leads, &operator, json!({"phoneNumber": "+14155550302"}))
+        .await;
+    assert_eq!(suppressed.body["data"]["state"], "suppressed");
+    let bad = app
+        .post(
+            &leads,
+            &operator,
+            json!({"phoneNumber": "12", "timezone": "Nowhere/Land"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let list_path = format!("/api/tenants/{tenant}/lead-lists/{list}");
+    assert_eq!(
+        app.get(&list_path, &tokens::admin()).await.body["data"]["counts"],
+        json!({"total": 2, "valid": 1, "suppressed": 1})
+    );
+
+    let changed = app
+        .call(
+            http::Method::PATCH,
+            &format!("{leads}/14155550301"),
+            Some(&operator),
+            Some(json!({"variables": {"plan": "gold"}, "tags": []})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(changed.body["data"]["variables"], json!({"plan": "gold"}));
+    assert_eq!(changed.body["data"]["name"], "Ann", "fields not sent stay");
+
+    let removed = app.delete(&format!("{leads}/14155550302"), &operator).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+    assert_eq!(
+        app.get(&list_path, &tokens::admin()).await.body["data"]["counts"],
+        json!({"total": 1, "valid": 1, "suppressed": 0})
+    );
+    let gone = app.get(&format!("{leads}/14155550302"), &operator).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}

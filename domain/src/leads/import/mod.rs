@@ -8,7 +8,10 @@ mod rows;
 
 pub use reader::normalise_header;
 pub use report::ErrorReport;
-pub use rows::{Candidate, Columns, LeadRows, Options, Row};
+pub use rows::{
+    Candidate, Columns, LeadRows, MAX_VARIABLE_NAME, MAX_VARIABLE_VALUE, MAX_VARIABLES, Options,
+    Row, parse_number,
+};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -223,7 +223,13 @@ impl LeadStore {
             };
             writes.push(self.progress_update(list.id, import, from, &progress)?);
             if counts.0 > 0 {
-                writes.push(self.count_update(list, counts)?);
+                let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                writes.push(
+                    self.count_update(
+                        list,
+                        (signed(counts.0), signed(counts.1), signed(counts.2)),
+                    )?,
+                );
             }
             let guard = writes.len() - 1 - usize::from(counts.0 > 0);
             match dynamo::transact(&self.client, writes, Backoff::default()).await {
@@ -273,7 +279,7 @@ impl LeadStore {
     pub(crate) fn count_update(
         &self,
         list: &LeadList,
-        (total, valid, suppressed): (u64, u64, u64),
+        (total, valid, suppressed): (i64, i64, i64),
     ) -> anyhow::Result<TransactWriteItem> {
         let update = Update::builder()
             .table_name(&self.table)
