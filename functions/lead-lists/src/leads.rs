@@ -256,7 +256,8 @@ fn lead_not_found(id: &str) -> ApiError {
     ApiError::not_found("LEAD_NOT_FOUND", format!("Lead {id} not found"))
 }
 
-/// A list's leads in number order, cursor-paged; `state` keeps one state's leads of the page read.
+/// A list's leads in number order, cursor-paged; `state` and `search` (digits of the number, or
+/// text of the name) keep the matching leads of the page read.
 #[utoipa::path(
     get,
     path = "/api/tenants/{id}/lead-lists/{listId}/leads",
@@ -283,9 +284,33 @@ async fn list_leads(
         .leads
         .leads_page(list.id, limit.unwrap_or(50), query.cursor.as_deref())
         .await?;
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty());
+    // Digits and phone punctuation search the number; anything else searches the name.
+    let by_number = search.is_some_and(|q| {
+        q.chars()
+            .all(|c| c.is_ascii_digit() || " +-.()".contains(c))
+    });
+    let digits: String = search
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let text = search.map(str::to_lowercase);
     let data = leads
         .into_iter()
         .filter(|lead| query.state.is_none_or(|wanted| lead.state == wanted))
+        .filter(|lead| match &text {
+            None => true,
+            Some(_) if by_number => !digits.is_empty() && lead.phone_number.contains(&digits),
+            Some(text) => lead
+                .name
+                .as_deref()
+                .is_some_and(|name| name.to_lowercase().contains(text.as_str())),
+        })
         .collect();
     Ok(Json(LeadsPage { data, next_cursor }))
 }

@@ -94,6 +94,10 @@ pub struct LeadsQuery {
     pub cursor: Option<String>,
     /// Only leads in this state (filters the page read).
     pub state: Option<LeadState>,
+    /// Only leads whose number contains these digits or whose name contains this text, in any
+    /// case (filters the page read).
+    #[param(max_length = 100)]
+    pub search: Option<String>,
 }
 
 /// `POST /api/tenants/{id}/suppressions`.

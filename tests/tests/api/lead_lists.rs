@@ -104,6 +104,29 @@ async fn lists_show_their_counts_and_leads_page_by_cursor() {
         .await;
     assert_eq!(lead.body["data"]["name"], "Lead 3");
     assert_eq!(lead.body["data"]["timezone"]["zone"], "America/Los_Angeles");
+    let found = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}/leads?search=lead%205"),
+            &viewer,
+        )
+        .await;
+    assert_eq!(
+        found.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        found.text
+    );
+    let by_number = app
+        .get(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}/leads?search=555-1006"),
+            &viewer,
+        )
+        .await;
+    assert_eq!(
+        by_number.body["data"][0]["name"], "Lead 6",
+        "{}",
+        by_number.text
+    );
     let missing = app
         .get(
             &format!("/api/tenants/{tenant}/lead-lists/{list}/leads/14155559999"),
