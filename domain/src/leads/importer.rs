@@ -141,7 +141,7 @@ async fn commit(
     pending.leads.clear();
     pending.rejected.clear();
     Ok(match committed {
-        BatchCommit::Committed(_) => store.progress(list.id, import).await?,
+        BatchCommit::Committed(progress) => progress,
         // Another delivery got there first: carry on from where it is.
         BatchCommit::AlreadyCommitted => store.progress(list.id, import).await?,
     })

@@ -22,8 +22,8 @@ pub struct Progress {
 /// How a batch ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchCommit {
-    /// Written and counted; the outcome of each candidate, in order.
-    Committed(Vec<Outcome>),
+    /// Written and counted: the import's progress now.
+    Committed(Progress),
     /// An earlier delivery already committed it: nothing was written.
     AlreadyCommitted,
 }
@@ -163,7 +163,6 @@ impl LeadStore {
             for outcome in rejected {
                 counters.count(*outcome);
             }
-            let mut outcomes = Vec::with_capacity(candidates.len());
             let mut writes = Vec::new();
             let mut counts = (0u64, 0u64, 0u64); // total, valid, suppressed
             for candidate in candidates {
@@ -176,7 +175,6 @@ impl LeadStore {
                     (false, None, _) => Outcome::Accepted,
                 };
                 counters.count(outcome);
-                outcomes.push(outcome);
                 if dry_run {
                     continue;
                 }
@@ -233,7 +231,7 @@ impl LeadStore {
             }
             let guard = writes.len() - 1 - usize::from(counts.0 > 0);
             match dynamo::transact(&self.client, writes, Backoff::default()).await {
-                Ok(()) => return Ok(BatchCommit::Committed(outcomes)),
+                Ok(()) => return Ok(BatchCommit::Committed(progress)),
                 Err(e) => {
                     let reasons = dynamo::cancellation_reasons(&e);
                     if reasons
