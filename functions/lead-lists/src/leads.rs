@@ -333,14 +333,6 @@ async fn get_lead(
     ApiPath((id, list_id, lead_id)): ApiPath<(TenantId, uuid::Uuid, String)>,
 ) -> ApiResult<Json<DataResponse<Lead>>> {
     let list = authorized_list(&state, &principal, id, list_id, Role::Viewer).await?;
-    let digits = lead_id.trim_start_matches('+');
-    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(lead_not_found(&lead_id));
-    }
-    state
-        .leads
-        .lead(list.id, &format!("+{digits}"))
-        .await?
-        .map(|lead| Json(DataResponse::new(lead)))
-        .ok_or_else(|| lead_not_found(&lead_id))
+    let lead = lead_of(&state, list.id, &lead_id).await?;
+    Ok(Json(DataResponse::new(lead)))
 }
