@@ -535,3 +535,19 @@ pub mod tokens {
         ))
     }
 }
+
+/// The workspace's root folder (where `Cargo.toml`, `.env.example` and `infra/` are).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the test kit lives in the workspace")
+        .to_path_buf()
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}

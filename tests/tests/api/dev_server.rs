@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use gobi_infra::{provision, template};
-use gobi_tests::fakes;
+use gobi_tests::{fakes, free_port, workspace_root};
 use gobi_twilio_webhook::signature;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -38,13 +38,6 @@ impl Server {
     }
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
-
 /// The binary `make dev` runs, built as `make dev` builds it.
 fn gobi_local() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -57,7 +50,7 @@ fn gobi_local() -> PathBuf {
         .filter(|(name, _)| !matches!(name.as_str(), "OUT_DIR" | "RUSTC" | "RUSTDOC"))
         .collect();
     let built = Command::new(cargo)
-        .current_dir(workspace())
+        .current_dir(workspace_root())
         .env_clear()
         .envs(kept)
         .args(["build", "-q", "-p", "gobi-infra", "--bin", "gobi-local"])
@@ -66,21 +59,14 @@ fn gobi_local() -> PathBuf {
     assert!(built.success(), "gobi-local builds");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
+        .unwrap_or_else(|| workspace_root().join("target"));
     target.join("debug/gobi-local")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 async fn start(env: &[(&str, String)]) -> Server {
     let dir = std::env::temp_dir().join(format!("gobi-dev-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).expect("a folder");
-    std::fs::copy(workspace().join(".env.example"), dir.join(".env")).expect(".env");
+    std::fs::copy(workspace_root().join(".env.example"), dir.join(".env")).expect(".env");
     // gobi-local finds template.yaml from the workspace, as under `make dev`.
     let log = dir.join("server.log");
     let port = free_port();

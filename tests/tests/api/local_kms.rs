@@ -3,13 +3,14 @@
 //! port of its own, GOBI's key is made as `make dev` makes it, an n8n secret is sealed, moto is
 //! stopped and started again, and the same ciphertext opens to the same secret.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use gobi_automation::secrets::{SealedFor, SecretBox};
 use gobi_infra::provision;
 use gobi_shared::ids::TenantId;
+use gobi_tests::{free_port, workspace_root};
 use secrecy::{ExposeSecret, SecretString};
 
 struct Moto(Child);
@@ -21,15 +22,8 @@ impl Drop for Moto {
     }
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
-
 async fn start_moto(port: u16, state: &Path) -> Moto {
-    let root = workspace();
+    let root = workspace_root();
     let python = root.join(".local/venv/bin/python");
     assert!(
         python.exists(),
@@ -64,13 +58,6 @@ async fn kms_at(port: u16) -> aws_sdk_kms::Client {
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .build();
     aws_sdk_kms::Client::from_conf(config)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 #[tokio::test]
