@@ -173,8 +173,11 @@ pub fn spawn_lead_import_worker(
     };
     let state = gobi_lead_import::WorkerState::new(
         config,
-        clients.dynamodb.clone(),
-        clients.s3.clone(),
+        gobi_lead_import::Clients {
+            dynamodb: clients.dynamodb.clone(),
+            s3: clients.s3.clone(),
+            sqs: clients.sqs.clone(),
+        },
         clock,
     )?;
     let sqs = clients.sqs.clone();

@@ -129,6 +129,47 @@ pub async fn transact(
     }
 }
 
+/// Deletes items by key, 25 per BatchWriteItem (DynamoDB's most), retrying what DynamoDB
+/// leaves unprocessed with bounded backoff.
+pub async fn delete_keys(
+    client: &Client,
+    table: &str,
+    keys: Vec<std::collections::HashMap<String, AttributeValue>>,
+) -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+    for chunk in keys.chunks(25) {
+        let mut left = chunk
+            .iter()
+            .map(|key| {
+                Ok(WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key.clone()))
+                            .build()?,
+                    )
+                    .build())
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut backoff = Backoff::default();
+        while !left.is_empty() {
+            let output = client
+                .batch_write_item()
+                .request_items(table, std::mem::take(&mut left))
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("deleting a batch of items"))?;
+            left = output
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+            if !left.is_empty() && !backoff.wait().await {
+                anyhow::bail!("DynamoDB kept deletes of a batch unprocessed");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A string attribute (DynamoDB type `S`).
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

@@ -8,8 +8,10 @@ use crate::ids::{CallId, TenantId};
 pub const HANDOFF_REQUESTED: &str = "runtime.handoff_requested";
 /// A batch of a tenant legal-hold job is due (the job's cursor is on the tenant).
 pub const LEGAL_HOLD_JOB: &str = "tenant.legal_hold_job";
-/// An import of a lead file is queued (`data`: the list and the import).
+/// An import of a lead or do-not-call file is queued (`data`: the list, if any, and the import).
 pub const LEAD_IMPORT_QUEUED: &str = "leads.import_queued";
+/// A lead list was marked deleted; its items go a round at a time (`data`: the list).
+pub const LEAD_LIST_DELETING: &str = "leads.list_deleting";
 
 /// `{"type", "id", "occurred_at", "tenant_id", "call_id", "data"}`; `call_id` only on events
 /// about one call.

@@ -338,6 +338,18 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// POSTs `body` as `text/csv` (a file posted to an import route).
+    pub async fn post_csv(&self, path: &str, token: &str, body: &[u8]) -> Answer {
+        self.send(
+            Request::post(path)
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "text/csv")
+                .body(Body::from(body.to_vec()))
+                .expect("request"),
+        )
+        .await
+    }
+
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
         self.call(Method::PUT, path, Some(token), Some(body)).await
     }
@@ -381,8 +393,11 @@ impl TestApp {
     pub async fn drain_lead_imports(&self) -> usize {
         let state = gobi_lead_import::WorkerState::new(
             &self.config,
-            self.dynamodb.clone(),
-            self.s3.clone(),
+            gobi_lead_import::Clients {
+                dynamodb: self.dynamodb.clone(),
+                s3: self.s3.clone(),
+                sqs: self.sqs.clone(),
+            },
             self.clock.clone(),
         )
         .expect("lead-import worker");

@@ -1,5 +1,6 @@
 //! Import files and their error reports in the imports bucket (S3). Keys are the tenant's and
-//! the list's: `imports/<tenant>/<list>/<import>.csv` and `reports/<tenant>/<list>/<import>.csv`.
+//! the list's: `imports/<tenant>/<list>/<import>.csv` and `reports/<tenant>/<list>/<import>.csv`
+//! (`suppressions` in place of the list for do-not-call imports).
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,12 +21,17 @@ pub struct ImportFiles {
     bucket: String,
 }
 
-pub fn upload_key(tenant: TenantId, list: uuid::Uuid, import: uuid::Uuid) -> String {
-    format!("imports/{tenant}/{list}/{import}.csv")
+/// The folder of an import's files under the tenant's.
+fn folder(list: Option<uuid::Uuid>) -> String {
+    list.map_or_else(|| "suppressions".to_owned(), |l| l.to_string())
 }
 
-pub fn report_key(tenant: TenantId, list: uuid::Uuid, import: uuid::Uuid) -> String {
-    format!("reports/{tenant}/{list}/{import}.csv")
+pub fn upload_key(tenant: TenantId, list: Option<uuid::Uuid>, import: uuid::Uuid) -> String {
+    format!("imports/{tenant}/{}/{import}.csv", folder(list))
+}
+
+pub fn report_key(tenant: TenantId, list: Option<uuid::Uuid>, import: uuid::Uuid) -> String {
+    format!("reports/{tenant}/{}/{import}.csv", folder(list))
 }
 
 /// An S3 client as the configuration asks (path-style addressing for emulators).
@@ -58,8 +64,26 @@ impl ImportFiles {
         Ok(())
     }
 
-    /// A URL the caller PUTs the file to (`content-type: text/csv`), valid for 15 minutes.
-    pub async fn upload_url(&self, key: &str) -> StoreResult<String> {
+    /// Streams a file on disk to `key`.
+    pub async fn put_file(&self, key: &str, path: &Path) -> StoreResult<()> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("opening a file to store"))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("text/csv")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("storing a file"))?;
+        Ok(())
+    }
+
+    /// A URL the caller PUTs the file to (`content-type: text/csv`), valid for 15 minutes. The
+    /// length is signed: S3 takes only a body of exactly `size` bytes.
+    pub async fn upload_url(&self, key: &str, size: u64) -> StoreResult<String> {
         let config = PresigningConfig::expires_in(Duration::from_secs(UPLOAD_URL_SECONDS))
             .map_err(anyhow::Error::new)?;
         let request = self
@@ -68,10 +92,42 @@ impl ImportFiles {
             .bucket(&self.bucket)
             .key(key)
             .content_type("text/csv")
+            .content_length(i64::try_from(size).map_err(anyhow::Error::new)?)
             .presigned(config)
             .await
             .map_err(|e| anyhow::Error::new(e).context("signing an upload URL"))?;
         Ok(request.uri().to_owned())
+    }
+
+    /// A URL that GETs the object, valid for 15 minutes (reports too large to answer inline).
+    pub async fn download_url(&self, key: &str, filename: &str) -> StoreResult<String> {
+        let config = PresigningConfig::expires_in(Duration::from_secs(UPLOAD_URL_SECONDS))
+            .map_err(anyhow::Error::new)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_type("text/csv; charset=utf-8")
+            .response_content_disposition(format!("attachment; filename=\"{filename}\""))
+            .presigned(config)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("signing a download URL"))?;
+        Ok(request.uri().to_owned())
+    }
+
+    /// Removes objects (an absent one is no error in S3).
+    pub async fn delete(&self, keys: &[String]) -> StoreResult<()> {
+        for key in keys {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("removing a file"))?;
+        }
+        Ok(())
     }
 
     /// The file's size, or `None` when nothing was uploaded there.
@@ -115,7 +171,7 @@ impl ImportFiles {
         Ok(size)
     }
 
-    /// The object's bytes (error reports: bounded by the rows a file may have).
+    /// The object's bytes (callers check its size first).
     pub async fn read(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         match self
             .client

@@ -4,6 +4,7 @@
 pub mod files;
 pub mod import;
 pub mod importer;
+pub mod jobs;
 pub mod model;
 pub mod store;
 pub mod timezones;

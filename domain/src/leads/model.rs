@@ -155,13 +155,35 @@ impl ImportState {
     }
 }
 
-/// One file imported into a list.
+/// What a file is imported into.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ImportKind {
+    /// Leads into a list.
+    #[default]
+    Leads,
+    /// Numbers onto the tenant's do-not-call list.
+    Suppressions,
+}
+
+/// One file imported into a list, or onto the do-not-call list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadImport {
     pub id: uuid::Uuid,
     pub tenant_id: TenantId,
-    pub list_id: uuid::Uuid,
+    #[serde(default)]
+    pub kind: ImportKind,
+    /// The list it fills (lead imports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_id: Option<uuid::Uuid>,
+    /// Why its numbers are suppressed (do-not-call imports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<SuppressionReason>,
+    /// For numbers written without a country code (do-not-call imports; a lead import takes
+    /// its list's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_country: Option<String>,
     pub state: ImportState,
     /// Validate and count, write no lead.
     pub dry_run: bool,
@@ -182,10 +204,36 @@ pub struct LeadImport {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-/// The message that asks the `lead-import` worker to run an import.
+impl LeadImport {
+    /// Where its record lives.
+    pub fn scope(&self) -> crate::leads::store::ImportScope {
+        use crate::leads::store::ImportScope;
+        match self.list_id {
+            Some(list) => ImportScope::List(list),
+            None => ImportScope::Suppressions(self.tenant_id),
+        }
+    }
+}
+
+/// The work the `lead-import` worker is asked to do (the data of the queue's messages).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportJob {
-    pub list_id: uuid::Uuid,
-    pub import_id: uuid::Uuid,
+#[serde(tag = "job", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum LeadJob {
+    /// Run an import: of a list's leads (`listId`), or of do-not-call numbers (none).
+    Import {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        list_id: Option<uuid::Uuid>,
+        import_id: uuid::Uuid,
+    },
+    /// Empty a list marked deleted, a round at a time.
+    DeleteList { list_id: uuid::Uuid },
+}
+
+impl LeadJob {
+    pub fn import(import: &LeadImport) -> Self {
+        Self::Import {
+            list_id: import.list_id,
+            import_id: import.id,
+        }
+    }
 }

@@ -15,19 +15,21 @@ use gobi_shared::ids::TenantId;
 use serde::{Deserialize, Serialize};
 
 use super::import::{Candidate, Counters, Outcome};
-use super::model::{Lead, LeadList, LeadState, Suppression};
+use super::model::{Lead, LeadList, LeadState, Suppression, SuppressionReason};
 use crate::error::{StoreError, StoreResult};
 
-/// Leads one import transaction writes (DynamoDB takes 100 items; two are the progress and the
-/// list's counters).
-pub const BATCH: usize = 98;
+/// Rows one import transaction writes (DynamoDB takes 100 items; three are the progress, the
+/// list's counters and the rows the batch refused).
+pub const BATCH: usize = 97;
 
 mod batch;
+mod deletion;
 mod imports;
 mod leads;
 mod suppressions;
 
-pub use batch::{BatchCommit, OnDuplicate, Progress};
+pub use batch::{BatchCommit, BatchRows, ImportScope, OnDuplicate, Progress};
+pub use deletion::{Deleted, list_in_use};
 pub use imports::import_not_found;
 
 /// Key formats of the leads table.
@@ -53,6 +55,16 @@ pub mod keys {
     pub fn import(id: uuid::Uuid) -> String {
         format!("IMPORT#{id}")
     }
+
+    /// The rows one committed batch of an import refused (its last line, zero-padded so they
+    /// sort in file order).
+    pub fn refusals(import: uuid::Uuid, through_line: u64) -> String {
+        format!("{}{through_line:012}", refusals_prefix(import))
+    }
+
+    pub fn refusals_prefix(import: uuid::Uuid) -> String {
+        format!("IMPORT#{import}#REFUSED#")
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +73,16 @@ pub(crate) struct ListItem {
     pub(crate) sk: String,
     #[serde(flatten)]
     pub(crate) list: LeadList,
+    /// Set when the list's deletion began: it is gone for the API from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) deleting_at: Option<DateTime<Utc>>,
+}
+
+impl ListItem {
+    /// The list, unless it is being deleted.
+    fn live(self) -> Option<LeadList> {
+        self.deleting_at.is_none().then_some(self.list)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -118,6 +140,7 @@ impl LeadStore {
             pk: keys::tenant(list.tenant_id),
             sk: keys::list(list.id),
             list: list.clone(),
+            deleting_at: None,
         };
         self.client
             .put_item()
@@ -142,7 +165,7 @@ impl LeadStore {
         Ok(item
             .map(dynamo::from_item::<ListItem>)
             .transpose()?
-            .map(|i| i.list))
+            .and_then(ListItem::live))
     }
 
     pub async fn lists(&self, tenant: TenantId) -> StoreResult<Vec<LeadList>> {
@@ -156,8 +179,11 @@ impl LeadStore {
         .await?;
         Ok(items
             .into_iter()
-            .map(|item| dynamo::from_item::<ListItem>(item).map(|i| i.list))
-            .collect::<anyhow::Result<Vec<_>>>()?)
+            .map(dynamo::from_item::<ListItem>)
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .into_iter()
+            .filter_map(ListItem::live)
+            .collect())
     }
 
     pub async fn lead(&self, list: uuid::Uuid, e164: &str) -> StoreResult<Option<Lead>> {
@@ -237,7 +263,7 @@ impl LeadStore {
                 "SET #name = :name, description = :description, defaultCountry = :country, \
                  timezoneColumn = :tz, phoneColumn = :phone, updatedAt = :now",
             )
-            .condition_expression("updatedAt = :read")
+            .condition_expression("updatedAt = :read AND attribute_not_exists(deletingAt)")
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", AttributeValue::S(list.name.clone()))
             .expression_attribute_values(":description", optional(&list.description))

@@ -6,6 +6,7 @@ mod imports;
 mod leads;
 mod lists;
 pub mod model;
+mod suppression_imports;
 mod suppressions;
 
 use std::sync::Arc;
@@ -86,6 +87,7 @@ fn routes() -> OpenApiRouter<LeadListsState> {
         .merge(leads::routes())
         .merge(suppressions::routes())
         .merge(imports::routes())
+        .merge(suppression_imports::routes())
 }
 
 pub fn router(state: LeadListsState) -> axum::Router {

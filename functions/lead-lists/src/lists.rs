@@ -1,13 +1,14 @@
 //! Lead lists: create, list, read (with live counts) and change.
 
-use gobi_domain::leads::model::ListCounts;
+use gobi_domain::leads::jobs;
+use gobi_domain::leads::model::{LeadJob, ListCounts};
 
 use super::*;
 
 pub(crate) fn routes() -> OpenApiRouter<LeadListsState> {
     OpenApiRouter::default()
         .routes(routes!(list_lists, create_list))
-        .routes(routes!(get_list, update_list))
+        .routes(routes!(get_list, update_list, delete_list))
 }
 
 /// Create a lead list (operators and admins of the tenant).
@@ -178,4 +179,50 @@ async fn update_list(
         next,
         "Lead list updated successfully",
     )))
+}
+
+/// Delete a lead list: gone at once, its leads and imports removed in the background. Refused
+/// while a running campaign uses the list.
+#[utoipa::path(
+    delete,
+    path = "/api/tenants/{id}/lead-lists/{listId}",
+    tag = "Lead lists",
+    params(("id" = TenantId, Path, description = "Tenant id"), ("listId" = uuid::Uuid, Path, description = "Lead list id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 202, description = "Deleted; its leads are being removed", body = DataResponse<LeadList>),
+        (status = 404, description = "TENANT_NOT_FOUND or LEAD_LIST_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "LEAD_LIST_IN_USE: a running campaign uses it", body = ErrorBody),
+        (status = 503, description = "IMPORTS_NOT_CONFIGURED: no worker queue to remove its leads", body = ErrorBody),
+    )
+)]
+async fn delete_list(
+    principal: Principal,
+    State(state): State<LeadListsState>,
+    ApiPath((id, list_id)): ApiPath<(TenantId, uuid::Uuid)>,
+) -> ApiResult<(StatusCode, Json<DataResponse<LeadList>>)> {
+    let list = authorized_list(&state, &principal, id, list_id, Role::Operator).await?;
+    let worker = state
+        .import_jobs
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable {
+            code: "IMPORTS_NOT_CONFIGURED",
+            message: "Deleting a list needs LEAD_IMPORT_QUEUE_URL".into(),
+        })?;
+    let now = state.clock.now();
+    state.leads.begin_delete(id, list.id, now).await?;
+    let job = LeadJob::DeleteList { list_id: list.id };
+    if let Err(e) = jobs::queue(worker, id, job, now).await {
+        // Nothing would remove its leads: the list comes back, and the caller may try again.
+        state.leads.undo_delete(id, list.id).await?;
+        return Err(ApiError::Internal(e));
+    }
+    tracing::info!(tenant_id = %id, list_id = %list.id, "lead list deleted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DataResponse::with_message(
+            list,
+            "Lead list deleted; its leads are being removed",
+        )),
+    ))
 }

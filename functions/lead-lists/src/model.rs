@@ -1,6 +1,5 @@
 //! Bodies, queries and answers of the lead-list routes (camelCase, the first seed's family).
 
-pub(crate) use gobi_domain::leads::model::ImportJob as QueuedImport;
 use gobi_domain::leads::model::{
     Consent, Lead, LeadImport, LeadState, Suppression, SuppressionReason,
 };
@@ -147,10 +146,39 @@ pub struct CreateImport {
     /// The file's name, for the record.
     #[schema(max_length = 255)]
     pub file_name: Option<String>,
+    /// The file's exact size: the upload URL takes a body of this length only.
     #[schema(minimum = 1, maximum = 104857600)]
-    pub size_bytes: Option<u64>,
+    pub size_bytes: u64,
     pub dry_run: Option<bool>,
     pub on_duplicate: Option<OnDuplicate>,
+}
+
+/// `POST /api/tenants/{id}/suppressions/imports` query (also accepted in the JSON body).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct SuppressionImportQuery {
+    /// Validate and count every row, suppress nothing.
+    pub dry_run: Option<bool>,
+    /// Why the file's numbers are suppressed (default `manual`).
+    pub reason: Option<SuppressionReason>,
+    /// ISO 3166 alpha-2 country for numbers written without a country code.
+    pub default_country: Option<String>,
+}
+
+/// `POST /api/tenants/{id}/suppressions/imports` with a JSON body: prepare an upload URL.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateSuppressionImport {
+    #[schema(max_length = 255)]
+    pub file_name: Option<String>,
+    /// The file's exact size: the upload URL takes a body of this length only.
+    #[schema(minimum = 1, maximum = 104857600)]
+    pub size_bytes: u64,
+    pub dry_run: Option<bool>,
+    pub reason: Option<SuppressionReason>,
+    #[schema(example = "US", pattern = "^[A-Za-z]{2}$")]
+    pub default_country: Option<String>,
 }
 
 /// A new import, and for an upload its URL (PUT the file there with `content-type: text/csv`).

@@ -22,7 +22,8 @@ use aws_smithy_types::config_bag::ConfigBag;
 use chrono::Utc;
 use gobi_domain::leads::files;
 use gobi_domain::leads::model::{
-    ImportJob, ImportState, LeadImport, LeadList, ListCounts, Suppression, SuppressionReason,
+    ImportKind, ImportState, LeadImport, LeadJob, LeadList, ListCounts, Suppression,
+    SuppressionReason,
 };
 use gobi_domain::leads::store::{LeadStore, OnDuplicate};
 use gobi_infra::{provision, template};
@@ -158,7 +159,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let size = std::fs::metadata(&path)?.len();
     let import_id = uuid::Uuid::now_v7();
-    let key = files::upload_key(tenant, list.id, import_id);
+    let key = files::upload_key(tenant, Some(list.id), import_id);
     s3.put_object()
         .bucket(&bucket)
         .key(&key)
@@ -170,7 +171,10 @@ async fn main() -> anyhow::Result<()> {
         .create_import(&LeadImport {
             id: import_id,
             tenant_id: tenant,
-            list_id: list.id,
+            kind: ImportKind::Leads,
+            list_id: Some(list.id),
+            reason: None,
+            default_country: None,
             state: ImportState::Queued,
             dry_run: false,
             on_duplicate: OnDuplicate::Skip,
@@ -188,15 +192,18 @@ async fn main() -> anyhow::Result<()> {
         now,
         tenant,
         None,
-        ImportJob {
-            list_id: list.id,
+        LeadJob::Import {
+            list_id: Some(list.id),
             import_id,
         },
     ))?;
     let state = gobi_lead_import::WorkerState::new(
         &config,
-        dynamodb,
-        s3,
+        gobi_lead_import::Clients {
+            dynamodb,
+            s3,
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+        },
         gobi_shared::time::Clock::system(),
     )?;
 
@@ -209,7 +216,10 @@ async fn main() -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let used = requests.0.load(Ordering::Relaxed) - before;
     let import = store
-        .import(list.id, import_id)
+        .import(
+            gobi_domain::leads::store::ImportScope::List(list.id),
+            import_id,
+        )
         .await?
         .ok_or_else(|| anyhow::anyhow!("the import is gone"))?;
     let counted = import.counters.rows;

@@ -375,6 +375,30 @@ fn cases(w: &World) -> Vec<Case> {
             Some(json!({"phoneNumber": "+14155550179", "reason": "manual"})),
         ),
         case(M::GET, "/api/tenants/{id}/suppressions/{number}", "", None),
+        case(
+            M::POST,
+            "/api/tenants/{id}/suppressions/imports",
+            "",
+            Some(json!({"sizeBytes": 10})),
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/suppressions/imports/{suppressionImportId}",
+            "",
+            None,
+        ),
+        case(
+            M::POST,
+            "/api/tenants/{id}/suppressions/imports/{suppressionImportId}/start",
+            "",
+            None,
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/suppressions/imports/{suppressionImportId}/errors",
+            "",
+            None,
+        ),
         last(case(
             M::DELETE,
             "/api/tenants/{id}/suppressions/{number}",
@@ -425,6 +449,12 @@ fn cases(w: &World) -> Vec<Case> {
         last(case(
             M::DELETE,
             "/api/tenants/{id}/agents/{agentId}",
+            "",
+            None,
+        )),
+        last(case(
+            M::DELETE,
+            "/api/tenants/{id}/lead-lists/{listId}",
             "",
             None,
         )),
@@ -600,21 +630,27 @@ async fn world() -> (World, FakeN8n) {
     let leads =
         gobi_domain::leads::store::LeadStore::new(app.dynamodb.clone(), &app.config.tables.leads);
     let list: gobi_domain::leads::model::LeadList = serde_json::from_value(list).unwrap();
-    gobi_domain::leads::importer::import_file(
-        &leads,
-        &list,
-        uuid::Uuid::now_v7(),
-        format!("Phone,Name\n{LEAD},Secret Lead Of A\n").as_bytes(),
-        gobi_domain::leads::import::Options::default(),
-        gobi_domain::leads::importer::ImportSettings {
-            on_duplicate: gobi_domain::leads::store::OnDuplicate::Skip,
-            dry_run: false,
-            now: app.clock.now(),
-            max_batches: None,
-        },
-    )
-    .await
-    .unwrap();
+    leads
+        .add_lead(
+            &list,
+            &gobi_domain::leads::model::Lead {
+                id: LEAD.trim_start_matches('+').to_owned(),
+                list_id: list.id,
+                tenant_id: list.tenant_id,
+                phone_number: LEAD.to_owned(),
+                name: Some("Secret Lead Of A".into()),
+                external_id: None,
+                variables: Default::default(),
+                timezone: gobi_domain::leads::timezones::from_number(LEAD),
+                consent: Default::default(),
+                tags: Vec::new(),
+                state: gobi_domain::leads::model::LeadState::Valid,
+                created_at: app.clock.now(),
+                updated_at: app.clock.now(),
+            },
+        )
+        .await
+        .unwrap();
     ok(
         &app.post(
             &format!("/api/tenants/{tenant}/suppressions"),
@@ -640,10 +676,24 @@ async fn world() -> (World, FakeN8n) {
         .as_str()
         .unwrap()
         .to_owned();
+    let dnc_import = app
+        .send(
+            http::Request::post(format!("/api/tenants/{tenant}/suppressions/imports"))
+                .header("authorization", format!("Bearer {admin}"))
+                .header("content-type", "text/csv")
+                .body(axum::body::Body::from(format!("phone\n{SUPPRESSED}\n")))
+                .unwrap(),
+        )
+        .await;
+    let dnc_import = ok(&dnc_import, "do-not-call import")["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.drain_lead_imports().await;
     let ids = BTreeMap::from([
         ("id", tenant.clone()),
         ("importId", import),
+        ("suppressionImportId", dnc_import),
         ("listId", list_id),
         ("leadId", LEAD.trim_start_matches('+').to_owned()),
         ("number", SUPPRESSED.to_owned()),

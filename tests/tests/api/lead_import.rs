@@ -3,10 +3,13 @@
 //! stops mid-file resuming to the same result as one that did not.
 
 use chrono::Utc;
-use gobi_domain::leads::import::{Counters, Options, Outcome};
-use gobi_domain::leads::importer::{ImportSettings, import_file};
-use gobi_domain::leads::model::{LeadList, LeadState, ListCounts, Suppression, SuppressionReason};
-use gobi_domain::leads::store::{BATCH, LeadStore, OnDuplicate};
+use gobi_domain::leads::import::{Counters, Options};
+use gobi_domain::leads::importer::{self, ImportError, ImportRun, ListTarget};
+use gobi_domain::leads::model::{
+    ImportKind, ImportState, LeadImport, LeadList, LeadState, ListCounts, Suppression,
+    SuppressionReason,
+};
+use gobi_domain::leads::store::{BATCH, ImportScope, LeadStore, OnDuplicate};
 use gobi_shared::ids::TenantId;
 use gobi_tests::{TestApp, spawn_app};
 
@@ -39,13 +42,78 @@ fn us() -> Options {
     }
 }
 
-fn settings() -> ImportSettings {
-    ImportSettings {
+/// What a test run of an import does.
+#[derive(Clone, Copy)]
+struct Settings {
+    on_duplicate: OnDuplicate,
+    dry_run: bool,
+    max_batches: Option<usize>,
+}
+
+fn settings() -> Settings {
+    Settings {
         on_duplicate: OnDuplicate::Skip,
         dry_run: false,
-        now: Utc::now(),
         max_batches: None,
     }
+}
+
+/// Runs import `import` of `text` into `list` (its record created on the first run), the error
+/// report written to memory.
+async fn import_file(
+    store: &LeadStore,
+    list: &LeadList,
+    import: uuid::Uuid,
+    text: &[u8],
+    options: Options,
+    settings: Settings,
+) -> Result<ImportRun<Vec<u8>>, ImportError> {
+    let now = Utc::now();
+    if store
+        .import(ImportScope::List(list.id), import)
+        .await?
+        .is_none()
+    {
+        store
+            .create_import(&LeadImport {
+                id: import,
+                tenant_id: list.tenant_id,
+                kind: ImportKind::Leads,
+                list_id: Some(list.id),
+                reason: None,
+                default_country: None,
+                state: ImportState::Importing,
+                dry_run: settings.dry_run,
+                on_duplicate: settings.on_duplicate,
+                object_key: None,
+                size_bytes: None,
+                failure: None,
+                counters: Counters::default(),
+                created_at: now,
+                updated_at: now,
+                completed_at: None,
+            })
+            .await?;
+    }
+    let target = ListTarget {
+        store,
+        list,
+        import,
+        on_duplicate: settings.on_duplicate,
+        dry_run: settings.dry_run,
+        now,
+    };
+    importer::import_file(&target, text, options, Vec::new(), settings.max_batches).await
+}
+
+/// The error report's rows after its header.
+fn report_rows(run: &ImportRun<Vec<u8>>) -> Vec<String> {
+    String::from_utf8(run.report.clone())
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `rows` numbers (every 10th invalid, every 20th a repeat of the one before), with a header.
@@ -105,12 +173,11 @@ async fn every_row_is_counted_and_suppressed_numbers_are_marked() {
             ..Counters::default()
         }
     );
-    assert_eq!(run.rejected.len(), 25);
-    assert!(
-        run.rejected
-            .iter()
-            .all(|(_, o, _)| *o == Outcome::InvalidNumber)
-    );
+    // The report lists the 25 invalid rows and the suppressed one, in file order.
+    let rows = report_rows(&run);
+    assert_eq!(rows.len(), 26, "{rows:?}");
+    assert_eq!(rows[0], "5,suppressed,(415) 555-0003,Lead 3,gold");
+    assert_eq!(rows[1], "11,invalidNumber,not-a-number,Lead 9,gold");
     let leads = store.leads(list.id).await.unwrap();
     assert_eq!(leads.len(), 225);
     let suppressed = store.lead(list.id, "+14155550003").await.unwrap().unwrap();
@@ -163,7 +230,7 @@ async fn duplicates_in_the_file_and_in_the_list_are_told_apart() {
         (skip.counters.accepted, skip.counters.already_in_list),
         (1, 1)
     );
-    let update = ImportSettings {
+    let update = Settings {
         on_duplicate: OnDuplicate::Update,
         ..settings()
     };
@@ -198,7 +265,7 @@ async fn a_dry_run_writes_no_lead() {
     let app = spawn_app().await;
     let store = store(&app);
     let list = new_list(&store, TenantId::new()).await;
-    let dry = ImportSettings {
+    let dry = Settings {
         dry_run: true,
         ..settings()
     };
@@ -233,7 +300,21 @@ async fn a_worker_stopped_mid_file_resumes_and_a_repeated_run_counts_nothing_twi
     let list = new_list(&store, tenant).await;
     let import = uuid::Uuid::now_v7();
     let text = file(3 * BATCH + 17);
-    let stopped = ImportSettings {
+    // One number the store refuses in the first batch, one in a later one: the report of a
+    // resumed run still lists both.
+    for number in ["+14155550003", "+14155550250"] {
+        store
+            .suppress(&Suppression {
+                tenant_id: tenant,
+                phone_number: number.into(),
+                reason: SuppressionReason::Manual,
+                source: "api".into(),
+                created_at: Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let stopped = Settings {
         max_batches: Some(1),
         ..settings()
     };
@@ -241,7 +322,10 @@ async fn a_worker_stopped_mid_file_resumes_and_a_repeated_run_counts_nothing_twi
         .await
         .unwrap();
     assert!(!first.finished);
-    assert_eq!(first.counters.accepted, BATCH as u64);
+    assert_eq!(
+        (first.counters.accepted, first.counters.suppressed),
+        (BATCH as u64 - 1, 1)
+    );
 
     // The message comes back: the same import resumes after its committed batch.
     let resumed = import_file(&store, &list, import, text.as_bytes(), us(), settings())
@@ -268,10 +352,22 @@ async fn a_worker_stopped_mid_file_resumes_and_a_repeated_run_counts_nothing_twi
     .unwrap();
     assert_eq!(resumed.counters, whole.counters);
     assert_eq!(resumed.counters.rows, (3 * BATCH + 17) as u64);
-    let counts = store.list(tenant, list.id).await.unwrap().unwrap().counts;
-    assert_eq!(counts.total, whole.counters.accepted);
+    // Every run's report is the whole file's, in file order.
+    let whole_report = report_rows(&whole);
+    assert_eq!(report_rows(&resumed), whole_report);
+    assert_eq!(report_rows(&again), whole_report);
+    assert!(whole_report.contains(&"5,suppressed,(415) 555-0003,Lead 3,gold".to_owned()));
+    assert!(whole_report.contains(&"252,suppressed,(415) 555-0250,Lead 250,gold".to_owned()));
     assert_eq!(
-        store.leads(list.id).await.unwrap().len() as u64,
-        whole.counters.accepted
+        whole_report.len() as u64,
+        whole.counters.rows - whole.counters.accepted
     );
+    // Suppressed rows are kept as suppressed leads.
+    let counts = store.list(tenant, list.id).await.unwrap().unwrap().counts;
+    let kept = whole.counters.accepted + whole.counters.suppressed;
+    assert_eq!(
+        (counts.total, counts.suppressed),
+        (kept, whole.counters.suppressed)
+    );
+    assert_eq!(store.leads(list.id).await.unwrap().len() as u64, kept);
 }

@@ -4,8 +4,9 @@
 //! that changes nothing, and a file that cannot be read failing without touching the list.
 
 use axum::body::Body;
-use gobi_domain::leads::model::ImportJob;
-use gobi_shared::events::{Envelope, LEAD_IMPORT_QUEUED, Publisher};
+use gobi_domain::leads::jobs;
+use gobi_domain::leads::model::LeadJob;
+use gobi_shared::events::Publisher;
 use gobi_tests::{Answer, TestApp, spawn_app, tokens};
 use http::{Request, StatusCode};
 use serde_json::json;
@@ -23,14 +24,7 @@ async fn new_list(app: &TestApp, tenant: &str) -> String {
 }
 
 async fn post_csv(app: &TestApp, path: &str, body: &[u8]) -> Answer {
-    app.send(
-        Request::post(path)
-            .header("authorization", format!("Bearer {}", tokens::admin()))
-            .header("content-type", "text/csv")
-            .body(Body::from(body.to_vec()))
-            .unwrap(),
-    )
-    .await
+    app.post_csv(path, &tokens::admin(), body).await
 }
 
 #[tokio::test]
@@ -91,16 +85,15 @@ async fn a_csv_body_is_imported_by_the_worker_with_a_safe_error_report() {
         app.sqs.clone(),
         app.config.lead_import_queue_url.clone().unwrap(),
     );
-    jobs.send(&Envelope::new(
-        LEAD_IMPORT_QUEUED,
-        app.clock.now(),
+    jobs::queue(
+        &jobs,
         tenant.parse().unwrap(),
-        None,
-        ImportJob {
-            list_id: list.parse().unwrap(),
+        LeadJob::Import {
+            list_id: Some(list.parse().unwrap()),
             import_id: import.parse().unwrap(),
         },
-    ))
+        app.clock.now(),
+    )
     .await
     .unwrap();
     assert_eq!(app.drain_lead_imports().await, 1);
@@ -124,20 +117,33 @@ async fn a_large_file_goes_to_its_upload_url_and_starts_when_it_is_there() {
     let tenant = app.new_tenant("Upload", "upload").await;
     let list = new_list(&app, &tenant).await;
     let base = format!("/api/tenants/{tenant}/lead-lists/{list}/imports");
+    let mut file = String::from("phone,first name,last name\n");
+    for i in 0..250 {
+        file.push_str(&format!("+1415555{:04},Lead,{i}\n", 3000 + i));
+    }
     let created = app
         .post(
             &base,
             &tokens::admin(),
-            json!({"sizeBytes": 1000, "onDuplicate": "update"}),
+            json!({"sizeBytes": file.len(), "onDuplicate": "update"}),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     assert_eq!(created.body["data"]["state"], "awaitingUpload");
+    assert_eq!(created.body["data"]["sizeBytes"], file.len());
     let import = created.body["data"]["id"].as_str().unwrap().to_owned();
     let url = created.body["data"]["uploadUrl"]
         .as_str()
         .unwrap()
         .to_owned();
+    // The length is signed, so S3 takes a body of exactly the declared size and no other.
+    let signed: String = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "X-Amz-SignedHeaders")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert!(signed.split(';').any(|h| h == "content-length"), "{signed}");
 
     let early = app
         .post(
@@ -151,10 +157,6 @@ async fn a_large_file_goes_to_its_upload_url_and_starts_when_it_is_there() {
         (StatusCode::CONFLICT, "IMPORT_NOT_UPLOADED")
     );
 
-    let mut file = String::from("phone,first name,last name\n");
-    for i in 0..250 {
-        file.push_str(&format!("+1415555{:04},Lead,{i}\n", 3000 + i));
-    }
     let put = reqwest::Client::new()
         .put(&url)
         .header("content-type", "text/csv")
@@ -184,6 +186,53 @@ async fn a_large_file_goes_to_its_upload_url_and_starts_when_it_is_there() {
         )
         .await;
     assert_eq!(lead.body["data"]["name"], "Lead 7");
+}
+
+#[tokio::test]
+async fn an_upload_of_another_size_than_declared_is_not_started() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Sizes", "sizes").await;
+    let list = new_list(&app, &tenant).await;
+    let base = format!("/api/tenants/{tenant}/lead-lists/{list}/imports");
+    for (size, code) in [(0, "VALIDATION_ERROR"), (104_857_601, "VALIDATION_ERROR")] {
+        let refused = app
+            .post(&base, &tokens::admin(), json!({"sizeBytes": size}))
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, code)
+        );
+    }
+    let created = app
+        .post(&base, &tokens::admin(), json!({"sizeBytes": 20}))
+        .await;
+    let import = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let url = created.body["data"]["uploadUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // moto does not check signatures, so a longer body lands; start refuses it.
+    let put = reqwest::Client::new()
+        .put(&url)
+        .header("content-type", "text/csv")
+        .body("phone\n+14155550100\n+14155550101\n")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let started = app
+        .post(
+            &format!("{base}/{import}/start"),
+            &tokens::admin(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (started.status, started.code()),
+        (StatusCode::CONFLICT, "IMPORT_SIZE_MISMATCH"),
+        "{}",
+        started.text
+    );
 }
 
 #[tokio::test]

@@ -1,12 +1,8 @@
 //! Lead lists, their leads and the do-not-call list through the API, and an opt-out heard on a
 //! call suppressing the caller at once.
 
-use chrono::Utc;
 use gobi_domain::calls::{Call, CallStatus, CallStore, Direction};
-use gobi_domain::leads::import::Options;
-use gobi_domain::leads::importer::{ImportSettings, import_file};
 use gobi_domain::leads::model::LeadList;
-use gobi_domain::leads::store::{LeadStore, OnDuplicate};
 use gobi_shared::ids::CallId;
 use gobi_tests::{TestApp, spawn_app, tokens};
 use http::StatusCode;
@@ -27,27 +23,15 @@ async fn list_with_leads(app: &TestApp, tenant: &str, rows: usize) -> String {
     for i in 0..rows {
         text.push_str(&format!("(415) 555-{:04},Lead {i}\n", 1000 + i));
     }
-    let store = LeadStore::new(app.dynamodb.clone(), &app.config.tables.leads);
-    let settings = ImportSettings {
-        on_duplicate: OnDuplicate::Skip,
-        dry_run: false,
-        now: Utc::now(),
-        max_batches: None,
-    };
-    let options = Options {
-        default_country: Some(phonenumber::country::Id::US),
-        ..Options::default()
-    };
-    import_file(
-        &store,
-        &list,
-        uuid::Uuid::now_v7(),
-        text.as_bytes(),
-        options,
-        settings,
-    )
-    .await
-    .unwrap();
+    let imported = app
+        .post_csv(
+            &format!("/api/tenants/{tenant}/lead-lists/{}/imports", list.id),
+            &tokens::admin(),
+            text.as_bytes(),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::CREATED, "{}", imported.text);
+    app.drain_lead_imports().await;
     list.id.to_string()
 }
 

@@ -121,6 +121,8 @@ pub struct Candidate {
     pub external_id: Option<String>,
     pub timezone: LeadTimezone,
     pub variables: BTreeMap<String, String>,
+    /// The row as written, for the error report when the store refuses it.
+    pub cells: Vec<String>,
 }
 
 /// One row of the file.
@@ -245,13 +247,15 @@ impl<R: Read> LeadRows<R> {
         if !self.seen.insert(e164.clone()) {
             return reject(Outcome::DuplicateInFile);
         }
+        let external_id = cell(self.columns.external_id).map(str::to_owned);
         Row::Lead(Candidate {
             line,
             e164,
             name,
-            external_id: cell(self.columns.external_id).map(str::to_owned),
+            external_id,
             timezone,
             variables,
+            cells,
         })
     }
 }

@@ -22,10 +22,82 @@ pub struct Progress {
 /// How a batch ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchCommit {
-    /// Written and counted: the import's progress now.
-    Committed(Progress),
+    /// Written and counted: the import's progress now, and the rows of the batch the store
+    /// refused (already there, suppressed), by line.
+    Committed {
+        progress: Progress,
+        refused: Vec<(u64, Outcome)>,
+    },
     /// An earlier delivery already committed it: nothing was written.
     AlreadyCommitted,
+}
+
+/// One batch of an import's rows: the candidates the reader accepted, the outcomes of the rows
+/// it refused (counted with the batch), and the batch's last line.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchRows<'a> {
+    pub candidates: &'a [Candidate],
+    pub rejected: &'a [Outcome],
+    pub through_line: u64,
+}
+
+impl BatchRows<'_> {
+    fn numbers(&self) -> Vec<&str> {
+        self.candidates.iter().map(|c| c.e164.as_str()).collect()
+    }
+
+    /// The import's counters with the reader's refusals of this batch counted.
+    fn counted_from(&self, from: &Progress) -> Counters {
+        let mut counters = from.counters;
+        for outcome in self.rejected {
+            counters.count(*outcome);
+        }
+        counters
+    }
+
+    fn check_size(&self) -> StoreResult<()> {
+        if self.candidates.len() > BATCH {
+            return Err(anyhow::anyhow!(
+                "a batch of {} rows is over {BATCH}",
+                self.candidates.len()
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// Where an import lives: beside its list, or beside the tenant's do-not-call list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportScope {
+    List(uuid::Uuid),
+    Suppressions(TenantId),
+}
+
+impl ImportScope {
+    pub(crate) fn pk(self) -> String {
+        match self {
+            Self::List(list) => keys::list(list),
+            Self::Suppressions(tenant) => keys::tenant(tenant),
+        }
+    }
+}
+
+/// A batch's transaction: the rows' writes, then the progress, then what else it keeps.
+struct BatchWrites {
+    writes: Vec<TransactWriteItem>,
+    /// The index of the progress update (its condition failing means "already committed").
+    progress_at: usize,
+    /// The index of the list's count update, when there is one (failing: the list is going).
+    counts_at: Option<usize>,
+}
+
+enum Submitted {
+    Written,
+    AlreadyCommitted,
+    ListGone,
+    /// A row written meanwhile (an API add): read again and redo the batch.
+    Raced,
 }
 
 impl LeadStore {
@@ -114,58 +186,80 @@ impl LeadStore {
             .collect()
     }
 
-    /// Where import `import` of `list` stands (`None` before its first batch).
-    pub async fn progress(&self, list: uuid::Uuid, import: uuid::Uuid) -> StoreResult<Progress> {
+    /// Where an import stands (`IMPORT_NOT_FOUND` when its record is gone: its list was
+    /// deleted).
+    pub async fn progress(&self, scope: ImportScope, import: uuid::Uuid) -> StoreResult<Progress> {
         let item = dynamo::read_item(
             &self.client,
             &self.table,
-            keys::list(list),
+            scope.pk(),
             keys::import(import),
             "reading an import's progress",
         )
-        .await?;
+        .await?
+        .ok_or_else(|| import_not_found(import))?;
+        let mut item = item;
         Ok(item
-            .and_then(|mut item| item.remove("progress"))
+            .remove("progress")
             .map(serde_dynamo::from_attribute_value::<_, Progress>)
             .transpose()
             .map_err(anyhow::Error::new)?
             .unwrap_or_default())
     }
 
-    /// Writes one batch of an import: its new leads (and, with `Update`, the changed ones), its
-    /// counts, and the import's progress, in one transaction that holds only while the progress
-    /// is still `from`. `rejected` are the rows the reader refused before this batch's last line,
-    /// counted with it. `through_line` is the batch's last line.
-    #[allow(clippy::too_many_arguments)]
+    /// The rows committed batches of an import refused in the store, by line (for the error
+    /// report of a run that resumes).
+    pub async fn refusals(
+        &self,
+        scope: ImportScope,
+        import: uuid::Uuid,
+    ) -> StoreResult<HashMap<u64, Outcome>> {
+        let items = dynamo::query_prefix(
+            &self.client,
+            &self.table,
+            scope.pk(),
+            keys::refusals_prefix(import),
+            "reading an import's refused rows",
+        )
+        .await?;
+        let mut refused = HashMap::new();
+        for mut item in items {
+            let rows: Vec<(u64, Outcome)> = item
+                .remove("refused")
+                .map(serde_dynamo::from_attribute_value)
+                .transpose()
+                .map_err(anyhow::Error::new)?
+                .unwrap_or_default();
+            refused.extend(rows);
+        }
+        Ok(refused)
+    }
+
+    /// Writes one batch of a lead import: its new leads (and, with `Update`, the changed ones),
+    /// its counts, the rows the store refused, and the import's progress, in one transaction that
+    /// holds only while the progress is still `from`.
     pub async fn commit_batch(
         &self,
         list: &LeadList,
         import: uuid::Uuid,
         from: &Progress,
-        candidates: &[Candidate],
-        rejected: &[Outcome],
-        through_line: u64,
+        rows: BatchRows<'_>,
         on_duplicate: OnDuplicate,
         dry_run: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<BatchCommit> {
-        if candidates.len() > BATCH {
-            return Err(
-                anyhow::anyhow!("a batch of {} leads is over {BATCH}", candidates.len()).into(),
-            );
-        }
+        rows.check_size()?;
+        let scope = ImportScope::List(list.id);
         let mut backoff = Backoff::default();
         loop {
-            let numbers: Vec<&str> = candidates.iter().map(|c| c.e164.as_str()).collect();
+            let numbers = rows.numbers();
             let suppressed = self.suppressed_among(list.tenant_id, &numbers).await?;
             let existing = self.existing_leads(list.id, &numbers).await?;
-            let mut counters = from.counters;
-            for outcome in rejected {
-                counters.count(*outcome);
-            }
+            let mut counters = rows.counted_from(from);
             let mut writes = Vec::new();
+            let mut refused = Vec::new();
             let mut counts = (0u64, 0u64, 0u64); // total, valid, suppressed
-            for candidate in candidates {
+            for candidate in rows.candidates {
                 let is_suppressed = suppressed.contains(&candidate.e164);
                 let known = existing.get(&candidate.e164);
                 let outcome = match (is_suppressed, known, on_duplicate) {
@@ -175,6 +269,9 @@ impl LeadStore {
                     (false, None, _) => Outcome::Accepted,
                 };
                 counters.count(outcome);
+                if outcome.rejects() {
+                    refused.push((candidate.line, outcome));
+                }
                 if dry_run {
                     continue;
                 }
@@ -216,55 +313,167 @@ impl LeadStore {
                 }
             }
             let progress = Progress {
-                committed_line: through_line,
+                committed_line: rows.through_line,
                 counters,
             };
-            writes.push(self.progress_update(list.id, import, from, &progress)?);
-            if counts.0 > 0 {
+            let counts = (counts.0 > 0).then(|| {
                 let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-                writes.push(
-                    self.count_update(
-                        list,
-                        (signed(counts.0), signed(counts.1), signed(counts.2)),
-                    )?,
-                );
-            }
-            let guard = writes.len() - 1 - usize::from(counts.0 > 0);
-            match dynamo::transact(&self.client, writes, Backoff::default()).await {
-                Ok(()) => return Ok(BatchCommit::Committed(progress)),
-                Err(e) => {
-                    let reasons = dynamo::cancellation_reasons(&e);
-                    if reasons
-                        .as_ref()
-                        .is_some_and(|r| dynamo::item_condition_failed(r, guard))
-                    {
-                        return Ok(BatchCommit::AlreadyCommitted);
-                    }
-                    // A lead written meanwhile (an API add): read again and redo the batch.
-                    if reasons.is_some() && backoff.wait().await {
-                        continue;
-                    }
-                    return Err(anyhow::Error::new(e)
-                        .context("committing an import batch")
-                        .into());
+                self.count_update(list, (signed(counts.0), signed(counts.1), signed(counts.2)))
+            });
+            let batch = self.batch_writes(
+                scope,
+                import,
+                from,
+                &progress,
+                &refused,
+                writes,
+                counts.transpose()?,
+            )?;
+            match self.submit(batch).await? {
+                Submitted::Written => return Ok(BatchCommit::Committed { progress, refused }),
+                Submitted::AlreadyCommitted => return Ok(BatchCommit::AlreadyCommitted),
+                Submitted::ListGone => return Err(list_not_found(list.id)),
+                Submitted::Raced if backoff.wait().await => {}
+                Submitted::Raced => {
+                    return Err(anyhow::anyhow!("an import batch kept racing other writes").into());
                 }
             }
         }
     }
 
+    /// Writes one batch of a do-not-call import: the numbers the list does not have yet, the
+    /// rows it already had (`alreadyInList`), and the import's progress, in one transaction that
+    /// holds only while the progress is still `from`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_suppressions(
+        &self,
+        tenant: TenantId,
+        import: uuid::Uuid,
+        from: &Progress,
+        rows: BatchRows<'_>,
+        reason: SuppressionReason,
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<BatchCommit> {
+        rows.check_size()?;
+        let scope = ImportScope::Suppressions(tenant);
+        let mut backoff = Backoff::default();
+        loop {
+            let already = self.suppressed_among(tenant, &rows.numbers()).await?;
+            let mut counters = rows.counted_from(from);
+            let mut writes = Vec::new();
+            let mut refused = Vec::new();
+            for candidate in rows.candidates {
+                if already.contains(&candidate.e164) {
+                    counters.count(Outcome::AlreadyInList);
+                    refused.push((candidate.line, Outcome::AlreadyInList));
+                    continue;
+                }
+                counters.count(Outcome::Accepted);
+                if dry_run {
+                    continue;
+                }
+                let item = SuppressionItem {
+                    pk: keys::tenant(tenant),
+                    sk: keys::suppression(&candidate.e164),
+                    suppression: Suppression {
+                        tenant_id: tenant,
+                        phone_number: candidate.e164.clone(),
+                        reason,
+                        source: format!("import:{import}"),
+                        created_at: now,
+                    },
+                };
+                writes.push(self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?);
+            }
+            let progress = Progress {
+                committed_line: rows.through_line,
+                counters,
+            };
+            let batch =
+                self.batch_writes(scope, import, from, &progress, &refused, writes, None)?;
+            match self.submit(batch).await? {
+                Submitted::Written => return Ok(BatchCommit::Committed { progress, refused }),
+                Submitted::AlreadyCommitted => return Ok(BatchCommit::AlreadyCommitted),
+                Submitted::ListGone => return Err(import_not_found(import)),
+                Submitted::Raced if backoff.wait().await => {}
+                Submitted::Raced => {
+                    return Err(anyhow::anyhow!("an import batch kept racing other writes").into());
+                }
+            }
+        }
+    }
+
+    /// A batch's transaction around the rows' `writes`.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_writes(
+        &self,
+        scope: ImportScope,
+        import: uuid::Uuid,
+        from: &Progress,
+        to: &Progress,
+        refused: &[(u64, Outcome)],
+        mut writes: Vec<TransactWriteItem>,
+        counts: Option<TransactWriteItem>,
+    ) -> anyhow::Result<BatchWrites> {
+        let progress_at = writes.len();
+        writes.push(self.progress_update(scope, import, from, to)?);
+        if !refused.is_empty() {
+            let mut item = dynamo::key(scope.pk(), keys::refusals(import, to.committed_line));
+            item.insert("refused".into(), serde_dynamo::to_attribute_value(refused)?);
+            writes.push(self.put(item, "attribute_not_exists(pk)")?);
+        }
+        let counts_at = counts.map(|update| {
+            writes.push(update);
+            writes.len() - 1
+        });
+        Ok(BatchWrites {
+            writes,
+            progress_at,
+            counts_at,
+        })
+    }
+
+    async fn submit(&self, batch: BatchWrites) -> StoreResult<Submitted> {
+        let BatchWrites {
+            writes,
+            progress_at,
+            counts_at,
+        } = batch;
+        match dynamo::transact(&self.client, writes, Backoff::default()).await {
+            Ok(()) => Ok(Submitted::Written),
+            Err(e) => match dynamo::cancellation_reasons(&e) {
+                Some(reasons) if dynamo::item_condition_failed(&reasons, progress_at) => {
+                    Ok(Submitted::AlreadyCommitted)
+                }
+                Some(reasons)
+                    if counts_at.is_some_and(|at| dynamo::item_condition_failed(&reasons, at)) =>
+                {
+                    Ok(Submitted::ListGone)
+                }
+                Some(_) => Ok(Submitted::Raced),
+                None => Err(anyhow::Error::new(e)
+                    .context("committing an import batch")
+                    .into()),
+            },
+        }
+    }
+
     pub(crate) fn progress_update(
         &self,
-        list: uuid::Uuid,
+        scope: ImportScope,
         import: uuid::Uuid,
         from: &Progress,
         to: &Progress,
     ) -> anyhow::Result<TransactWriteItem> {
+        // The import's record must be there: a list deleted meanwhile takes it away, and a
+        // batch must not bring a stray item back.
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::list(list), keys::import(import))))
+            .set_key(Some(dynamo::key(scope.pk(), keys::import(import))))
             .update_expression("SET progress = :to")
             .condition_expression(if from.committed_line == 0 {
-                "attribute_not_exists(progress) OR progress.committedLine = :from"
+                "attribute_exists(pk) AND (attribute_not_exists(progress) OR progress.committedLine = :from)"
             } else {
                 "progress.committedLine = :from"
             })
@@ -286,7 +495,7 @@ impl LeadStore {
                 keys::list(list.id),
             )))
             .update_expression("ADD #c.#t :total, #c.#v :valid, #c.#s :suppressed")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deletingAt)")
             .expression_attribute_names("#c", "counts")
             .expression_attribute_names("#t", "total")
             .expression_attribute_names("#v", "valid")

@@ -1,4 +1,6 @@
-//! Import records: one item per import beside its progress (`LIST#<list>` / `IMPORT#<id>`).
+//! Import records: one item per import beside its progress, in its list's partition
+//! (`LIST#<list>` / `IMPORT#<id>`) or, for do-not-call imports, the tenant's
+//! (`TENANT#<tenant>` / `IMPORT#<id>`).
 
 use super::*;
 use crate::leads::model::{ImportState, LeadImport};
@@ -24,7 +26,7 @@ fn state_value(state: ImportState) -> anyhow::Result<AttributeValue> {
 impl LeadStore {
     pub async fn create_import(&self, import: &LeadImport) -> StoreResult<()> {
         let item = ImportItem {
-            pk: keys::list(import.list_id),
+            pk: import.scope().pk(),
             sk: keys::import(import.id),
             import: import.clone(),
             progress: None,
@@ -43,13 +45,13 @@ impl LeadStore {
     /// The import, its counters as far as it has come.
     pub async fn import(
         &self,
-        list: uuid::Uuid,
+        scope: ImportScope,
         id: uuid::Uuid,
     ) -> StoreResult<Option<LeadImport>> {
         let item = dynamo::read_item(
             &self.client,
             &self.table,
-            keys::list(list),
+            scope.pk(),
             keys::import(id),
             "reading an import",
         )
@@ -68,7 +70,7 @@ impl LeadStore {
     /// Moves an import to `to` if it is in one of `from`: `false` when it was not.
     pub async fn move_import(
         &self,
-        list: uuid::Uuid,
+        scope: ImportScope,
         id: uuid::Uuid,
         from: &[ImportState],
         to: ImportState,
@@ -79,7 +81,7 @@ impl LeadStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::list(list), keys::import(id))))
+            .set_key(Some(dynamo::key(scope.pk(), keys::import(id))))
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":to", state_value(to)?)
             .expression_attribute_values(":now", dynamo::time(now)?);
