@@ -74,7 +74,11 @@ pub(crate) struct ListItem {
     #[serde(flatten)]
     pub(crate) list: LeadList,
     /// Set when the list's deletion began: it is gone for the API from then on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "deletingAt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) deleting_at: Option<DateTime<Utc>>,
 }
 
@@ -236,17 +240,42 @@ impl LeadStore {
         ))
     }
 
-    /// A list's leads in number order, a page at a time.
-    pub async fn leads_page(
+    /// A list's leads that `keep` accepts, in number order: pages are read until `limit` match
+    /// or `max_examined` leads were looked at, so a filtered page is full unless the list ends
+    /// or the bound is reached (then the cursor continues after the last lead examined).
+    pub async fn matching_leads(
         &self,
         list: uuid::Uuid,
         limit: u32,
         cursor: Option<&str>,
+        max_examined: usize,
+        keep: impl Fn(&Lead) -> bool,
     ) -> StoreResult<(Vec<Lead>, Option<String>)> {
-        let (items, next) = self
-            .page::<LeadItem>(keys::list(list), "LEAD#", limit, cursor)
-            .await?;
-        Ok((items.into_iter().map(|i| i.lead).collect(), next))
+        let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut found = Vec::new();
+        let mut examined = 0;
+        let mut cursor = cursor.map(str::to_owned);
+        loop {
+            let read =
+                u32::try_from(max_examined.saturating_sub(examined).clamp(1, 200)).unwrap_or(200);
+            let (page, next) = self
+                .page::<LeadItem>(keys::list(list), "LEAD#", read, cursor.as_deref())
+                .await?;
+            for item in page {
+                examined += 1;
+                let last = dynamo::cursor_of(&item.sk);
+                if keep(&item.lead) {
+                    found.push(item.lead);
+                }
+                if found.len() == wanted || examined >= max_examined {
+                    return Ok((found, Some(last)));
+                }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok((found, None)),
+            }
+        }
     }
 
     /// Replaces a list's own fields (not its counts), if it still has `updated_at` as read.

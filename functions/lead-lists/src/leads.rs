@@ -252,12 +252,16 @@ async fn delete_lead(
     Ok(Json(DataResponse::with_message(lead, "Lead removed")))
 }
 
+/// Leads one filtered page looks at, at most (bounded work per request).
+const MAX_EXAMINED_PER_PAGE: usize = 2_000;
+
 fn lead_not_found(id: &str) -> ApiError {
     ApiError::not_found("LEAD_NOT_FOUND", format!("Lead {id} not found"))
 }
 
 /// A list's leads in number order, cursor-paged; `state` and `search` (digits of the number, or
-/// text of the name) keep the matching leads of the page read.
+/// text of the name) filter them. A filtered page is read until it is full or 2,000 leads were
+/// looked at; then it may be short, and `nextCursor` goes on from there.
 #[utoipa::path(
     get,
     path = "/api/tenants/{id}/lead-lists/{listId}/leads",
@@ -280,10 +284,6 @@ async fn list_leads(
     let limit = p.check("limit", count_up_to(100, query.limit, 50));
     p.finish()?;
     let list = authorized_list(&state, &principal, id, list_id, Role::Viewer).await?;
-    let (leads, next_cursor) = state
-        .leads
-        .leads_page(list.id, limit.unwrap_or(50), query.cursor.as_deref())
-        .await?;
     let search = query
         .search
         .as_deref()
@@ -300,18 +300,27 @@ async fn list_leads(
         .filter(char::is_ascii_digit)
         .collect();
     let text = search.map(str::to_lowercase);
-    let data = leads
-        .into_iter()
-        .filter(|lead| query.state.is_none_or(|wanted| lead.state == wanted))
-        .filter(|lead| match &text {
-            None => true,
-            Some(_) if by_number => !digits.is_empty() && lead.phone_number.contains(&digits),
-            Some(text) => lead
-                .name
-                .as_deref()
-                .is_some_and(|name| name.to_lowercase().contains(text.as_str())),
-        })
-        .collect();
+    let keep = |lead: &Lead| {
+        query.state.is_none_or(|wanted| lead.state == wanted)
+            && match &text {
+                None => true,
+                Some(_) if by_number => !digits.is_empty() && lead.phone_number.contains(&digits),
+                Some(text) => lead
+                    .name
+                    .as_deref()
+                    .is_some_and(|name| name.to_lowercase().contains(text.as_str())),
+            }
+    };
+    let (data, next_cursor) = state
+        .leads
+        .matching_leads(
+            list.id,
+            limit.unwrap_or(50),
+            query.cursor.as_deref(),
+            MAX_EXAMINED_PER_PAGE,
+            keep,
+        )
+        .await?;
     Ok(Json(LeadsPage { data, next_cursor }))
 }
 

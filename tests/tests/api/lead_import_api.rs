@@ -280,3 +280,37 @@ async fn a_file_that_cannot_be_read_fails_and_leaves_the_list_alone() {
         .await;
     assert_eq!(unsupported.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn a_report_too_large_to_answer_inline_redirects_to_a_download_url() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Big report", "big-report").await;
+    let list = new_list(&app, &tenant).await;
+    let base = format!("/api/tenants/{tenant}/lead-lists/{list}/imports");
+    let created = post_csv(&app, &base, b"phone\nnot a number\n").await;
+    let import = created.body["data"]["id"].as_str().unwrap().to_owned();
+    app.drain_lead_imports().await;
+    // The worker's report, as large as a file of many rejected rows makes it.
+    let key = gobi_domain::leads::files::report_key(
+        tenant.parse().unwrap(),
+        Some(list.parse().unwrap()),
+        import.parse().unwrap(),
+    );
+    let big = "line,reason,phone\n".to_owned() + &"2,invalidNumber,x\n".repeat(330_000);
+    assert!(big.len() > 5 * 1024 * 1024);
+    gobi_domain::leads::files::ImportFiles::new(
+        app.s3.clone(),
+        app.config.imports_bucket.clone().unwrap(),
+    )
+    .put(&key, big.clone().into_bytes())
+    .await
+    .unwrap();
+    let answer = app
+        .get(&format!("{base}/{import}/errors"), &tokens::admin())
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text);
+    let location = answer.headers["location"].to_str().unwrap().to_owned();
+    let download = reqwest::get(&location).await.unwrap();
+    assert!(download.status().is_success());
+    assert_eq!(download.text().await.unwrap(), big);
+}

@@ -361,3 +361,51 @@ async fn one_lead_is_added_changed_and_removed_with_the_counts_kept() {
     let gone = app.get(&format!("{leads}/14155550302"), &operator).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_filtered_page_is_full_however_sparse_the_matches() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Sparse", "sparse").await;
+    let list = list_with_leads(&app, &tenant, 300).await;
+    let viewer = tokens::client_viewer(&tenant);
+    // "Lead 14" matches 14 and 140..149: eleven leads spread over the list's 300.
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let after = cursor
+            .as_ref()
+            .map(|c| format!("&cursor={c}"))
+            .unwrap_or_default();
+        let page = app
+            .get(
+                &format!(
+                    "/api/tenants/{tenant}/lead-lists/{list}/leads?search=Lead%2014&limit=4{after}"
+                ),
+                &viewer,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let names: Vec<String> = page.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap().to_owned())
+            .collect();
+        pages.push(names);
+        cursor = page.body["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(&sizes[..3], [4, 4, 3], "{pages:?}");
+    assert!(sizes[3..].iter().all(|n| *n == 0), "{pages:?}");
+    let mut all: Vec<String> = pages.concat();
+    all.sort();
+    let mut expected: Vec<String> = std::iter::once(14)
+        .chain(140..150)
+        .map(|i| format!("Lead {i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(all, expected);
+}
