@@ -17,7 +17,9 @@ use gobi_shared::ids::TenantId;
 
 use super::import::{Candidate, Counters, ErrorReport, FileError, LeadRows, Options, Outcome, Row};
 use super::model::{LeadList, SuppressionReason};
-use super::store::{BATCH, BatchCommit, BatchRows, ImportScope, LeadStore, OnDuplicate, Progress};
+use super::store::{
+    BATCH, BatchCommit, BatchRows, ImportScope, LeadStore, OnDuplicate, Progress, Writing,
+};
 use crate::error::{StoreError, StoreResult};
 
 /// Rows rejected at most per commit when no lead fills a batch, so progress keeps moving.
@@ -81,8 +83,10 @@ impl ImportTarget for ListTarget<'_> {
                 from,
                 rows,
                 self.on_duplicate,
-                self.dry_run,
-                self.now,
+                Writing {
+                    dry_run: self.dry_run,
+                    now: self.now,
+                },
             )
             .await
     }
@@ -120,8 +124,10 @@ impl ImportTarget for SuppressionTarget<'_> {
                 from,
                 rows,
                 self.reason,
-                self.dry_run,
-                self.now,
+                Writing {
+                    dry_run: self.dry_run,
+                    now: self.now,
+                },
             )
             .await
     }

@@ -28,7 +28,7 @@ mod imports;
 mod leads;
 mod suppressions;
 
-pub use batch::{BatchCommit, BatchRows, ImportScope, OnDuplicate, Progress};
+pub use batch::{BatchCommit, BatchRows, ImportScope, OnDuplicate, Progress, Writing};
 pub use deletion::{Deleted, list_in_use};
 pub use imports::import_not_found;
 

@@ -67,6 +67,14 @@ impl BatchRows<'_> {
     }
 }
 
+/// How an import writes: for real or as a dry run (counted, nothing written but its progress),
+/// and the time its rows carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Writing {
+    pub dry_run: bool,
+    pub now: DateTime<Utc>,
+}
+
 /// Where an import lives: beside its list, or beside the tenant's do-not-call list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportScope {
@@ -245,9 +253,9 @@ impl LeadStore {
         from: &Progress,
         rows: BatchRows<'_>,
         on_duplicate: OnDuplicate,
-        dry_run: bool,
-        now: DateTime<Utc>,
+        writing: Writing,
     ) -> StoreResult<BatchCommit> {
+        let Writing { dry_run, now } = writing;
         rows.check_size()?;
         let scope = ImportScope::List(list.id);
         let mut backoff = Backoff::default();
@@ -344,7 +352,6 @@ impl LeadStore {
     /// Writes one batch of a do-not-call import: the numbers the list does not have yet, the
     /// rows it already had (`alreadyInList`), and the import's progress, in one transaction that
     /// holds only while the progress is still `from`.
-    #[allow(clippy::too_many_arguments)]
     pub async fn commit_suppressions(
         &self,
         tenant: TenantId,
@@ -352,9 +359,9 @@ impl LeadStore {
         from: &Progress,
         rows: BatchRows<'_>,
         reason: SuppressionReason,
-        dry_run: bool,
-        now: DateTime<Utc>,
+        writing: Writing,
     ) -> StoreResult<BatchCommit> {
+        let Writing { dry_run, now } = writing;
         rows.check_size()?;
         let scope = ImportScope::Suppressions(tenant);
         let mut backoff = Backoff::default();
