@@ -350,6 +350,19 @@ impl TestApp {
         .await
     }
 
+    /// PUTs a file to an upload URL the API handed out (moto's S3 in tests), as a browser or
+    /// `curl -T` would; S3's status.
+    pub async fn upload(&self, url: &str, body: impl Into<String>) -> StatusCode {
+        reqwest::Client::new()
+            .put(url)
+            .header("content-type", "text/csv")
+            .body(body.into())
+            .send()
+            .await
+            .expect("putting a file to its upload URL")
+            .status()
+    }
+
     pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
         self.call(Method::PUT, path, Some(token), Some(body)).await
     }

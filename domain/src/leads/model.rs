@@ -205,6 +205,38 @@ pub struct LeadImport {
 }
 
 impl LeadImport {
+    /// A new import into `list` (or, without one, onto the do-not-call list): queued, nothing
+    /// counted, its file not yet placed; duplicates skipped.
+    pub fn new(
+        tenant_id: TenantId,
+        list_id: Option<uuid::Uuid>,
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7(),
+            tenant_id,
+            kind: if list_id.is_some() {
+                ImportKind::Leads
+            } else {
+                ImportKind::Suppressions
+            },
+            list_id,
+            reason: None,
+            default_country: None,
+            state: ImportState::Queued,
+            dry_run,
+            on_duplicate: crate::leads::store::OnDuplicate::Skip,
+            object_key: None,
+            size_bytes: None,
+            failure: None,
+            counters: Default::default(),
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+        }
+    }
+
     /// Where its record lives.
     pub fn scope(&self) -> crate::leads::store::ImportScope {
         use crate::leads::store::ImportScope;

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use gobi_domain::leads::files::{self, ImportFiles};
 use gobi_domain::leads::jobs;
-use gobi_domain::leads::model::{ImportKind, ImportState, LeadImport, LeadJob};
+use gobi_domain::leads::model::{ImportState, LeadImport, LeadJob};
 use gobi_domain::leads::store::{ImportScope, OnDuplicate, import_not_found};
 use gobi_shared::events::Publisher;
 use serde::de::DeserializeOwned;
@@ -274,24 +274,14 @@ async fn create_import(
             request.on_duplicate.or(query.on_duplicate),
         ),
     };
-    let now = state.clock.now();
     let import = LeadImport {
-        id: uuid::Uuid::now_v7(),
-        tenant_id: id,
-        kind: ImportKind::Leads,
-        list_id: Some(list.id),
-        reason: None,
-        default_country: None,
-        state: ImportState::Queued,
-        dry_run: dry_run.unwrap_or(false),
         on_duplicate: on_duplicate.unwrap_or(OnDuplicate::Skip),
-        object_key: None,
-        size_bytes: None,
-        failure: None,
-        counters: Default::default(),
-        created_at: now,
-        updated_at: now,
-        completed_at: None,
+        ..LeadImport::new(
+            id,
+            Some(list.id),
+            dry_run.unwrap_or(false),
+            state.clock.now(),
+        )
     };
     let created = begin(&state, import, upload).await?;
     Ok((StatusCode::CREATED, Json(DataResponse::new(created))))

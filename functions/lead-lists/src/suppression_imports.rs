@@ -8,8 +8,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use gobi_domain::leads::model::{ImportKind, ImportState, LeadImport, SuppressionReason};
-use gobi_domain::leads::store::{ImportScope, OnDuplicate, import_not_found};
+use gobi_domain::leads::model::{LeadImport, SuppressionReason};
+use gobi_domain::leads::store::{ImportScope, import_not_found};
 
 use super::*;
 use crate::imports::{
@@ -72,24 +72,10 @@ async fn create_suppression_import(
         .as_deref()
         .map(|raw| country(raw).map_err(|e| ApiError::validation("defaultCountry", e)))
         .transpose()?;
-    let now = state.clock.now();
     let import = LeadImport {
-        id: uuid::Uuid::now_v7(),
-        tenant_id: id,
-        kind: ImportKind::Suppressions,
-        list_id: None,
         reason: Some(reason.unwrap_or(SuppressionReason::Manual)),
         default_country,
-        state: ImportState::Queued,
-        dry_run: dry_run.unwrap_or(false),
-        on_duplicate: OnDuplicate::Skip,
-        object_key: None,
-        size_bytes: None,
-        failure: None,
-        counters: Default::default(),
-        created_at: now,
-        updated_at: now,
-        completed_at: None,
+        ..LeadImport::new(id, None, dry_run.unwrap_or(false), state.clock.now())
     };
     let created = begin(&state, import, upload).await?;
     Ok((StatusCode::CREATED, Json(DataResponse::new(created))))

@@ -6,8 +6,7 @@ use chrono::Utc;
 use gobi_domain::leads::import::{Counters, Options};
 use gobi_domain::leads::importer::{self, ImportError, ImportRun, ListTarget};
 use gobi_domain::leads::model::{
-    ImportKind, ImportState, LeadImport, LeadList, LeadState, ListCounts, Suppression,
-    SuppressionReason,
+    ImportState, LeadImport, LeadList, LeadState, ListCounts, Suppression, SuppressionReason,
 };
 use gobi_domain::leads::store::{BATCH, ImportScope, LeadStore, OnDuplicate};
 use gobi_shared::ids::TenantId;
@@ -77,21 +76,9 @@ async fn import_file(
         store
             .create_import(&LeadImport {
                 id: import,
-                tenant_id: list.tenant_id,
-                kind: ImportKind::Leads,
-                list_id: Some(list.id),
-                reason: None,
-                default_country: None,
                 state: ImportState::Importing,
-                dry_run: settings.dry_run,
                 on_duplicate: settings.on_duplicate,
-                object_key: None,
-                size_bytes: None,
-                failure: None,
-                counters: Counters::default(),
-                created_at: now,
-                updated_at: now,
-                completed_at: None,
+                ..LeadImport::new(list.tenant_id, Some(list.id), settings.dry_run, now)
             })
             .await?;
     }

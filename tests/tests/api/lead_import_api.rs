@@ -157,14 +157,7 @@ async fn a_large_file_goes_to_its_upload_url_and_starts_when_it_is_there() {
         (StatusCode::CONFLICT, "IMPORT_NOT_UPLOADED")
     );
 
-    let put = reqwest::Client::new()
-        .put(&url)
-        .header("content-type", "text/csv")
-        .body(file)
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "{:?}", put.text().await);
+    assert!(app.upload(&url, file).await.is_success());
 
     let started = app
         .post(
@@ -212,14 +205,11 @@ async fn an_upload_of_another_size_than_declared_is_not_started() {
         .unwrap()
         .to_owned();
     // moto does not check signatures, so a longer body lands; start refuses it.
-    let put = reqwest::Client::new()
-        .put(&url)
-        .header("content-type", "text/csv")
-        .body("phone\n+14155550100\n+14155550101\n")
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
+    assert!(
+        app.upload(&url, "phone\n+14155550100\n+14155550101\n")
+            .await
+            .is_success()
+    );
     let started = app
         .post(
             &format!("{base}/{import}/start"),

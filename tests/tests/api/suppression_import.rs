@@ -177,14 +177,7 @@ async fn a_large_do_not_call_file_goes_to_its_upload_url() {
         .as_str()
         .unwrap()
         .to_owned();
-    let put = reqwest::Client::new()
-        .put(&url)
-        .header("content-type", "text/csv")
-        .body(file)
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
+    assert!(app.upload(&url, file).await.is_success());
     let started = app
         .post(
             &format!("{base}/{import}/start"),

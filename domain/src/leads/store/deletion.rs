@@ -3,8 +3,6 @@
 //! items per message) and its own record removed last. A running campaign holds the list
 //! (`campaigns`, a string set on the list's record) and the mark is refused while it does.
 
-use aws_sdk_dynamodb::types::ReturnValue;
-
 use super::*;
 use crate::leads::model::LeadImport;
 
@@ -93,21 +91,14 @@ impl LeadStore {
         list: uuid::Uuid,
         campaign: uuid::Uuid,
     ) -> StoreResult<()> {
-        let written = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(keys::tenant(tenant), keys::list(list))))
-            .update_expression("ADD campaigns :c")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deletingAt)")
-            .expression_attribute_values(":c", AttributeValue::Ss(vec![campaign.to_string()]))
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(()),
-            Err(e) if dynamo::is_condition_failed(&e) => Err(list_not_found(list)),
-            Err(e) => Err(anyhow::Error::new(e).context("holding a lead list").into()),
-        }
+        self.change_holders(
+            tenant,
+            list,
+            campaign,
+            "ADD",
+            "attribute_not_exists(deletingAt)",
+        )
+        .await
     }
 
     /// The campaign lets go of the list (again: harmless).
@@ -117,22 +108,39 @@ impl LeadStore {
         list: uuid::Uuid,
         campaign: uuid::Uuid,
     ) -> StoreResult<()> {
+        match self
+            .change_holders(tenant, list, campaign, "DELETE", "attribute_exists(pk)")
+            .await
+        {
+            Err(StoreError::NotFound { .. }) => Ok(()),
+            done => done,
+        }
+    }
+
+    /// `ADD`s `campaign` to the list's holders or `DELETE`s it, while `condition` holds.
+    async fn change_holders(
+        &self,
+        tenant: TenantId,
+        list: uuid::Uuid,
+        campaign: uuid::Uuid,
+        action: &str,
+        condition: &str,
+    ) -> StoreResult<()> {
         let written = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(keys::tenant(tenant), keys::list(list))))
-            .update_expression("DELETE campaigns :c")
-            .condition_expression("attribute_exists(pk)")
+            .update_expression(format!("{action} campaigns :c"))
+            .condition_expression(format!("attribute_exists(pk) AND {condition}"))
             .expression_attribute_values(":c", AttributeValue::Ss(vec![campaign.to_string()]))
-            .return_values(ReturnValue::None)
             .send()
             .await;
         match written {
             Ok(_) => Ok(()),
-            Err(e) if dynamo::is_condition_failed(&e) => Ok(()),
+            Err(e) if dynamo::is_condition_failed(&e) => Err(list_not_found(list)),
             Err(e) => Err(anyhow::Error::new(e)
-                .context("releasing a lead list")
+                .context("changing who holds a lead list")
                 .into()),
         }
     }
