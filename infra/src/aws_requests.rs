@@ -252,8 +252,7 @@ pub fn sqs(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
 /// An S3 client that records its requests (path-style, as the local stack needs).
 pub fn s3(sdk: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(force_path_style)
+        gobi_domain::leads::files::s3_config(sdk, force_path_style)
             .interceptor(RecordAwsRequests)
             .build(),
     )

@@ -34,13 +34,21 @@ pub fn report_key(tenant: TenantId, list: Option<uuid::Uuid>, import: uuid::Uuid
     format!("reports/{tenant}/{}/{import}.csv", folder(list))
 }
 
-/// An S3 client as the configuration asks (path-style addressing for emulators).
+/// The S3 client's configuration: path-style addressing when asked (emulators), and checksums
+/// only where S3 requires them, so a file streamed from disk goes with a plain `Content-Length`
+/// instead of `aws-chunked` encoding with a trailing checksum (which moto's S3 never answers).
+pub fn s3_config(
+    sdk: &aws_config::SdkConfig,
+    force_path_style: bool,
+) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(force_path_style)
+        .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+}
+
+/// An S3 client as the configuration asks.
 pub fn s3_client(sdk: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(force_path_style)
-            .build(),
-    )
+    aws_sdk_s3::Client::from_conf(s3_config(sdk, force_path_style).build())
 }
 
 impl ImportFiles {

@@ -117,6 +117,16 @@ async fn main() -> anyhow::Result<()> {
     let bucket = provision::ensure_bucket(&s3, &format!("{prefix}-imports")).await?;
     config.imports_bucket = Some(bucket.clone());
     config.s3_force_path_style = true;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    config.lead_import_queue_url = Some(
+        provision::ensure_queue(
+            &sqs,
+            &template,
+            "LeadImportQueue",
+            &format!("{prefix}-lead-import"),
+        )
+        .await?,
+    );
 
     let store = LeadStore::new(dynamodb.clone(), &config.tables.leads);
     let tenant = TenantId::new();
@@ -199,11 +209,7 @@ async fn main() -> anyhow::Result<()> {
     ))?;
     let state = gobi_lead_import::WorkerState::new(
         &config,
-        gobi_lead_import::Clients {
-            dynamodb,
-            s3,
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-        },
+        gobi_lead_import::Clients { dynamodb, s3, sqs },
         gobi_shared::time::Clock::system(),
     )?;
 

@@ -304,3 +304,39 @@ async fn a_report_too_large_to_answer_inline_redirects_to_a_download_url() {
     assert!(download.status().is_success());
     assert_eq!(download.text().await.unwrap(), big);
 }
+
+#[tokio::test]
+async fn a_report_of_thousands_of_rows_is_streamed_to_the_bucket() {
+    let app = spawn_app().await;
+    let tenant = app.new_tenant("Many rejects", "many-rejects").await;
+    let list = new_list(&app, &tenant).await;
+    let base = format!("/api/tenants/{tenant}/lead-lists/{list}/imports");
+    let mut file = String::from("phone,note\n");
+    for i in 0..4000 {
+        file.push_str(&format!(
+            "not a number {i},a note long enough to make the report big\n"
+        ));
+    }
+    let created = post_csv(&app, &base, file.as_bytes()).await;
+    let import = created.body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.drain_lead_imports().await, 1);
+    let done = app.get(&format!("{base}/{import}"), &tokens::admin()).await;
+    assert_eq!(
+        done.body["data"]["state"], "completedWithErrors",
+        "{}",
+        done.text
+    );
+    let report = app
+        .get(&format!("{base}/{import}/errors"), &tokens::admin())
+        .await;
+    assert!(report.text.len() > 250_000);
+    assert_eq!(report.text.lines().count(), 4001);
+    assert!(
+        report
+            .text
+            .lines()
+            .nth(4000)
+            .unwrap()
+            .starts_with("4001,invalidNumber,")
+    );
+}
