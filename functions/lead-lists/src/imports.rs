@@ -264,8 +264,8 @@ async fn create_import(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<ImportCreated>>)> {
-    let request = received::<CreateImport>(&headers, body)?;
     let list = authorized_list(&state, &principal, id, list_id, Role::Operator).await?;
+    let request = received::<CreateImport>(&headers, body)?;
     let (upload, dry_run, on_duplicate) = match request {
         Received::Csv(body) => (Upload::Inline(body), query.dry_run, query.on_duplicate),
         Received::Json(request) => (

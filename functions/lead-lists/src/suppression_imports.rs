@@ -52,8 +52,8 @@ async fn create_suppression_import(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<DataResponse<ImportCreated>>)> {
-    let request = received::<CreateSuppressionImport>(&headers, body)?;
     authorized_tenant(&state.tenants, &principal, id, Role::Operator).await?;
+    let request = received::<CreateSuppressionImport>(&headers, body)?;
     let (upload, dry_run, reason, raw_country) = match request {
         Received::Csv(body) => (
             Upload::Inline(body),
