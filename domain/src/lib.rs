@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod calls;
+pub mod campaigns;
 pub mod error;
 pub mod integrations;
 pub mod leads;
