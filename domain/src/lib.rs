@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod error;
 pub mod integrations;
 pub mod leads;
+pub mod paging;
 pub mod phone_numbers;
 pub mod tenants;
 pub mod tools;

@@ -1,4 +1,7 @@
-//! Campaigns and the outbound dialer: when a lead may be called (`law`, `windows`).
+//! Campaigns and the outbound dialer: the campaign itself (`model`, `store`) and when a lead may
+//! be called (`law`, `windows`).
 
 pub mod law;
+pub mod model;
+pub mod store;
 pub mod windows;

@@ -213,31 +213,7 @@ impl LeadStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> StoreResult<(Vec<T>, Option<String>)> {
-        let start = cursor
-            .map(|c| dynamo::cursor_sort_key(c, prefix, 64).ok_or_else(StoreError::invalid_cursor))
-            .transpose()?;
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
-            .set_exclusive_start_key(start.map(|sk| dynamo::key(pk, sk)))
-            .limit(i32::try_from(limit).unwrap_or(100))
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading a page"))?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(dynamo::from_item::<T>)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok((
-            items,
-            dynamo::next_cursor(output.last_evaluated_key.as_ref()),
-        ))
+        crate::paging::page(&self.client, &self.table, pk, prefix, limit, cursor).await
     }
 
     /// A list's leads that `keep` accepts, in number order: pages are read until `limit` match

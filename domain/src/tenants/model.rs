@@ -36,6 +36,10 @@ pub struct Tenant {
     #[serde(default = "default_retention")]
     #[schema(example = 365)]
     pub retention_days: u32,
+    /// Live calls at once over all the tenant's campaigns, at most (default 10).
+    #[serde(default = "default_max_concurrent_calls")]
+    #[schema(example = 10)]
+    pub max_concurrent_calls: u32,
     /// A legal hold on the whole tenant: its call data does not expire and nothing is deleted.
     #[serde(default)]
     pub legal_hold: Option<LegalHold>,
@@ -149,6 +153,9 @@ pub struct CreateTenant {
     /// Days call data is kept, 1 to 3650 (default 365).
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
     pub retention_days: Option<serde_json::Number>,
+    /// Live calls at once over all campaigns, 1 to 1000 (default 10).
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub max_concurrent_calls: Option<serde_json::Number>,
 }
 
 /// `PUT /api/tenants/{id}`: only the fields sent change; `null` clears an optional field.
@@ -182,6 +189,9 @@ pub struct UpdateTenant {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = i64, required = false, minimum = 1, maximum = 3650)]
     pub retention_days: Option<Option<serde_json::Number>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = i64, required = false, minimum = 1, maximum = 1000)]
+    pub max_concurrent_calls: Option<Option<serde_json::Number>>,
 }
 
 /// An optional typed value: absent or null means none; anything sent must parse (send `null`,
@@ -201,9 +211,25 @@ fn max_users(raw: &serde_json::Number) -> Result<u32, String> {
         .ok_or_else(|| format!("must be a whole number between 1 and {MAX_USERS_LIMIT}"))
 }
 
+/// Live calls at once a tenant may have, unless it says otherwise.
+pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 10;
+const MAX_CONCURRENT_CALLS_LIMIT: u32 = 1000;
+
+fn default_max_concurrent_calls() -> u32 {
+    DEFAULT_MAX_CONCURRENT_CALLS
+}
+
+fn max_concurrent_calls(raw: &serde_json::Number) -> Result<u32, String> {
+    whole_from(raw)
+        .ok()
+        .filter(|n| (1..=MAX_CONCURRENT_CALLS_LIMIT).contains(n))
+        .ok_or_else(|| format!("must be a whole number between 1 and {MAX_CONCURRENT_CALLS_LIMIT}"))
+}
+
 /// A new tenant's validated fields.
 pub struct NewTenant {
     pub retention_days: u32,
+    pub max_concurrent_calls: u32,
     pub name: String,
     pub domain: Domain,
     pub description: Option<String>,
@@ -227,6 +253,7 @@ impl NewTenant {
             address: self.address,
             max_users: self.max_users,
             retention_days: self.retention_days,
+            max_concurrent_calls: self.max_concurrent_calls,
             legal_hold: None,
             hold_job: None,
             created_at: now,
@@ -248,6 +275,7 @@ impl CreateTenant {
             address: None,
             max_users: None,
             retention_days: None,
+            max_concurrent_calls: None,
         }
     }
 
@@ -285,9 +313,17 @@ impl CreateTenant {
                 .map(max_users)
                 .unwrap_or(Ok(DEFAULT_MAX_USERS)),
         );
+        let max_calls = p.check(
+            "maxConcurrentCalls",
+            self.max_concurrent_calls
+                .as_ref()
+                .map(max_concurrent_calls)
+                .unwrap_or(Ok(DEFAULT_MAX_CONCURRENT_CALLS)),
+        );
         p.finish()?;
         Ok(NewTenant {
             retention_days: retention_days.expect("checked"),
+            max_concurrent_calls: max_calls.expect("checked"),
             name: name.expect("checked"),
             domain: domain.expect("checked"),
             description: description.expect("checked"),
@@ -312,6 +348,7 @@ pub struct TenantChanges {
     address: Option<Option<String>>,
     max_users: Option<u32>,
     retention_days: Option<u32>,
+    max_concurrent_calls: Option<u32>,
 }
 
 fn required<T>(value: Option<T>) -> Result<T, String> {
@@ -355,6 +392,12 @@ impl UpdateTenant {
             retention_days: self
                 .retention_days
                 .and_then(|v| p.check("retentionDays", required(v).and_then(|n| retention(&n)))),
+            max_concurrent_calls: self.max_concurrent_calls.and_then(|v| {
+                p.check(
+                    "maxConcurrentCalls",
+                    required(v).and_then(|n| max_concurrent_calls(&n)),
+                )
+            }),
         };
         p.finish()?;
         Ok(changes)
@@ -383,6 +426,7 @@ impl TenantChanges {
         set(&mut next.address, &self.address);
         set(&mut next.max_users, &self.max_users);
         set(&mut next.retention_days, &self.retention_days);
+        set(&mut next.max_concurrent_calls, &self.max_concurrent_calls);
         if next != *tenant {
             next.updated_at = now;
         }

@@ -1,0 +1,201 @@
+//! The campaigns table: a tenant's campaigns (`TENANT#<tenant>` / `CAMPAIGN#<id>`). Changes are
+//! conditional on the campaign as read (`updatedAt`) or on its state, never read-then-write.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use gobi_shared::dynamo;
+use gobi_shared::ids::TenantId;
+use serde::{Deserialize, Serialize};
+
+use super::model::{Campaign, CampaignState, PauseReason};
+use crate::error::{StoreError, StoreResult};
+
+/// Key formats of the campaigns table.
+pub mod keys {
+    use gobi_shared::ids::TenantId;
+
+    pub fn tenant(id: TenantId) -> String {
+        format!("TENANT#{id}")
+    }
+
+    pub fn campaign(id: uuid::Uuid) -> String {
+        format!("CAMPAIGN#{id}")
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CampaignItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    campaign: Campaign,
+}
+
+pub fn campaign_not_found(id: uuid::Uuid) -> StoreError {
+    StoreError::not_found("CAMPAIGN_NOT_FOUND", format!("Campaign {id} not found"))
+}
+
+fn state_value(state: CampaignState) -> anyhow::Result<AttributeValue> {
+    Ok(serde_dynamo::to_attribute_value(state)?)
+}
+
+#[derive(Clone, Debug)]
+pub struct CampaignStore {
+    client: Client,
+    table: String,
+}
+
+impl CampaignStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn item(campaign: &Campaign) -> anyhow::Result<std::collections::HashMap<String, AttributeValue>> {
+        dynamo::to_item(&CampaignItem {
+            pk: keys::tenant(campaign.tenant_id),
+            sk: keys::campaign(campaign.id),
+            campaign: campaign.clone(),
+        })
+    }
+
+    pub async fn create(&self, campaign: &Campaign) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(campaign)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("creating a campaign"))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, tenant: TenantId, id: uuid::Uuid) -> StoreResult<Option<Campaign>> {
+        let item = dynamo::read_item(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant),
+            keys::campaign(id),
+            "reading a campaign",
+        )
+        .await?;
+        Ok(item
+            .map(dynamo::from_item::<CampaignItem>)
+            .transpose()?
+            .map(|i| i.campaign))
+    }
+
+    /// A tenant's campaigns in creation order (ids are time-ordered), a page at a time.
+    pub async fn page(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> StoreResult<(Vec<Campaign>, Option<String>)> {
+        let (items, next) = crate::paging::page::<CampaignItem>(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant),
+            "CAMPAIGN#",
+            limit,
+            cursor,
+        )
+        .await?;
+        Ok((items.into_iter().map(|i| i.campaign).collect(), next))
+    }
+
+    /// Replaces the campaign's settings, if it is still as read and still editable.
+    pub async fn save(&self, campaign: &Campaign, read_at: DateTime<Utc>) -> StoreResult<()> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(campaign)?))
+            .condition_expression("updatedAt = :read AND (#state = :draft OR #state = :paused)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":read", dynamo::time(read_at)?)
+            .expression_attribute_values(":draft", state_value(CampaignState::Draft)?)
+            .expression_attribute_values(":paused", state_value(CampaignState::Paused)?)
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(e) if dynamo::is_condition_failed(&e) => Err(StoreError::concurrent(
+                "The campaign changed meanwhile; read it again and retry",
+            )),
+            Err(e) => Err(anyhow::Error::new(e).context("saving a campaign").into()),
+        }
+    }
+
+    /// Moves a campaign from one of `from` to `to`: `false` when it was in none of them.
+    pub async fn transition(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        from: &[CampaignState],
+        to: CampaignState,
+        pause_reason: Option<PauseReason>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(keys::tenant(tenant), keys::campaign(id))))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":to", state_value(to)?)
+            .expression_attribute_values(":now", dynamo::time(now)?)
+            .expression_attribute_values(
+                ":reason",
+                pause_reason.map_or(Ok(AttributeValue::Null(true)), |r| {
+                    serde_dynamo::to_attribute_value(r).map_err(anyhow::Error::new)
+                })?,
+            );
+        let mut allowed = Vec::new();
+        for (i, state) in from.iter().enumerate() {
+            let name = format!(":from{i}");
+            update = update.expression_attribute_values(&name, state_value(*state)?);
+            allowed.push(format!("#state = {name}"));
+        }
+        let mut set = String::from("SET #state = :to, pauseReason = :reason, updatedAt = :now");
+        if matches!(to, CampaignState::Scheduled | CampaignState::Running) {
+            set.push_str(", startedAt = if_not_exists(startedAt, :now)");
+        }
+        if to.finished() {
+            set.push_str(", finishedAt = :now");
+        }
+        let written = update
+            .update_expression(set)
+            .condition_expression(format!("attribute_exists(pk) AND ({})", allowed.join(" OR ")))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(anyhow::Error::new(e).context("changing a campaign's state").into()),
+        }
+    }
+
+    /// Removes a draft campaign (`false` when it is not a draft, or gone).
+    pub async fn delete_draft(&self, tenant: TenantId, id: uuid::Uuid) -> StoreResult<bool> {
+        let written = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(keys::tenant(tenant), keys::campaign(id))))
+            .condition_expression("#state = :draft")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":draft", state_value(CampaignState::Draft)?)
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(anyhow::Error::new(e).context("deleting a campaign").into()),
+        }
+    }
+}
