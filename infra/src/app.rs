@@ -78,11 +78,18 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         verifier.clone(),
         clock.clone(),
     ));
+    let campaigns = gobi_campaigns::router(gobi_campaigns::CampaignsState::new(
+        config,
+        clients.dynamodb.clone(),
+        verifier.clone(),
+        clock.clone(),
+    ));
     // Each function's routes run as that function, so its AWS requests are checked against its
     // own policy (`aws_requests`).
     Ok(scoped("SystemFunction", system)
         .merge(scoped("ClientFunction", client))
         .merge(scoped("LeadListsFunction", lead_lists))
+        .merge(scoped("CampaignsFunction", campaigns))
         .merge(scoped("AutomationFunction", automation))
         .merge(scoped("AuthFunction", auth))
         .merge(scoped("TenantsFunction", tenants))

@@ -26,6 +26,7 @@ pub fn document() -> OpenApi {
         gobi_automation::openapi(),
         gobi_client::openapi(),
         gobi_lead_lists::openapi(),
+        gobi_campaigns::openapi(),
         gobi_tenants::openapi(),
     ])
 }

@@ -69,6 +69,8 @@ pub struct Tables {
     pub idempotency: String,
     /// Lead lists, their leads (one per E.164 per list), imports and the do-not-call list.
     pub leads: String,
+    /// Campaigns.
+    pub campaigns: String,
 }
 
 impl Tables {
@@ -83,6 +85,7 @@ impl Tables {
             ("ToolsTable", self.tools.as_str()),
             ("IdempotencyTable", self.idempotency.as_str()),
             ("LeadsTable", self.leads.as_str()),
+            ("CampaignsTable", self.campaigns.as_str()),
         ]
     }
 }
@@ -339,6 +342,8 @@ impl Config {
             idempotency: get("IDEMPOTENCY_TABLE")
                 .unwrap_or_else(|| format!("{table_prefix}-idempotency")),
             leads: get("LEADS_TABLE").unwrap_or_else(|| format!("{table_prefix}-leads")),
+            campaigns: get("CAMPAIGNS_TABLE")
+                .unwrap_or_else(|| format!("{table_prefix}-campaigns")),
             phone_numbers: get("PHONE_NUMBERS_TABLE")
                 .unwrap_or_else(|| format!("{table_prefix}-phone-numbers")),
         };

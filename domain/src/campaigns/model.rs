@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use gobi_shared::ids::{AgentId, E164, TenantId};
+use gobi_shared::ids::{AgentId, AgentVersionId, E164, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -147,7 +147,7 @@ pub struct Campaign {
     pub purpose: Purpose,
     pub agent_id: AgentId,
     /// A pinned version; else the agent's active version when each call is placed.
-    pub agent_version_id: Option<uuid::Uuid>,
+    pub agent_version_id: Option<AgentVersionId>,
     pub lead_list_ids: Vec<uuid::Uuid>,
     /// The tenant's own numbers the calls come from, in turn.
     #[schema(value_type = Vec<String>)]
@@ -159,6 +159,10 @@ pub struct Campaign {
     /// Merged under each lead's own variables.
     pub variables: BTreeMap<String, String>,
     pub circuit_breaker: Option<CircuitBreaker>,
+    /// Marketing campaigns: leads without written consent are skipped (`noConsent`) rather
+    /// than keeping the campaign from starting (set by `start`).
+    #[serde(default)]
+    pub skip_without_consent: bool,
     pub state: CampaignState,
     pub pause_reason: Option<PauseReason>,
     pub created_at: DateTime<Utc>,

@@ -54,7 +54,9 @@ impl CampaignStore {
         }
     }
 
-    fn item(campaign: &Campaign) -> anyhow::Result<std::collections::HashMap<String, AttributeValue>> {
+    fn item(
+        campaign: &Campaign,
+    ) -> anyhow::Result<std::collections::HashMap<String, AttributeValue>> {
         dynamo::to_item(&CampaignItem {
             pk: keys::tenant(campaign.tenant_id),
             sk: keys::campaign(campaign.id),
@@ -162,21 +164,28 @@ impl CampaignStore {
             allowed.push(format!("#state = {name}"));
         }
         let mut set = String::from("SET #state = :to, pauseReason = :reason, updatedAt = :now");
-        if matches!(to, CampaignState::Scheduled | CampaignState::Running) {
-            set.push_str(", startedAt = if_not_exists(startedAt, :now)");
+        // Started once: from a draft (absent fields are stored as NULL, so `if_not_exists`
+        // would not do).
+        if from == [CampaignState::Draft] && !to.finished() {
+            set.push_str(", startedAt = :now");
         }
         if to.finished() {
             set.push_str(", finishedAt = :now");
         }
         let written = update
             .update_expression(set)
-            .condition_expression(format!("attribute_exists(pk) AND ({})", allowed.join(" OR ")))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND ({})",
+                allowed.join(" OR ")
+            ))
             .send()
             .await;
         match written {
             Ok(_) => Ok(true),
             Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(anyhow::Error::new(e).context("changing a campaign's state").into()),
+            Err(e) => Err(anyhow::Error::new(e)
+                .context("changing a campaign's state")
+                .into()),
         }
     }
 

@@ -83,6 +83,9 @@ struct Case {
     query: String,
     body: Option<Value>,
     destructive: bool,
+    /// A path parameter filled from another of A's objects than the one its name gives
+    /// (`(parameter, world key)`): a draft to delete while the other is started.
+    other_object: Option<(&'static str, &'static str)>,
 }
 
 fn case(method: Method, template: &'static str, query: &str, body: Option<Value>) -> Case {
@@ -92,7 +95,13 @@ fn case(method: Method, template: &'static str, query: &str, body: Option<Value>
         query: query.to_owned(),
         body,
         destructive: false,
+        other_object: None,
     }
+}
+
+fn on(mut c: Case, parameter: &'static str, world_key: &'static str) -> Case {
+    c.other_object = Some((parameter, world_key));
+    c
 }
 
 fn last(mut c: Case) -> Case {
@@ -405,6 +414,62 @@ fn cases(w: &World) -> Vec<Case> {
             "",
             None,
         )),
+        case(M::GET, "/api/tenants/{id}/campaigns", "", None),
+        case(
+            M::POST,
+            "/api/tenants/{id}/campaigns",
+            "",
+            Some(
+                json!({"name": "B's try", "agentId": agent, "schedule": {"windows": [{"days": ["mon"], "start": "09:00", "end": "17:00"}], "timezone": "America/New_York"}, "direction": "inbound"}),
+            ),
+        ),
+        case(M::GET, "/api/tenants/{id}/campaigns/{campaignId}", "", None),
+        case(
+            M::PUT,
+            "/api/tenants/{id}/campaigns/{campaignId}",
+            "",
+            Some(json!({"name": "changed"})),
+        ),
+        case(
+            M::POST,
+            "/api/tenants/{id}/campaigns/{campaignId}/duplicate",
+            "",
+            None,
+        ),
+        last(case(
+            M::POST,
+            "/api/tenants/{id}/campaigns/{campaignId}/start",
+            "",
+            None,
+        )),
+        last(case(
+            M::POST,
+            "/api/tenants/{id}/campaigns/{campaignId}/pause",
+            "",
+            None,
+        )),
+        last(case(
+            M::POST,
+            "/api/tenants/{id}/campaigns/{campaignId}/resume",
+            "",
+            None,
+        )),
+        last(case(
+            M::POST,
+            "/api/tenants/{id}/campaigns/{campaignId}/cancel",
+            "",
+            None,
+        )),
+        last(on(
+            case(
+                M::DELETE,
+                "/api/tenants/{id}/campaigns/{campaignId}",
+                "",
+                None,
+            ),
+            "campaignId",
+            "draftCampaignId",
+        )),
         case(M::GET, "/client/calls", &tenant_q, None),
         case(M::GET, "/client/calls/{callId}", &tenant_q, None),
         case(M::GET, "/client/calls/{callId}/transcript", &tenant_q, None),
@@ -463,7 +528,11 @@ fn cases(w: &World) -> Vec<Case> {
 }
 
 async fn send(w: &World, c: &Case, token: &str) -> gobi_tests::Answer {
-    let mut uri = w.fill(c.template);
+    let template = match c.other_object {
+        Some((parameter, key)) => c.template.replace(&format!("{{{parameter}}}"), &w.ids[key]),
+        None => c.template.to_owned(),
+    };
+    let mut uri = w.fill(&template);
     if !c.query.is_empty() {
         uri = format!("{uri}?{}", c.query);
     }
@@ -690,7 +759,38 @@ async fn world() -> (World, FakeN8n) {
         .unwrap()
         .to_owned();
     app.drain_lead_imports().await;
+    let campaign_body = json!({
+        "name": "A's campaign", "agentId": agent, "leadListIds": [list_id], "callerIds": [NUMBER],
+        "schedule": {"windows": [{"days": ["mon"], "start": "09:00", "end": "17:00"}], "timezone": "America/New_York"},
+        "pacing": {"maxConcurrency": 1, "maxCallsPerSecond": 1}
+    });
+    let campaign = ok(
+        &app.post(
+            &format!("/api/tenants/{tenant}/campaigns"),
+            &admin,
+            campaign_body.clone(),
+        )
+        .await,
+        "campaign",
+    )["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let draft_campaign = ok(
+        &app.post(
+            &format!("/api/tenants/{tenant}/campaigns"),
+            &admin,
+            campaign_body,
+        )
+        .await,
+        "draft campaign",
+    )["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let ids = BTreeMap::from([
+        ("campaignId", campaign),
+        ("draftCampaignId", draft_campaign),
         ("id", tenant.clone()),
         ("importId", import),
         ("suppressionImportId", dnc_import),
@@ -741,6 +841,7 @@ async fn snapshot(w: &World) -> Vec<Value> {
         w.fill("/api/tenants/{id}/lead-lists/{listId}"),
         w.fill("/api/tenants/{id}/lead-lists/{listId}/leads"),
         format!("/api/tenants/{t}/suppressions"),
+        w.fill("/api/tenants/{id}/campaigns/{campaignId}"),
     ] {
         let answer = w.app.get(&path, &admin).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);

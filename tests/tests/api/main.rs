@@ -5,6 +5,7 @@ mod auth;
 mod automation;
 mod bola;
 mod call_records;
+mod campaigns;
 mod crate_graph;
 mod dev_server;
 mod idempotency;

@@ -29,6 +29,7 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
         ("gobi-automation", documented(&gobi_automation::openapi())),
         ("gobi-client", documented(&gobi_client::openapi())),
         ("gobi-lead-lists", documented(&gobi_lead_lists::openapi())),
+        ("gobi-campaigns", documented(&gobi_campaigns::openapi())),
         ("gobi-runtime", documented(&gobi_runtime::openapi())),
         // Triggered by EventBridge, SQS, or served on a Function URL: no HTTP API routes.
         ("gobi-scheduler", BTreeSet::new()),

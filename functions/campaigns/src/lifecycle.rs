@@ -1,0 +1,237 @@
+//! A campaign's life: `start` (draft → scheduled or running, holding its lead lists), `pause`,
+//! `resume`, `cancel` (calls in flight finish; the lists are let go). Each move is a conditional
+//! write on the state it leaves, so a repeated or concurrent request moves it once.
+
+use gobi_domain::campaigns::model::{CampaignState, PauseReason};
+
+use super::*;
+
+pub(crate) fn routes() -> OpenApiRouter<CampaignsState> {
+    OpenApiRouter::default()
+        .routes(routes!(start_campaign))
+        .routes(routes!(pause_campaign))
+        .routes(routes!(resume_campaign))
+        .routes(routes!(cancel_campaign))
+}
+
+fn wrong_state(action: &str, campaign: &Campaign) -> ApiError {
+    ApiError::conflict(
+        "CAMPAIGN_STATE_CONFLICT",
+        format!("A {:?} campaign cannot {action}", campaign.state),
+    )
+}
+
+/// Moves the campaign, then answers it as it now is.
+async fn moved(
+    state: &CampaignsState,
+    campaign: &Campaign,
+    from: &[CampaignState],
+    to: CampaignState,
+    reason: Option<PauseReason>,
+    action: &str,
+) -> ApiResult<Campaign> {
+    let now = state.clock.now();
+    if !state
+        .campaigns
+        .transition(campaign.tenant_id, campaign.id, from, to, reason, now)
+        .await?
+    {
+        return Err(wrong_state(action, campaign));
+    }
+    tracing::info!(tenant_id = %campaign.tenant_id, campaign_id = %campaign.id, to = ?to, "campaign {action}");
+    state
+        .campaigns
+        .get(campaign.tenant_id, campaign.id)
+        .await?
+        .ok_or_else(|| campaign_not_found(campaign.id).into())
+}
+
+/// Lets go of the campaign's lists (a list already deleted has nothing to let go).
+async fn release_lists(state: &CampaignsState, campaign: &Campaign) -> ApiResult<()> {
+    for list in &campaign.lead_list_ids {
+        state
+            .leads
+            .release_list(campaign.tenant_id, *list, campaign.id)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Start a draft: it runs now, or is scheduled for its `startAt`. Its agent, lists and caller
+/// ids are checked again, and its lists are held (not deletable) until it finishes.
+#[utoipa::path(
+    post,
+    path = "/api/tenants/{id}/campaigns/{campaignId}/start",
+    tag = "Campaigns",
+    params(("id" = TenantId, Path, description = "Tenant id"), ("campaignId" = uuid::Uuid, Path, description = "Campaign id"), StartQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Running or scheduled", body = DataResponse<Campaign>),
+        (status = 400, description = "VALIDATION_ERROR: what it names is no longer the tenant's", body = ErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND, CAMPAIGN_NOT_FOUND or LEAD_LIST_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CAMPAIGN_STATE_CONFLICT: not a draft", body = ErrorBody),
+    )
+)]
+async fn start_campaign(
+    principal: Principal,
+    State(state): State<CampaignsState>,
+    ApiPath((id, campaign_id)): ApiPath<(TenantId, uuid::Uuid)>,
+    ApiQuery(options): ApiQuery<StartQuery>,
+) -> ApiResult<Json<DataResponse<Campaign>>> {
+    let (tenant, mut campaign) =
+        authorized_campaign(&state, &principal, id, campaign_id, Role::Operator).await?;
+    if campaign.state != CampaignState::Draft {
+        return Err(wrong_state("start", &campaign));
+    }
+    check_references(state.references(), &tenant, &campaign).await?;
+    if options.skip_without_consent != campaign.skip_without_consent {
+        let read_at = campaign.updated_at;
+        campaign.skip_without_consent = options.skip_without_consent;
+        campaign.updated_at = state
+            .clock
+            .now()
+            .max(read_at + chrono::Duration::milliseconds(1));
+        state.campaigns.save(&campaign, read_at).await?;
+    }
+    for (held, list) in campaign.lead_list_ids.iter().enumerate() {
+        if let Err(e) = state.leads.hold_list(id, *list, campaign.id).await {
+            for earlier in &campaign.lead_list_ids[..held] {
+                state.leads.release_list(id, *earlier, campaign.id).await?;
+            }
+            return Err(e.into());
+        }
+    }
+    let now = state.clock.now();
+    let to = if campaign.schedule.start_at.is_some_and(|at| at > now) {
+        CampaignState::Scheduled
+    } else {
+        CampaignState::Running
+    };
+    // A concurrent start holds the same lists (a hold is a set member): nothing to undo.
+    let started = moved(
+        &state,
+        &campaign,
+        &[CampaignState::Draft],
+        to,
+        None,
+        "start",
+    )
+    .await?;
+    Ok(Json(DataResponse::with_message(
+        started,
+        "Campaign started",
+    )))
+}
+
+/// Pause a running or scheduled campaign: no new calls; calls in flight finish.
+#[utoipa::path(
+    post,
+    path = "/api/tenants/{id}/campaigns/{campaignId}/pause",
+    tag = "Campaigns",
+    params(("id" = TenantId, Path, description = "Tenant id"), ("campaignId" = uuid::Uuid, Path, description = "Campaign id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Paused (`pauseReason: manual`)", body = DataResponse<Campaign>),
+        (status = 404, description = "TENANT_NOT_FOUND or CAMPAIGN_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CAMPAIGN_STATE_CONFLICT", body = ErrorBody),
+    )
+)]
+async fn pause_campaign(
+    principal: Principal,
+    State(state): State<CampaignsState>,
+    ApiPath((id, campaign_id)): ApiPath<(TenantId, uuid::Uuid)>,
+) -> ApiResult<Json<DataResponse<Campaign>>> {
+    let (_, campaign) =
+        authorized_campaign(&state, &principal, id, campaign_id, Role::Operator).await?;
+    let paused = moved(
+        &state,
+        &campaign,
+        &[CampaignState::Running, CampaignState::Scheduled],
+        CampaignState::Paused,
+        Some(PauseReason::Manual),
+        "pause",
+    )
+    .await?;
+    Ok(Json(DataResponse::with_message(paused, "Campaign paused")))
+}
+
+/// Resume a paused campaign.
+#[utoipa::path(
+    post,
+    path = "/api/tenants/{id}/campaigns/{campaignId}/resume",
+    tag = "Campaigns",
+    params(("id" = TenantId, Path, description = "Tenant id"), ("campaignId" = uuid::Uuid, Path, description = "Campaign id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Running again", body = DataResponse<Campaign>),
+        (status = 400, description = "VALIDATION_ERROR: what it names is no longer the tenant's", body = ErrorBody),
+        (status = 404, description = "TENANT_NOT_FOUND or CAMPAIGN_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CAMPAIGN_STATE_CONFLICT: not paused", body = ErrorBody),
+    )
+)]
+async fn resume_campaign(
+    principal: Principal,
+    State(state): State<CampaignsState>,
+    ApiPath((id, campaign_id)): ApiPath<(TenantId, uuid::Uuid)>,
+) -> ApiResult<Json<DataResponse<Campaign>>> {
+    let (tenant, campaign) =
+        authorized_campaign(&state, &principal, id, campaign_id, Role::Operator).await?;
+    if campaign.state != CampaignState::Paused {
+        return Err(wrong_state("resume", &campaign));
+    }
+    check_references(state.references(), &tenant, &campaign).await?;
+    let resumed = moved(
+        &state,
+        &campaign,
+        &[CampaignState::Paused],
+        CampaignState::Running,
+        None,
+        "resume",
+    )
+    .await?;
+    Ok(Json(DataResponse::with_message(
+        resumed,
+        "Campaign resumed",
+    )))
+}
+
+/// Cancel a campaign: no new calls, calls in flight finish, its lists are let go.
+#[utoipa::path(
+    post,
+    path = "/api/tenants/{id}/campaigns/{campaignId}/cancel",
+    tag = "Campaigns",
+    params(("id" = TenantId, Path, description = "Tenant id"), ("campaignId" = uuid::Uuid, Path, description = "Campaign id")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Cancelled", body = DataResponse<Campaign>),
+        (status = 404, description = "TENANT_NOT_FOUND or CAMPAIGN_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CAMPAIGN_STATE_CONFLICT: already completed or cancelled", body = ErrorBody),
+    )
+)]
+async fn cancel_campaign(
+    principal: Principal,
+    State(state): State<CampaignsState>,
+    ApiPath((id, campaign_id)): ApiPath<(TenantId, uuid::Uuid)>,
+) -> ApiResult<Json<DataResponse<Campaign>>> {
+    let (_, campaign) =
+        authorized_campaign(&state, &principal, id, campaign_id, Role::Operator).await?;
+    let cancelled = moved(
+        &state,
+        &campaign,
+        &[
+            CampaignState::Draft,
+            CampaignState::Scheduled,
+            CampaignState::Running,
+            CampaignState::Paused,
+        ],
+        CampaignState::Cancelled,
+        None,
+        "cancel",
+    )
+    .await?;
+    release_lists(&state, &cancelled).await?;
+    Ok(Json(DataResponse::with_message(
+        cancelled,
+        "Campaign cancelled",
+    )))
+}
