@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod leads;
 pub mod paging;
 pub mod phone_numbers;
+pub mod telephony;
 pub mod tenants;
 pub mod tools;
 pub mod users;

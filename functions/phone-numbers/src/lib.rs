@@ -7,7 +7,7 @@ pub mod livekit;
 mod purchase;
 pub use gobi_domain::phone_numbers::model;
 pub use gobi_domain::phone_numbers::store;
-pub mod twilio;
+pub use gobi_domain::telephony::twilio;
 
 use std::sync::Arc;
 

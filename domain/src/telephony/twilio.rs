@@ -1,14 +1,14 @@
 //! Twilio's REST API over `reqwest`: available numbers, purchase, lookup and release of
-//! incoming numbers. Basic auth with the account SID and auth token; the base URL comes from
+//! incoming numbers, and outbound calls. Basic auth with the account SID and auth token; the base URL comes from
 //! config so tests can point it at a local server.
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use gobi_shared::config::TwilioConfig;
 use gobi_shared::dynamo::Backoff;
 use gobi_shared::error::ApiError;
 use gobi_shared::ids::E164;
+use http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
@@ -105,7 +105,7 @@ impl TwilioError {
 }
 
 /// Number kinds, as the first seed names them and as Twilio's paths do.
-pub use gobi_domain::phone_numbers::model::NumberType;
+pub use crate::phone_numbers::model::NumberType;
 
 /// Twilio's resource name for a kind of number (`AvailablePhoneNumbers/US/<this>`).
 fn resource(kind: NumberType) -> &'static str {
