@@ -8,7 +8,7 @@ TEST_DYNAMODB_PORT ?= 8100
 TEST_MOTO_PORT ?= 5100
 TEST_SERVER_PORT ?= 3100
 
-.PHONY: dev test bench-import token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction build-CampaignsFunction
+.PHONY: dev test bench-import token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction build-CampaignsFunction build-DialerFunction
 
 dev: .env
 	@$(STACK) start
@@ -87,6 +87,9 @@ build-LeadListsFunction:
 
 build-CampaignsFunction:
 	@infra/lambda-package.sh gobi-campaigns
+
+build-DialerFunction:
+	@infra/lambda-package.sh gobi-dialer
 
 build-LeadImportWorkerFunction:
 	@infra/lambda-package.sh gobi-lead-import

@@ -85,6 +85,14 @@ where
     }
 }
 
+/// A request the code itself built wrongly (a missing key or expression): a bug, kept with
+/// its cause.
+impl From<aws_sdk_dynamodb::error::BuildError> for StoreError {
+    fn from(error: aws_sdk_dynamodb::error::BuildError) -> Self {
+        Self::Dynamo(anyhow::Error::new(error).context("building a DynamoDB request"))
+    }
+}
+
 /// The HTTP edge: how each store error is answered.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {

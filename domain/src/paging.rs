@@ -17,6 +17,7 @@ pub async fn page<T: serde::de::DeserializeOwned>(
     cursor: Option<&str>,
 ) -> StoreResult<(Vec<T>, Option<String>)> {
     let start = cursor
+        .filter(|c| !c.is_empty())
         .map(|c| dynamo::cursor_sort_key(c, prefix, 64).ok_or_else(StoreError::invalid_cursor))
         .transpose()?;
     let output = client

@@ -81,6 +81,7 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
     let campaigns = gobi_campaigns::router(gobi_campaigns::CampaignsState::new(
         config,
         clients.dynamodb.clone(),
+        clients.sqs.clone(),
         verifier.clone(),
         clock.clone(),
     ));
@@ -106,7 +107,13 @@ pub fn spawn_scheduler(
     clock: Clock,
     every: std::time::Duration,
 ) {
-    let state = gobi_scheduler::SchedulerState::new(config, clients.dynamodb.clone(), clock);
+    let dialer = gobi_domain::campaigns::dialer::Dialer::from_config(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+    );
+    let state = gobi_scheduler::SchedulerState::new(config, clients.dynamodb.clone(), clock)
+        .with_dialer(dialer);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         loop {
@@ -193,6 +200,30 @@ pub fn spawn_lead_import_worker(
             let poll = gobi_lead_import::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
             if let Err(e) = as_function("LeadImportWorkerFunction", poll).await {
                 tracing::error!(error = format!("{e:#}"), "lead-import poll failed");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Consumes the dialer queue as Lambda's SQS integration would, with the same handler.
+pub fn spawn_dialer_worker(config: &Config, clients: &Clients, clock: Clock) -> anyhow::Result<()> {
+    let Some(queue_url) = config.dialer_queue_url.clone() else {
+        return Ok(());
+    };
+    let state = gobi_dialer::WorkerState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+        clock,
+    )?;
+    let sqs = clients.sqs.clone();
+    tokio::spawn(async move {
+        loop {
+            let poll = gobi_dialer::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
+            if let Err(e) = as_function("DialerFunction", poll).await {
+                tracing::error!(error = format!("{e:#}"), "dialer poll failed");
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }

@@ -27,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
             app::spawn_handoff_worker(&config, &clients, clock.clone());
             app::spawn_legal_hold_worker(&config, &clients, clock.clone())?;
             app::spawn_lead_import_worker(&config, &clients, clock.clone())?;
+            app::spawn_dialer_worker(&config, &clients, clock.clone())?;
             app::spawn_scheduler(
                 &config,
                 &clients,
@@ -93,6 +94,13 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
             provision::ensure_queue(&sqs, &template, "LeadImportQueue", "gobi-lead-import")
                 .await
                 .context("creating the lead-import queue")?,
+        );
+    }
+    if config.dialer_queue_url.is_none() {
+        config.dialer_queue_url = Some(
+            provision::ensure_queue(&sqs, &template, "DialerQueue", "gobi-dialer")
+                .await
+                .context("creating the dialer queue")?,
         );
     }
     let s3 = gobi_domain::leads::files::s3_client(&sdk, config.s3_force_path_style);

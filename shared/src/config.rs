@@ -164,6 +164,8 @@ pub struct Config {
     pub legal_hold_queue_url: Option<String>,
     /// The `lead-import` worker's queue (`LEAD_IMPORT_QUEUE_URL`).
     pub lead_import_queue_url: Option<String>,
+    /// The `dialer` worker's queue: campaign enrolment and dial jobs (`DIALER_QUEUE_URL`).
+    pub dialer_queue_url: Option<String>,
     /// The S3 bucket of lead files and import error reports (`IMPORTS_BUCKET`).
     pub imports_bucket: Option<String>,
     /// Address S3 buckets by path instead of host name (`S3_FORCE_PATH_STYLE`, for S3
@@ -430,6 +432,7 @@ impl Config {
             handoff_queue_url: get("HANDOFF_QUEUE_URL"),
             legal_hold_queue_url: get("LEGAL_HOLD_QUEUE_URL"),
             lead_import_queue_url: get("LEAD_IMPORT_QUEUE_URL"),
+            dialer_queue_url: get("DIALER_QUEUE_URL"),
             imports_bucket: get("IMPORTS_BUCKET"),
             s3_force_path_style: get("S3_FORCE_PATH_STYLE")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),

@@ -153,6 +153,16 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         .await
         .expect("creating the test lead-import queue (moto)"),
     );
+    config.dialer_queue_url = Some(
+        provision::ensure_queue(
+            &sqs,
+            &template,
+            "DialerQueue",
+            &format!("{queue_name}-dialer"),
+        )
+        .await
+        .expect("creating the test dialer queue (moto)"),
+    );
     config.s3_force_path_style = true;
     let s3 = aws_requests::s3(&sdk, true);
     config.imports_bucket = Some(
@@ -177,6 +187,7 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
         (&config.handoff_queue_url, "HandoffQueue"),
         (&config.legal_hold_queue_url, "LegalHoldQueue"),
         (&config.lead_import_queue_url, "LeadImportQueue"),
+        (&config.dialer_queue_url, "DialerQueue"),
         (&config.imports_bucket, "ImportsBucket"),
         (&config.kms_key_id, "SecretsKey"),
     ] {

@@ -165,8 +165,93 @@ pub struct Campaign {
     pub skip_without_consent: bool,
     pub state: CampaignState,
     pub pause_reason: Option<PauseReason>,
+    /// Why nothing is dialing now, as the scheduler's last tick saw it (while running).
+    #[serde(default)]
+    pub dialing_state: Option<DialingState>,
+    /// Leads by status, kept as they move.
+    #[serde(default)]
+    pub counts: LeadCounts,
+    /// Attempts by outcome.
+    #[serde(default)]
+    pub outcomes: OutcomeCounts,
+    /// Live calls now (leases held).
+    #[serde(default)]
+    pub live_calls: u32,
+    /// Loading the lists' leads into the campaign after the start.
+    #[serde(default)]
+    pub enrollment: Enrollment,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Why a running campaign is not dialing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", tag = "state")]
+pub enum DialingState {
+    /// Calls are being placed.
+    Dialing,
+    /// Every due lead is outside its calling hours; the earliest opens then.
+    #[serde(rename_all = "camelCase")]
+    OutsideWindow { next_opening: Option<DateTime<Utc>> },
+    /// All of `maxConcurrency` (or the tenant's `maxConcurrentCalls`) is in use.
+    AtCapacity,
+    /// Leads wait for their retry delay.
+    #[serde(rename_all = "camelCase")]
+    WaitingRetry {
+        next_retry_at: Option<DateTime<Utc>>,
+    },
+    /// No lead is left to call.
+    NoEligibleLeads,
+    /// The lists' leads are still being loaded.
+    Enrolling,
+}
+
+/// A campaign's leads by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LeadCounts {
+    pub pending: u64,
+    pub queued: u64,
+    pub dialing: u64,
+    pub completed: u64,
+    pub retry_scheduled: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+impl LeadCounts {
+    /// Leads the dialer still has work for.
+    pub fn open(&self) -> u64 {
+        self.pending + self.queued + self.dialing + self.retry_scheduled
+    }
+}
+
+/// A campaign's attempts by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OutcomeCounts {
+    pub answered: u64,
+    pub no_answer: u64,
+    pub busy: u64,
+    pub voicemail: u64,
+    pub failed: u64,
+    pub no_report: u64,
+}
+
+/// How far loading the lists' leads has come: the list being read and where in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Enrollment {
+    /// Each committed page counts one: a page commits only from the round it read.
+    pub round: u64,
+    /// Index into `leadListIds`.
+    pub list: u32,
+    /// Where the next page of that list starts.
+    pub cursor: Option<String>,
+    pub done: bool,
+    /// Leads enrolled (a number in two lists counts once).
+    pub enrolled: u64,
 }

@@ -22,7 +22,29 @@ pub mod keys {
     pub fn campaign(id: uuid::Uuid) -> String {
         format!("CAMPAIGN#{id}")
     }
+
+    /// A campaign's lead, by number (under `campaign(id)`): a number is called once per
+    /// campaign, whichever of its lists it is in.
+    pub fn lead(e164: &str) -> String {
+        format!("LEAD#{}", e164.trim_start_matches('+'))
+    }
+
+    /// One attempt of a lead (by its number's digits), zero-padded to sort in order.
+    pub fn attempt(lead_id: &str, attempt: u32) -> String {
+        format!("ATTEMPT#{lead_id}#{attempt:03}")
+    }
+
+    /// The tenant's live-calls counter (under `tenant(id)`).
+    pub fn live_calls() -> String {
+        "LIVECALLS".into()
+    }
 }
+
+/// The `running` index's one partition: every running or scheduled campaign.
+const RUNNING: &str = "RUNNING";
+
+mod dialing;
+pub use dialing::{Caps, Claim, ENROLL_PAGE, QUEUED_TIMEOUT_MINUTES};
 
 #[derive(Serialize, Deserialize)]
 struct CampaignItem {
@@ -31,6 +53,25 @@ struct CampaignItem {
     #[serde(flatten)]
     campaign: Campaign,
 }
+
+/// The attributes `save` writes: what a user sets, and when.
+const SETTINGS: &[&str] = &[
+    "name",
+    "direction",
+    "purpose",
+    "agentId",
+    "agentVersionId",
+    "leadListIds",
+    "callerIds",
+    "schedule",
+    "pacing",
+    "retry",
+    "voicemail",
+    "variables",
+    "circuitBreaker",
+    "skipWithoutConsent",
+    "updatedAt",
+];
 
 pub fn campaign_not_found(id: uuid::Uuid) -> StoreError {
     StoreError::not_found("CAMPAIGN_NOT_FOUND", format!("Campaign {id} not found"))
@@ -110,13 +151,28 @@ impl CampaignStore {
         Ok((items.into_iter().map(|i| i.campaign).collect(), next))
     }
 
-    /// Replaces the campaign's settings, if it is still as read and still editable.
+    /// Replaces the campaign's settings (never its state or counters, which calls in flight
+    /// keep moving), if it is still as read and still editable.
     pub async fn save(&self, campaign: &Campaign, read_at: DateTime<Utc>) -> StoreResult<()> {
-        let written = self
+        let mut item = Self::item(campaign)?;
+        let mut update = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(Self::item(campaign)?))
+            .set_key(Some(dynamo::key(
+                keys::tenant(campaign.tenant_id),
+                keys::campaign(campaign.id),
+            )));
+        let mut sets = Vec::new();
+        for (i, field) in SETTINGS.iter().enumerate() {
+            let value = item.remove(*field).unwrap_or(AttributeValue::Null(true));
+            update = update
+                .expression_attribute_names(format!("#f{i}"), *field)
+                .expression_attribute_values(format!(":f{i}"), value);
+            sets.push(format!("#f{i} = :f{i}"));
+        }
+        let written = update
+            .update_expression(format!("SET {}", sets.join(", ")))
             .condition_expression("updatedAt = :read AND (#state = :draft OR #state = :paused)")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":read", dynamo::time(read_at)?)
@@ -164,6 +220,16 @@ impl CampaignStore {
             allowed.push(format!("#state = {name}"));
         }
         let mut set = String::from("SET #state = :to, pauseReason = :reason, updatedAt = :now");
+        // Only running campaigns are in the scheduler's `running` index.
+        let mut remove = "";
+        if matches!(to, CampaignState::Running | CampaignState::Scheduled) {
+            set.push_str(", runPk = :run, runSk = :id");
+            update = update
+                .expression_attribute_values(":run", AttributeValue::S(RUNNING.into()))
+                .expression_attribute_values(":id", AttributeValue::S(id.to_string()));
+        } else {
+            remove = " REMOVE runPk, runSk, dialingState";
+        }
         // Started once: from a draft (absent fields are stored as NULL, so `if_not_exists`
         // would not do).
         if from == [CampaignState::Draft] && !to.finished() {
@@ -173,7 +239,7 @@ impl CampaignStore {
             set.push_str(", finishedAt = :now");
         }
         let written = update
-            .update_expression(set)
+            .update_expression(format!("{set}{remove}"))
             .condition_expression(format!(
                 "attribute_exists(pk) AND ({})",
                 allowed.join(" OR ")

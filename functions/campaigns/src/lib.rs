@@ -13,6 +13,7 @@ use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use gobi_domain::agents::store::AgentStore;
+use gobi_domain::campaigns::dialer::Dialer;
 use gobi_domain::campaigns::model::Campaign;
 use gobi_domain::campaigns::store::{CampaignStore, campaign_not_found};
 use gobi_domain::leads::store::LeadStore;
@@ -43,6 +44,8 @@ pub struct CampaignsState {
     pub agents: AgentStore,
     pub leads: LeadStore,
     pub numbers: PhoneNumberStore,
+    /// Enrols a started campaign's leads; `None` without a dialer queue (starts refused).
+    pub dialer: Option<Dialer>,
     pub verifier: Arc<JwtVerifier>,
     pub clock: Clock,
 }
@@ -51,11 +54,13 @@ impl CampaignsState {
     pub fn new(
         config: &Config,
         dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
         verifier: Arc<JwtVerifier>,
         clock: Clock,
     ) -> Self {
         let tables = &config.tables;
         Self {
+            dialer: Dialer::from_config(config, dynamodb.clone(), sqs),
             idempotency: IdempotencyStore::new(dynamodb.clone(), &tables.idempotency),
             campaigns: CampaignStore::new(dynamodb.clone(), &tables.campaigns),
             tenants: TenantStore::new(dynamodb.clone(), &tables.tenants),

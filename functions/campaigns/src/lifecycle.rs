@@ -70,6 +70,7 @@ async fn release_lists(state: &CampaignsState, campaign: &Campaign) -> ApiResult
         (status = 400, description = "VALIDATION_ERROR: what it names is no longer the tenant's", body = ErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND, CAMPAIGN_NOT_FOUND or LEAD_LIST_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "CAMPAIGN_STATE_CONFLICT: not a draft", body = ErrorBody),
+        (status = 503, description = "DIALER_NOT_CONFIGURED", body = ErrorBody),
     )
 )]
 async fn start_campaign(
@@ -83,6 +84,10 @@ async fn start_campaign(
     if campaign.state != CampaignState::Draft {
         return Err(wrong_state("start", &campaign));
     }
+    let dialer = state.dialer.as_ref().ok_or_else(|| ApiError::Unavailable {
+        code: "DIALER_NOT_CONFIGURED",
+        message: "Starting a campaign needs DIALER_QUEUE_URL".into(),
+    })?;
     check_references(state.references(), &tenant, &campaign).await?;
     if options.skip_without_consent != campaign.skip_without_consent {
         let read_at = campaign.updated_at;
@@ -117,6 +122,11 @@ async fn start_campaign(
         "start",
     )
     .await?;
+    // Its leads are loaded in the background (the scheduler queues this again if it is lost).
+    dialer
+        .start(&started, now)
+        .await
+        .map_err(ApiError::Internal)?;
     Ok(Json(DataResponse::with_message(
         started,
         "Campaign started",

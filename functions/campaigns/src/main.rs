@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
         router(CampaignsState::new(
             &config,
             dynamo::client(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
             verifier,
             clock,
         )),

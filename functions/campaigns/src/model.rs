@@ -78,8 +78,12 @@ pub struct ScheduleFields {
 #[into_params(parameter_in = Query)]
 pub struct CampaignsQuery {
     /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// From the previous page's `nextCursor`.
+    #[param(max_length = 200)]
     pub cursor: Option<String>,
+    /// Only campaigns in this state (of the page read).
     pub state: Option<CampaignState>,
 }
 
@@ -373,6 +377,11 @@ pub fn blank(
         skip_without_consent: false,
         state: CampaignState::Draft,
         pause_reason: None,
+        dialing_state: None,
+        counts: Default::default(),
+        outcomes: Default::default(),
+        live_calls: 0,
+        enrollment: Default::default(),
         created_at: now,
         updated_at: now,
         started_at: None,

@@ -1,11 +1,13 @@
 //! The `scheduler` function: the work EventBridge triggers every minute: persisting online →
-//! offline for agents whose heartbeat expired, and expiring runtime dispatches nobody claimed
-//! (the second seed's `expire_runtime_dispatches` job). The local server calls the same [`run`]
-//! on an interval.
+//! offline for agents whose heartbeat expired, expiring runtime dispatches nobody claimed (the
+//! second seed's `expire_runtime_dispatches` job), and the campaign tick (due leads queued for
+//! the dialer, lost jobs queued again, expired leases taken back). The local server calls the
+//! same [`run`] on an interval.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use gobi_domain::agents::store::{AgentStore, SweepReport};
 use gobi_domain::calls::CallStore;
+use gobi_domain::campaigns::dialer::{Dialer, TickReport};
 use gobi_shared::Config;
 use gobi_shared::time::Clock;
 use lambda_runtime::LambdaEvent;
@@ -15,6 +17,8 @@ use serde::Serialize;
 pub struct SchedulerState {
     pub agents: AgentStore,
     pub calls: CallStore,
+    /// The campaign tick's dialer, when a dialer queue is configured.
+    pub dialer: Option<Dialer>,
     pub clock: Clock,
 }
 
@@ -23,8 +27,14 @@ impl SchedulerState {
         Self {
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
             calls: CallStore::new(dynamodb, &config.tables.calls),
+            dialer: None,
             clock,
         }
+    }
+
+    /// The same, with the campaign tick.
+    pub fn with_dialer(self, dialer: Option<Dialer>) -> Self {
+        Self { dialer, ..self }
     }
 }
 
@@ -34,6 +44,7 @@ pub struct SchedulerReport {
     pub heartbeats: SweepReport,
     /// Pending dispatches expired (their tokens scrubbed) in this run.
     pub dispatches_expired: u32,
+    pub campaigns: TickReport,
 }
 
 /// One run of every scheduled job.
@@ -66,9 +77,20 @@ pub async fn run(state: &SchedulerState) -> anyhow::Result<SchedulerReport> {
     if dispatches_expired > 0 {
         tracing::info!(dispatches_expired, "dispatch expiry");
     }
+    let mut campaigns = TickReport::default();
+    if let Some(dialer) = &state.dialer {
+        campaigns = dialer
+            .tick(state.clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("campaign tick: {e}"))?;
+        if campaigns.campaigns > 0 {
+            tracing::info!(?campaigns, "campaign tick");
+        }
+    }
     Ok(SchedulerReport {
         heartbeats,
         dispatches_expired,
+        campaigns,
     })
 }
 

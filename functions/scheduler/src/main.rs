@@ -8,7 +8,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let sdk = dynamo::sdk_config().await;
-    let state = SchedulerState::new(&config, dynamo::client(&sdk), Clock::system());
+    let dynamodb = dynamo::client(&sdk);
+    let dialer = gobi_domain::campaigns::dialer::Dialer::from_config(
+        &config,
+        dynamodb.clone(),
+        aws_sdk_sqs::Client::new(&sdk),
+    );
+    let state = SchedulerState::new(&config, dynamodb, Clock::system()).with_dialer(dialer);
     let state = &state;
     lambda_runtime::run(service_fn(move |event| handle(state, event))).await
 }

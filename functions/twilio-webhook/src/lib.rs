@@ -53,6 +53,8 @@ pub struct WebhookState {
     /// Set when signatures are checked: the auth token and the public base URL.
     pub signing: Option<(SecretString, String)>,
     pub answer: Answer,
+    /// Ends campaign attempts on their final status; `None` without a dialer queue.
+    pub dialer: Option<gobi_domain::campaigns::dialer::Dialer>,
     pub clock: Clock,
 }
 
@@ -91,7 +93,12 @@ impl WebhookState {
         Ok(Self {
             calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
             numbers: PhoneNumberStore::new(dynamodb.clone(), &config.tables.phone_numbers),
-            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
+            dialer: gobi_domain::campaigns::dialer::Dialer::from_config(
+                config,
+                dynamodb,
+                sqs.clone(),
+            ),
             publisher: config
                 .handoff_queue_url
                 .as_ref()
@@ -396,6 +403,10 @@ async fn status_callback(
         .and_then(|t| chrono::DateTime::parse_from_rfc2822(t).ok())
         .map(|t| t.to_utc())
         .unwrap_or_else(|| state.clock.now());
+    if let Some(attempt) = CampaignAttempt::of(&uri) {
+        campaign_call_status(&state, &attempt, values[1], &params).await?;
+        return Ok(xml(StatusCode::OK, twiml::empty()));
+    }
     match state.calls.by_sid(values[0]).await? {
         Some(call) => {
             let moved = state.calls.advance(&call, status, duration, at).await?;
@@ -404,4 +415,55 @@ async fn status_callback(
         None => tracing::info!("status callback for an unknown call ignored"),
     }
     Ok(xml(StatusCode::OK, twiml::empty()))
+}
+
+/// The campaign attempt a status callback URL names (the dialer puts it in the query, which
+/// Twilio's signature covers).
+struct CampaignAttempt {
+    tenant: gobi_shared::ids::TenantId,
+    campaign: uuid::Uuid,
+    lead: String,
+    attempt: u32,
+}
+
+impl CampaignAttempt {
+    fn of(uri: &Uri) -> Option<Self> {
+        let query: Vec<(String, String)> = url::form_urlencoded::parse(uri.query()?.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |name: &str| param(&query, name).map(str::to_owned);
+        Some(Self {
+            tenant: get("tenantId")?.parse().ok()?,
+            campaign: get("campaignId")?.parse().ok()?,
+            lead: get("lead")?,
+            attempt: get("attempt")?.parse().ok()?,
+        })
+    }
+}
+
+/// A campaign call's status: a final one ends its attempt (outcome, leases released, retry).
+async fn campaign_call_status(
+    state: &WebhookState,
+    attempt: &CampaignAttempt,
+    call_status: &str,
+    params: &[(String, String)],
+) -> ApiResult<()> {
+    let Some(dialer) = &state.dialer else {
+        tracing::warn!("campaign call status without a dialer configured");
+        return Ok(());
+    };
+    let ended = dialer
+        .call_ended(
+            attempt.tenant,
+            attempt.campaign,
+            &attempt.lead,
+            attempt.attempt,
+            call_status,
+            param(params, "AnsweredBy"),
+            param(params, "ErrorCode").or_else(|| param(params, "SipResponseCode")),
+            state.clock.now(),
+        )
+        .await?;
+    tracing::info!(tenant_id = %attempt.tenant, campaign_id = %attempt.campaign, attempt = attempt.attempt, call_status, ended, "campaign call status");
+    Ok(())
 }

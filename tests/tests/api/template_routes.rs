@@ -36,6 +36,7 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
         ("gobi-handoff-worker", BTreeSet::new()),
         ("gobi-legal-hold-worker", BTreeSet::new()),
         ("gobi-lead-import", BTreeSet::new()),
+        ("gobi-dialer", BTreeSet::new()),
         ("gobi-twilio-webhook", BTreeSet::new()),
         ("gobi-tenants", documented(&gobi_tenants::openapi())),
     ]
