@@ -413,6 +413,51 @@ impl TestApp {
         }
     }
 
+    /// Runs the dialer worker on the app's queue until it is empty; the messages handled.
+    pub async fn drain_dialer(&self) -> usize {
+        let state = gobi_dialer::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            self.clock.clone(),
+        )
+        .expect("dialer worker");
+        let queue = self.config.dialer_queue_url.clone().expect("queue");
+        let mut handled = 0;
+        loop {
+            let report = as_function(
+                "DialerFunction",
+                gobi_dialer::poll_once(&state, &self.sqs, &queue, 0),
+            )
+            .await
+            .expect("polling the dialer queue");
+            assert_eq!(report.failed, 0, "dialer jobs failed");
+            if report.received == 0 {
+                return handled;
+            }
+            handled += report.received;
+        }
+    }
+
+    /// One run of the scheduler (heartbeats, dispatch expiry, the campaign tick) at the app's
+    /// clock, as EventBridge would trigger it.
+    pub async fn tick(&self) -> gobi_scheduler::SchedulerReport {
+        let dialer = gobi_domain::campaigns::dialer::Dialer::from_config(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+        );
+        let state = gobi_scheduler::SchedulerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.clock.clone(),
+        )
+        .with_dialer(dialer);
+        as_function("SchedulerFunction", gobi_scheduler::run(&state))
+            .await
+            .expect("scheduler run")
+    }
+
     /// Runs the lead-import worker on the app's queue until it is empty; the messages handled.
     pub async fn drain_lead_imports(&self) -> usize {
         let state = gobi_lead_import::WorkerState::new(

@@ -429,12 +429,16 @@ impl Dialer {
                 next_opening: outside,
             }
         } else {
+            // Nothing due now: the next lead due says why.
             match self.campaigns.next_due(campaign.id).await? {
                 Some(lead) if lead.status == LeadStatus::RetryScheduled => {
                     DialingState::WaitingRetry {
                         next_retry_at: lead.next_attempt_at,
                     }
                 }
+                Some(lead) if lead.status == LeadStatus::Pending => DialingState::OutsideWindow {
+                    next_opening: lead.next_attempt_at,
+                },
                 Some(_) => DialingState::Dialing,
                 None => DialingState::NoEligibleLeads,
             }

@@ -1,4 +1,6 @@
-//! A stand-in for Twilio's REST API (2010-04-01): available numbers, incoming numbers.
+//! A stand-in for Twilio's REST API (2010-04-01): available numbers, incoming numbers, and
+//! outbound calls — placed calls are held live until [`FakeTwilio::finish_calls`] ends them with
+//! the outcome chosen for their number and posts Twilio's signed status callback to GOBI.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -32,6 +34,42 @@ pub struct TwilioState {
     /// Answer every request with this status and Twilio error code.
     pub outage: Option<(u16, i64)>,
     next_sid: u64,
+    /// Outbound calls placed, in order.
+    pub calls: Vec<FakeCall>,
+    /// How a call to a number ends (answered by a person when not named).
+    pub outcomes: BTreeMap<String, CallOutcome>,
+    /// The most calls live at once, overall and to any one number.
+    pub max_live: usize,
+    pub max_live_to_one_number: usize,
+}
+
+/// How a placed call ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    Answered,
+    Busy,
+    NoAnswer,
+    Machine,
+    Failed,
+    /// Twilio never reports back.
+    Never,
+}
+
+/// One outbound call the fake placed.
+#[derive(Debug, Clone)]
+pub struct FakeCall {
+    pub sid: String,
+    pub to: String,
+    pub from: String,
+    pub status_callback: String,
+    pub machine_detection: bool,
+    pub live: bool,
+}
+
+impl TwilioState {
+    fn live(&self) -> impl Iterator<Item = &FakeCall> {
+        self.calls.iter().filter(|c| c.live)
+    }
 }
 
 /// A fake Twilio account with its credentials.
@@ -84,7 +122,99 @@ impl FakeTwilio {
                 "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{sid}",
                 delete(release),
             )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls.json",
+                axum::routing::post(place_call),
+            )
             .with_state(self.clone())
+    }
+
+    /// Calls placed to `number` so far.
+    pub fn dials_to(&self, number: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.to == number)
+            .count()
+    }
+
+    /// Calls placed so far.
+    pub fn dials(&self) -> usize {
+        self.state.lock().unwrap().calls.len()
+    }
+
+    /// Calls live now.
+    pub fn live(&self) -> usize {
+        self.state.lock().unwrap().live().count()
+    }
+
+    /// Ends every live call whose number's outcome is not `Never`, posting its final status
+    /// callback, signed as Twilio signs (over the `StatusCallback` URL GOBI gave), to the same
+    /// path and query on `deliver_to` (GOBI served locally). The callbacks delivered.
+    pub async fn finish_calls(&self, deliver_to: &str) -> usize {
+        let ending: Vec<(FakeCall, CallOutcome)> = {
+            let mut state = self.state.lock().unwrap();
+            let outcomes = state.outcomes.clone();
+            state
+                .calls
+                .iter_mut()
+                .filter(|c| c.live)
+                .filter_map(|call| {
+                    let outcome = outcomes
+                        .get(&call.to)
+                        .copied()
+                        .unwrap_or(CallOutcome::Answered);
+                    (outcome != CallOutcome::Never).then(|| {
+                        call.live = false;
+                        (call.clone(), outcome)
+                    })
+                })
+                .collect()
+        };
+        let client = reqwest::Client::new();
+        for (call, outcome) in &ending {
+            let (status, answered_by) = match outcome {
+                CallOutcome::Answered => ("completed", Some("human")),
+                CallOutcome::Machine => ("completed", Some("machine_end_beep")),
+                CallOutcome::Busy => ("busy", None),
+                CallOutcome::NoAnswer => ("no-answer", None),
+                CallOutcome::Failed | CallOutcome::Never => ("failed", None),
+            };
+            let mut params = vec![
+                ("AccountSid".to_owned(), self.account_sid.clone()),
+                ("CallSid".to_owned(), call.sid.clone()),
+                ("CallStatus".to_owned(), status.to_owned()),
+                ("Direction".to_owned(), "outbound-api".to_owned()),
+                ("From".to_owned(), call.from.clone()),
+                ("To".to_owned(), call.to.clone()),
+                ("CallDuration".to_owned(), "42".to_owned()),
+            ];
+            if let (Some(by), true) = (answered_by, call.machine_detection) {
+                params.push(("AnsweredBy".to_owned(), by.to_owned()));
+            }
+            let signature = sign(&self.auth_token, &call.status_callback, &params);
+            let url = url::Url::parse(&call.status_callback).expect("callback URL");
+            let target = format!(
+                "{deliver_to}{}?{}",
+                url.path(),
+                url.query().unwrap_or_default()
+            );
+            let answer = client
+                .post(&target)
+                .header("x-twilio-signature", signature)
+                .form(&params)
+                .send()
+                .await
+                .expect("delivering a status callback");
+            assert!(
+                answer.status().is_success(),
+                "GOBI refused a status callback: {}",
+                answer.status()
+            );
+        }
+        ending.len()
     }
 
     /// Checks the Basic auth header and the account in the path, as Twilio does.
@@ -272,4 +402,71 @@ async fn release(
         return error(404, 20404, "The requested resource was not found");
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn place_call(
+    State(fake): State<FakeTwilio>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(r) = fake.refusal(&headers, &account) {
+        return r;
+    }
+    // Repeated keys (StatusCallbackEvent) are allowed, as Twilio reads them.
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    fake.record("POST", "Calls".into(), pairs.iter().cloned().collect());
+    let (Some(to), Some(from), Some(answer_url)) = (field("To"), field("From"), field("Url"))
+    else {
+        return error(400, 21205, "To, From and Url are required");
+    };
+    if !answer_url.starts_with("http") {
+        return error(400, 21205, "Url is not a valid URL");
+    }
+    let mut state = fake.state.lock().unwrap();
+    state.next_sid += 1;
+    let sid = format!("CA{:032x}", state.next_sid);
+    state.calls.push(FakeCall {
+        sid: sid.clone(),
+        to: to.clone(),
+        from: from.clone(),
+        status_callback: field("StatusCallback").unwrap_or_default(),
+        machine_detection: field("MachineDetection").is_some(),
+        live: true,
+    });
+    let live = state.live().count();
+    let to_one = state.live().filter(|c| c.to == to).count();
+    state.max_live = state.max_live.max(live);
+    state.max_live_to_one_number = state.max_live_to_one_number.max(to_one);
+    (
+        StatusCode::CREATED,
+        Json(json!({"sid": sid, "status": "queued", "to": to, "from": from, "direction": "outbound-api"})),
+    )
+        .into_response()
+}
+
+/// Twilio's request signature, written here from Twilio's description ("Validating Requests":
+/// HMAC-SHA1 with the auth token over the full URL followed by each POST parameter, sorted by
+/// name, as name then value; base64), not from GOBI's checker.
+fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    use hmac::Mac;
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut text = url.to_owned();
+    for (name, value) in &sorted {
+        text.push_str(name);
+        text.push_str(value);
+    }
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
+        .expect("HMAC takes any key");
+    mac.update(text.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }

@@ -5,6 +5,7 @@ mod auth;
 mod automation;
 mod bola;
 mod call_records;
+mod campaign_dialer;
 mod campaigns;
 mod crate_graph;
 mod dev_server;

