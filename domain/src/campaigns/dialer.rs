@@ -403,7 +403,7 @@ impl Dialer {
                 }
                 LeadStatus::Dialing => {
                     // Its call never reported: take the leases back and count it `noReport`.
-                    if self
+                    let reclaimed = self
                         .end_attempt(
                             campaign,
                             &lead,
@@ -412,10 +412,8 @@ impl Dialer {
                             (None, None),
                             now,
                         )
-                        .await?
-                    {
-                        report.reclaimed += 1;
-                    }
+                        .await?;
+                    report.reclaimed += u32::from(reclaimed);
                 }
                 _ => {}
             }

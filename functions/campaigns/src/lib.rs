@@ -6,6 +6,7 @@
 mod crud;
 mod lifecycle;
 pub mod model;
+mod progress;
 
 use std::sync::Arc;
 
@@ -85,6 +86,7 @@ fn routes() -> OpenApiRouter<CampaignsState> {
     OpenApiRouter::default()
         .merge(crud::routes())
         .merge(lifecycle::routes())
+        .merge(progress::routes())
 }
 
 pub fn router(state: CampaignsState) -> axum::Router {

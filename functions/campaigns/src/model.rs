@@ -388,3 +388,25 @@ pub fn blank(
         finished_at: None,
     }
 }
+
+/// `GET .../campaigns/{campaignId}/leads`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct CampaignLeadsQuery {
+    /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// From the previous page's `nextCursor`.
+    #[param(max_length = 200)]
+    pub cursor: Option<String>,
+    pub status: Option<gobi_domain::campaigns::dialing::LeadStatus>,
+}
+
+/// A page of a campaign's leads.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignLeadsPage {
+    pub data: Vec<gobi_domain::campaigns::dialing::CampaignLead>,
+    pub next_cursor: Option<String>,
+}

@@ -51,7 +51,7 @@ pub enum CallOutcome {
     NoAnswer,
     Machine,
     Failed,
-    /// Twilio never reports back.
+    /// The call ends but its status callback never arrives.
     Never,
 }
 
@@ -150,9 +150,9 @@ impl FakeTwilio {
         self.state.lock().unwrap().live().count()
     }
 
-    /// Ends every live call whose number's outcome is not `Never`, posting its final status
-    /// callback, signed as Twilio signs (over the `StatusCallback` URL GOBI gave), to the same
-    /// path and query on `deliver_to` (GOBI served locally). The callbacks delivered.
+    /// Ends every live call, posting its final status callback (except for `Never` numbers),
+    /// signed as Twilio signs (over the `StatusCallback` URL GOBI gave), to the same path and
+    /// query on `deliver_to` (GOBI served locally). The callbacks delivered.
     pub async fn finish_calls(&self, deliver_to: &str) -> usize {
         let ending: Vec<(FakeCall, CallOutcome)> = {
             let mut state = self.state.lock().unwrap();
@@ -166,10 +166,9 @@ impl FakeTwilio {
                         .get(&call.to)
                         .copied()
                         .unwrap_or(CallOutcome::Answered);
-                    (outcome != CallOutcome::Never).then(|| {
-                        call.live = false;
-                        (call.clone(), outcome)
-                    })
+                    // The call ends either way; a `Never` one's callback is lost.
+                    call.live = false;
+                    (outcome != CallOutcome::Never).then(|| (call.clone(), outcome))
                 })
                 .collect()
         };

@@ -436,6 +436,18 @@ fn cases(w: &World) -> Vec<Case> {
             "",
             None,
         ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/campaigns/{campaignId}/leads",
+            "",
+            None,
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/campaigns/{campaignId}/leads/{leadId}/attempts",
+            "",
+            None,
+        ),
         last(case(
             M::POST,
             "/api/tenants/{id}/campaigns/{campaignId}/start",

@@ -210,3 +210,186 @@ async fn leads_are_dialed_inside_their_hours_and_never_when_suppressed() {
     assert_eq!(campaign["counts"]["completed"], 5);
     assert_eq!(twilio.dials(), 5);
 }
+
+#[tokio::test]
+async fn florida_is_not_called_after_eight_nor_more_than_three_times_a_day() {
+    const MIAMI: &str = "+13055550201";
+    let d = started(
+        &[MIAMI],
+        json!({"retry": {"maxAttempts": 6,
+            "noAnswer": {"retry": true, "delayMinutes": 60},
+            "busy": {"retry": true, "delayMinutes": 10},
+            "voicemail": {"retry": false, "delayMinutes": 60},
+            "failed": {"retry": true, "delayMinutes": 10}}}),
+        402,
+    )
+    .await;
+    let twilio = &d.telephony.twilio;
+    twilio
+        .state
+        .lock()
+        .unwrap()
+        .outcomes
+        .insert(MIAMI.into(), CallOutcome::Busy);
+    // Monday 23:00 UTC is 18:00 in Miami: three busy attempts ten minutes apart.
+    let monday = to_monday(&d.app, 23, 0);
+    for attempt in 0..3 {
+        move_to(&d.app, monday + Duration::minutes(10 * attempt));
+        d.round().await;
+    }
+    assert_eq!(twilio.dials_to(MIAMI), 3);
+    // The fourth is due at 18:30, but Florida allows three calls per number per 24 hours.
+    for minutes in [30, 40, 90] {
+        move_to(&d.app, monday + Duration::minutes(minutes));
+        d.round().await;
+    }
+    assert_eq!(twilio.dials_to(MIAMI), 3, "the daily cap holds");
+    // 20:30 in Miami (01:30 UTC): past Florida's 20:00 even with the cap gone; nothing.
+    move_to(&d.app, monday + Duration::minutes(150));
+    d.round().await;
+    assert_eq!(twilio.dials_to(MIAMI), 3);
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["counts"]["pending"], 1, "{campaign}");
+    assert_eq!(campaign["outcomes"]["busy"], 3);
+    // A day after the first dial (Tuesday 18:00 in Miami) it is called again.
+    move_to(&d.app, monday + Duration::hours(24));
+    d.round().await;
+    assert_eq!(twilio.dials_to(MIAMI), 4);
+    let attempts = d
+        .app
+        .get(
+            &format!(
+                "/api/tenants/{}/campaigns/{}/leads/13055550201/attempts",
+                d.tenant, d.campaign
+            ),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(attempts.status, StatusCode::OK, "{}", attempts.text);
+    let attempts = attempts.body["data"].as_array().unwrap().clone();
+    assert_eq!(attempts.len(), 4);
+    assert_eq!(attempts[0]["permit"]["rule"], "FL");
+    assert_eq!(attempts[0]["permit"]["window"], 0);
+    assert_eq!(
+        attempts[0]["permit"]["localTimes"][0],
+        format!("{}T18:00:00-05:00", monday.date_naive())
+    );
+    assert_eq!(attempts[0]["outcome"], "busy");
+    assert!(attempts[0]["callSid"].as_str().unwrap().starts_with("CA"));
+}
+
+#[tokio::test]
+async fn many_leads_never_pass_the_caps_nor_get_dialed_twice_and_silent_calls_free_their_lease() {
+    // 60 leads at maxConcurrency 10; each number's outcome chosen by its last digit.
+    let numbers: Vec<String> = (0..60)
+        .map(|i| format!("+1212555{:04}", 3000 + i))
+        .collect();
+    let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    let d = started(
+        &refs,
+        json!({"retry": {"maxAttempts": 2,
+            "noAnswer": {"retry": true, "delayMinutes": 5},
+            "busy": {"retry": true, "delayMinutes": 5},
+            "voicemail": {"retry": false, "delayMinutes": 5},
+            "failed": {"retry": true, "delayMinutes": 5}}}),
+        403,
+    )
+    .await;
+    let twilio = &d.telephony.twilio;
+    {
+        let mut state = twilio.state.lock().unwrap();
+        for (i, number) in numbers.iter().enumerate() {
+            let outcome = match i % 6 {
+                0 => CallOutcome::Busy,
+                1 => CallOutcome::NoAnswer,
+                2 => CallOutcome::Machine,
+                3 => CallOutcome::Failed,
+                4 => CallOutcome::Never,
+                _ => CallOutcome::Answered,
+            };
+            state.outcomes.insert(number.clone(), outcome);
+        }
+    }
+    let monday = to_monday(&d.app, 15, 0);
+    for minute in 0..40 {
+        move_to(&d.app, monday + Duration::minutes(minute * 6));
+        // Two ticks in a row and every job delivered twice: nothing is dialed twice.
+        d.app.tick().await;
+        d.app.tick().await;
+        d.app.drain_dialer().await;
+        twilio.finish_calls(&d.base).await;
+    }
+    {
+        let state = twilio.state.lock().unwrap();
+        assert!(
+            state.max_live <= 10,
+            "live calls reached {}",
+            state.max_live
+        );
+        assert_eq!(
+            state.max_live_to_one_number, 1,
+            "a number was dialed twice at once"
+        );
+        for (i, number) in numbers.iter().enumerate() {
+            let dials = state.calls.iter().filter(|c| &c.to == number).count();
+            let expected = match i % 6 {
+                2 | 5 => 1, // voicemail (no retry) and answered
+                _ => 2,     // the budget of two attempts
+            };
+            assert_eq!(dials, expected, "{number}");
+        }
+    }
+    // The last silent calls' leases run out; the sweep takes them back and the campaign ends.
+    move_to(&d.app, monday + Duration::minutes(40 * 6 + 91));
+    d.app.tick().await;
+    d.app.tick().await;
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["state"], "completed", "{campaign}");
+    assert_eq!(campaign["liveCalls"], 0);
+    assert_eq!(campaign["outcomes"]["noReport"], 20, "{campaign}");
+    assert_eq!(campaign["counts"]["completed"], 20);
+    assert_eq!(campaign["counts"]["failed"], 40);
+}
+
+#[tokio::test]
+async fn a_pause_stops_new_dials_at_the_next_tick() {
+    let numbers: Vec<String> = (0..8).map(|i| format!("+1212555{:04}", 4000 + i)).collect();
+    let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    let d = started(
+        &refs,
+        json!({"pacing": {"maxConcurrency": 3, "maxCallsPerSecond": 1}}),
+        404,
+    )
+    .await;
+    to_monday(&d.app, 15, 0);
+    d.round().await;
+    assert_eq!(d.telephony.twilio.dials(), 3);
+    // Queued by a tick, then paused before the jobs ran: none of them dials.
+    d.app.tick().await;
+    let paused = d
+        .app
+        .post(
+            &format!("/api/tenants/{}/campaigns/{}/pause", d.tenant, d.campaign),
+            &tokens::admin(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::OK);
+    d.app.drain_dialer().await;
+    d.round().await;
+    assert_eq!(d.telephony.twilio.dials(), 3);
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["counts"]["pending"], 5, "{campaign}");
+    // Resumed, the rest are called.
+    d.app
+        .post(
+            &format!("/api/tenants/{}/campaigns/{}/resume", d.tenant, d.campaign),
+            &tokens::admin(),
+            json!({}),
+        )
+        .await;
+    for _ in 0..3 {
+        d.round().await;
+    }
+    assert_eq!(d.telephony.twilio.dials(), 8);
+}
