@@ -180,7 +180,7 @@ impl Dialer {
                     |_| true,
                 )
                 .await?;
-            let enrolled = leads
+            let enrolled: Vec<CampaignLead> = leads
                 .into_iter()
                 .map(|lead| {
                     let skip = if lead.state == LeadState::Suppressed {
@@ -213,10 +213,16 @@ impl Dialer {
                 })
                 .collect();
             let last_list = index + 1 >= campaign.lead_list_ids.len();
+            let no_consent = from.no_consent
+                + enrolled
+                    .iter()
+                    .filter(|l| l.skip_reason == Some(SkipReason::NoConsent))
+                    .count() as u64;
             let to = match next {
                 Some(cursor) => Enrollment {
                     round: from.round + 1,
                     cursor: Some(cursor),
+                    no_consent,
                     ..from.clone()
                 },
                 None => Enrollment {
@@ -225,14 +231,47 @@ impl Dialer {
                     cursor: None,
                     done: last_list,
                     enrolled: from.enrolled,
+                    no_consent,
                 },
             };
-            self.campaigns
+            let committed = self
+                .campaigns
                 .enroll_page(&campaign, &from, enrolled, &to)
                 .await?;
+            if committed && to.done {
+                self.enrolled(&campaign, &to, now).await?;
+                return Ok(());
+            }
         }
         // More to read: the next job carries on (a lost one is queued again by the tick).
         send(&self.jobs, tenant, DialerJob::Enroll { campaign_id }, now).await?;
+        Ok(())
+    }
+
+    /// The enrolment is complete: a marketing campaign with leads lacking written consent, and
+    /// not told to skip them, pauses before its first dial.
+    async fn enrolled(
+        &self,
+        campaign: &Campaign,
+        enrollment: &Enrollment,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if campaign.purpose == Purpose::Marketing
+            && !campaign.skip_without_consent
+            && enrollment.no_consent > 0
+        {
+            tracing::warn!(tenant_id = %campaign.tenant_id, campaign_id = %campaign.id, no_consent = enrollment.no_consent, "marketing campaign paused: leads lack written consent");
+            self.campaigns
+                .transition(
+                    campaign.tenant_id,
+                    campaign.id,
+                    &[CampaignState::Running, CampaignState::Scheduled],
+                    CampaignState::Paused,
+                    Some(PauseReason::ConsentMissing),
+                    now,
+                )
+                .await?;
+        }
         Ok(())
     }
 

@@ -62,6 +62,9 @@ pub enum PauseReason {
     CircuitBreaker,
     /// The schedule's `endAt` passed with leads left.
     EndReached,
+    /// A marketing campaign with leads lacking written consent, started without
+    /// `skipWithoutConsent`: nothing was dialed (`enrollment.noConsent` says how many).
+    ConsentMissing,
 }
 
 /// How fast a campaign dials.
@@ -254,4 +257,6 @@ pub struct Enrollment {
     pub done: bool,
     /// Leads enrolled (a number in two lists counts once).
     pub enrolled: u64,
+    /// Of them, leads of a marketing campaign without written consent (skipped `noConsent`).
+    pub no_consent: u64,
 }

@@ -39,6 +39,17 @@ struct Dialing {
 
 /// A tenant with an agent, a caller id, a list of `numbers`, and a started campaign over it.
 async fn started(numbers: &[&str], campaign: Value, suffix: u32) -> Dialing {
+    started_with(numbers, &[], campaign, "", suffix).await
+}
+
+/// The same, `consented` leads with written consent, `start_query` on the start.
+async fn started_with(
+    numbers: &[&str],
+    consented: &[&str],
+    campaign: Value,
+    start_query: &str,
+    suffix: u32,
+) -> Dialing {
     let (app, telephony) = spawn_telephony_app(false).await;
     let base = app.serve().await;
     let tenant = app
@@ -75,6 +86,20 @@ async fn started(numbers: &[&str], campaign: Value, suffix: u32) -> Dialing {
         .await;
     assert_eq!(imported.status, StatusCode::CREATED);
     app.drain_lead_imports().await;
+    for number in consented {
+        let consent = app
+            .call(
+                http::Method::PATCH,
+                &format!(
+                    "/api/tenants/{tenant}/lead-lists/{list}/leads/{}",
+                    number.trim_start_matches('+')
+                ),
+                Some(&tokens::admin()),
+                Some(json!({"consent": {"type": "written", "capturedAt": "2026-01-05T10:00:00Z", "source": "signup form"}})),
+            )
+            .await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.text);
+    }
     let mut body = json!({
         "name": "Dialing",
         "agentId": agent,
@@ -100,7 +125,7 @@ async fn started(numbers: &[&str], campaign: Value, suffix: u32) -> Dialing {
     let campaign = created.body["data"]["id"].as_str().unwrap().to_owned();
     let start = app
         .post(
-            &format!("/api/tenants/{tenant}/campaigns/{campaign}/start"),
+            &format!("/api/tenants/{tenant}/campaigns/{campaign}/start{start_query}"),
             &tokens::admin(),
             json!({}),
         )
@@ -392,4 +417,48 @@ async fn a_pause_stops_new_dials_at_the_next_tick() {
         d.round().await;
     }
     assert_eq!(d.telephony.twilio.dials(), 8);
+}
+
+#[tokio::test]
+async fn a_marketing_campaign_calls_only_leads_with_written_consent() {
+    const CONSENTED: &str = "+12125550501";
+    const NOT: &str = "+12125550502";
+    let marketing = json!({"purpose": "marketing"});
+    let refused = started_with(&[CONSENTED, NOT], &[CONSENTED], marketing.clone(), "", 405).await;
+    let campaign = refused.campaign().await;
+    assert_eq!(campaign["state"], "paused", "{campaign}");
+    assert_eq!(campaign["pauseReason"], "consentMissing");
+    assert_eq!(campaign["enrollment"]["noConsent"], 1);
+    to_monday(&refused.app, 15, 0);
+    refused.round().await;
+    assert_eq!(refused.telephony.twilio.dials(), 0, "nothing is dialed");
+
+    let skipping = started_with(
+        &[CONSENTED, NOT],
+        &[CONSENTED],
+        marketing,
+        "?skipWithoutConsent=true",
+        406,
+    )
+    .await;
+    to_monday(&skipping.app, 15, 0);
+    skipping.round().await;
+    let twilio = &skipping.telephony.twilio;
+    assert_eq!((twilio.dials_to(CONSENTED), twilio.dials_to(NOT)), (1, 0));
+    let skipped = skipping
+        .app
+        .get(
+            &format!(
+                "/api/tenants/{}/campaigns/{}/leads?status=skipped",
+                skipping.tenant, skipping.campaign
+            ),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(
+        skipped.body["data"][0]["phoneNumber"], NOT,
+        "{}",
+        skipped.text
+    );
+    assert_eq!(skipped.body["data"][0]["skipReason"], "noConsent");
 }
