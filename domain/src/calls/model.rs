@@ -77,6 +77,12 @@ pub struct Call {
     /// A legal hold on this call: its data does not expire and cannot be deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<LegalHold>,
+    /// The campaign that placed it (outbound) or that its number belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<uuid::Uuid>,
+    /// The campaign's lead it called (its number's digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

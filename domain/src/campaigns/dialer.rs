@@ -693,18 +693,20 @@ impl Dialer {
         let (Some(twilio), Some(base)) = (&self.twilio, &self.webhook_base) else {
             return Err("Twilio is not configured".into());
         };
-        let answer = base
+        let mut answer = base
             .join("/twilio/webhook/outbound")
             .map_err(|e| e.to_string())?;
         let mut status = base
             .join("/twilio/webhook/status")
             .map_err(|e| e.to_string())?;
-        status
-            .query_pairs_mut()
-            .append_pair("tenantId", &campaign.tenant_id.to_string())
-            .append_pair("campaignId", &campaign.id.to_string())
-            .append_pair("lead", &lead.phone_number)
-            .append_pair("attempt", &attempt.to_string());
+        // Both URLs name the attempt (Twilio's signature covers their query).
+        for url in [&mut answer, &mut status] {
+            url.query_pairs_mut()
+                .append_pair("tenantId", &campaign.tenant_id.to_string())
+                .append_pair("campaignId", &campaign.id.to_string())
+                .append_pair("lead", &lead.phone_number)
+                .append_pair("attempt", &attempt.to_string());
+        }
         let call = OutboundCall {
             to: &lead.phone_number,
             from: caller_id,

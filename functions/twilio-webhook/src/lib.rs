@@ -113,6 +113,7 @@ impl WebhookState {
 fn routes() -> OpenApiRouter<WebhookState> {
     OpenApiRouter::default()
         .routes(routes!(inbound))
+        .routes(routes!(outbound))
         .routes(routes!(status_callback))
 }
 
@@ -311,16 +312,29 @@ async fn inbound(
         end_reason: None,
         retention_days: tenant.retention_days,
         legal_hold: None,
+        campaign_id: None,
+        lead_id: None,
         created_at: now,
         updated_at: now,
     };
+    let call = open_and_hand_off(&state, &tenant, &opened, route.phone_number_id).await?;
+    Ok(xml(StatusCode::OK, answer(&state, &call)))
+}
+
+/// Records the call (once per CallSid) and hands it to the runtime through SQS; a redelivery
+/// whose first attempt failed to hand off tries again (the worker is idempotent).
+async fn open_and_hand_off(
+    state: &WebhookState,
+    tenant: &gobi_domain::tenants::model::Tenant,
+    opened: &Call,
+    phone_number_id: gobi_shared::ids::PhoneNumberId,
+) -> ApiResult<Call> {
+    let now = state.clock.now();
     let (call, created) = state
         .calls
-        .open(&opened, tenant.legal_hold.is_some())
+        .open(opened, tenant.legal_hold.is_some())
         .await?;
-    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, created, "inbound call");
-
-    // A redelivery whose first attempt failed to hand off tries again; the worker is idempotent.
+    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, direction = ?call.direction, created, "call opened");
     if !call.handoff_sent
         && let Some(publisher) = &state.publisher
     {
@@ -334,7 +348,7 @@ async fn inbound(
                 from: call.from.clone(),
                 to: call.to.clone(),
                 agent_id: call.agent_id,
-                phone_number_id: route.phone_number_id,
+                phone_number_id,
             },
         );
         if let Err(e) = publisher.send(&envelope).await {
@@ -346,9 +360,13 @@ async fn inbound(
         }
         state.calls.mark_handoff_sent(&call).await?;
     }
+    Ok(call)
+}
 
+/// The TwiML that connects an answered call to the voice runtime.
+fn answer(state: &WebhookState, call: &Call) -> String {
     let call_id = call.id.to_string();
-    let body = match &state.answer {
+    match &state.answer {
         Answer::Stream { url, token } => {
             let tenant = call.tenant_id.to_string();
             let mut parameters = vec![
@@ -362,8 +380,12 @@ async fn inbound(
         }
         Answer::Sip { uri, auth } => {
             let host = uri.trim_start_matches("sip:");
+            let user = match call.direction {
+                Direction::Inbound => &call.to,
+                Direction::Outbound => &call.from,
+            };
             twiml::dial_sip(
-                &format!("sip:{}@{host}", call.to),
+                &format!("sip:{user}@{host}"),
                 auth.as_ref()
                     .map(|a| (a.username.as_str(), a.password.expose_secret())),
             )
@@ -371,8 +393,86 @@ async fn inbound(
         Answer::Unavailable => {
             twiml::say_and_hang_up("Sorry, no one can take your call right now. Goodbye.")
         }
+    }
+}
+
+/// A campaign's call answered: recorded (outbound, with its campaign and lead) and handed to
+/// the runtime like an inbound call; a machine is hung up on when the campaign says so.
+#[utoipa::path(
+    post,
+    path = "/twilio/webhook/outbound",
+    tag = "Twilio",
+    request_body(content = InboundForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "TwiML: Connect/Stream, Dial/Sip, or Hangup", content_type = "text/xml", body = String),
+        (status = 400, description = "VALIDATION_ERROR: CallSid, To or From missing", body = gobi_shared::error::ErrorBody),
+        (status = 403, description = "INVALID_TWILIO_SIGNATURE", body = gobi_shared::error::ErrorBody),
+        (status = 503, description = "HANDOFF_UNAVAILABLE", body = gobi_shared::error::ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all)]
+async fn outbound(
+    State(state): State<WebhookState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let params = signed_form(&state, &uri, &headers, &body)?;
+    let values = require(&params, &["CallSid", "To", "From"])?;
+    let (call_sid, to, from) = (values[0], values[1], values[2]);
+    let hang_up = || Ok(xml(StatusCode::OK, twiml::hang_up()));
+    let (Some(attempt), Some(dialer)) = (CampaignAttempt::of(&uri), &state.dialer) else {
+        return hang_up();
     };
-    Ok(xml(StatusCode::OK, body))
+    let Some(campaign) = dialer
+        .campaigns
+        .get(attempt.tenant, attempt.campaign)
+        .await?
+    else {
+        return hang_up();
+    };
+    let tenant = match state.tenants.get(campaign.tenant_id).await? {
+        Some(tenant) if tenant.is_active => tenant,
+        _ => return hang_up(),
+    };
+    let machine = param(&params, "AnsweredBy").is_some_and(|a| a.starts_with("machine"));
+    if machine && campaign.voicemail == gobi_domain::campaigns::model::VoicemailAction::Hangup {
+        return hang_up();
+    }
+    // The caller id is one of the tenant's own numbers.
+    let Ok(caller) = E164::parse(from) else {
+        return hang_up();
+    };
+    let Some(route) = state.numbers.route(&caller).await? else {
+        return hang_up();
+    };
+    let now = state.clock.now();
+    let opened = Call {
+        id: CallId::new(),
+        tenant_id: campaign.tenant_id,
+        call_sid: call_sid.to_owned(),
+        direction: Direction::Outbound,
+        from: from.chars().take(64).collect(),
+        to: to.chars().take(64).collect(),
+        agent_id: Some(campaign.agent_id),
+        phone_number_id: Some(route.phone_number_id),
+        status: CallStatus::Ringing,
+        started_at: now,
+        answered_at: None,
+        ended_at: None,
+        duration_seconds: None,
+        handoff_sent: false,
+        dispatch_id: None,
+        end_reason: None,
+        retention_days: tenant.retention_days,
+        legal_hold: None,
+        campaign_id: Some(campaign.id),
+        lead_id: Some(attempt.lead.trim_start_matches('+').to_owned()),
+        created_at: now,
+        updated_at: now,
+    };
+    let call = open_and_hand_off(&state, &tenant, &opened, route.phone_number_id).await?;
+    Ok(xml(StatusCode::OK, answer(&state, &call)))
 }
 
 /// Twilio's call status callbacks: a call only ever moves forward.

@@ -65,6 +65,11 @@ pub fn reject() -> String {
     format!("{HEADER}<Response><Reject/></Response>")
 }
 
+/// End the call (an outbound call no one should talk to: a machine, a stopped campaign).
+pub fn hang_up() -> String {
+    format!("{HEADER}<Response><Hangup/></Response>")
+}
+
 /// An empty answer (status callbacks).
 pub fn empty() -> String {
     format!("{HEADER}<Response/>")

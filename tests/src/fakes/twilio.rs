@@ -62,6 +62,8 @@ pub struct FakeCall {
     pub to: String,
     pub from: String,
     pub status_callback: String,
+    /// Where Twilio asks for TwiML once the call is answered.
+    pub answer_url: String,
     pub machine_detection: bool,
     pub live: bool,
 }
@@ -138,6 +140,43 @@ impl FakeTwilio {
             .iter()
             .filter(|c| c.to == number)
             .count()
+    }
+
+    /// Answers every live call as a person would: Twilio requests its answer URL (signed, on
+    /// `deliver_to`) and gets TwiML back. The TwiML of each call.
+    pub async fn answer_calls(&self, deliver_to: &str) -> Vec<String> {
+        let live: Vec<FakeCall> = self.state.lock().unwrap().live().cloned().collect();
+        let mut answers = Vec::new();
+        for call in live {
+            let mut params = vec![
+                ("AccountSid".to_owned(), self.account_sid.clone()),
+                ("CallSid".to_owned(), call.sid.clone()),
+                ("CallStatus".to_owned(), "in-progress".to_owned()),
+                ("Direction".to_owned(), "outbound-api".to_owned()),
+                ("From".to_owned(), call.from.clone()),
+                ("To".to_owned(), call.to.clone()),
+            ];
+            if call.machine_detection {
+                params.push(("AnsweredBy".to_owned(), "human".to_owned()));
+            }
+            let signature = sign(&self.auth_token, &call.answer_url, &params);
+            let url = url::Url::parse(&call.answer_url).expect("answer URL");
+            let target = format!(
+                "{deliver_to}{}?{}",
+                url.path(),
+                url.query().unwrap_or_default()
+            );
+            let answer = reqwest::Client::new()
+                .post(&target)
+                .header("x-twilio-signature", signature)
+                .form(&params)
+                .send()
+                .await
+                .expect("requesting the answer URL");
+            assert!(answer.status().is_success(), "{}", answer.status());
+            answers.push(answer.text().await.unwrap_or_default());
+        }
+        answers
     }
 
     /// Calls placed so far.
@@ -438,6 +477,7 @@ async fn place_call(
         to: to.clone(),
         from: from.clone(),
         status_callback: field("StatusCallback").unwrap_or_default(),
+        answer_url: answer_url.clone(),
         machine_detection: field("MachineDetection").is_some(),
         live: true,
     });

@@ -58,6 +58,8 @@ async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
         end_reason: None,
         retention_days: 30,
         legal_hold: None,
+        campaign_id: None,
+        lead_id: None,
         created_at: now,
         updated_at: now,
     };

@@ -48,6 +48,10 @@ const NOT_TENANT_SCOPED: &[(&str, &str)] = &[
         "Twilio signature, not a token",
     ),
     (
+        "POST /twilio/webhook/outbound",
+        "Twilio signature, not a token",
+    ),
+    (
         "GET /api/tenants",
         "lists tenants: platform account only (tenants.rs)",
     ),

@@ -54,6 +54,8 @@ fn call(tenant: &str, started: chrono::DateTime<Utc>, to: &str, retention: u32) 
         end_reason: None,
         retention_days: retention,
         legal_hold: None,
+        campaign_id: None,
+        lead_id: None,
         created_at: started,
         updated_at: started,
     }

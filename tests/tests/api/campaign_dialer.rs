@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use gobi_tests::fakes::twilio::CallOutcome;
-use gobi_tests::{Telephony, TestApp, spawn_telephony_app, tokens};
+use gobi_tests::{Telephony, TestApp, spawn_telephony_app_with, tokens};
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -50,7 +50,15 @@ async fn started_with(
     start_query: &str,
     suffix: u32,
 ) -> Dialing {
-    let (app, telephony) = spawn_telephony_app(false).await;
+    // With LiveKit: an answered call is connected to the voice runtime over SIP.
+    let (app, telephony) = spawn_telephony_app_with(
+        true,
+        vec![(
+            "LIVEKIT_SIP_URI",
+            "sip:gobi-test.sip.livekit.cloud".to_owned(),
+        )],
+    )
+    .await;
     let base = app.serve().await;
     let tenant = app
         .new_tenant(&format!("Dialing {suffix}"), &format!("dialing-{suffix}"))
@@ -461,4 +469,45 @@ async fn a_marketing_campaign_calls_only_leads_with_written_consent() {
         skipped.text
     );
     assert_eq!(skipped.body["data"][0]["skipReason"], "noConsent");
+}
+
+#[tokio::test]
+async fn an_answered_campaign_call_is_recorded_and_handed_to_the_runtime() {
+    const LEAD: &str = "+12125550601";
+    let d = started(&[LEAD], json!({}), 407).await;
+    to_monday(&d.app, 15, 0);
+    d.app.tick().await;
+    d.app.drain_dialer().await;
+    let twiml = d.telephony.twilio.answer_calls(&d.base).await;
+    assert_eq!(twiml.len(), 1);
+    assert!(twiml[0].contains("<Response>"), "{}", twiml[0]);
+    assert!(
+        twiml[0].contains("<Dial") && twiml[0].contains("<Sip"),
+        "{}",
+        twiml[0]
+    );
+    let calls = d
+        .app
+        .get(
+            &format!("/client/calls?tenant_id={}", d.tenant),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(calls.status, StatusCode::OK, "{}", calls.text);
+    let call = &calls.body["data"][0];
+    assert_eq!(call["direction"], "outbound", "{}", calls.text);
+    assert_eq!(call["to"], LEAD);
+    // Twilio asking again (a retry of the same CallSid) opens nothing new.
+    d.telephony.twilio.answer_calls(&d.base).await;
+    let again = d
+        .app
+        .get(
+            &format!("/client/calls?tenant_id={}", d.tenant),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(again.body["data"].as_array().unwrap().len(), 1);
+    d.telephony.twilio.finish_calls(&d.base).await;
+    d.app.tick().await;
+    assert_eq!(d.campaign().await["counts"]["completed"], 1);
 }

@@ -246,6 +246,8 @@ async fn an_opt_out_heard_on_a_call_suppresses_the_caller_at_once() {
         end_reason: None,
         retention_days: 30,
         legal_hold: None,
+        campaign_id: None,
+        lead_id: None,
         created_at: now,
         updated_at: now,
     };
