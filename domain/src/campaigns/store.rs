@@ -44,7 +44,9 @@ pub mod keys {
 const RUNNING: &str = "RUNNING";
 
 mod dialing;
-pub use dialing::{Caps, Claim, ENROLL_PAGE, QUEUED_TIMEOUT_MINUTES};
+mod enrolment;
+pub use dialing::{Caps, Claim, QUEUED_TIMEOUT_MINUTES};
+pub use enrolment::ENROLL_PAGE;
 
 #[derive(Serialize, Deserialize)]
 struct CampaignItem {

@@ -10,24 +10,20 @@ use gobi_shared::dynamo::{Backoff, n};
 
 use super::*;
 use crate::campaigns::dialing::{Attempt, CampaignLead, LeadStatus, Outcome};
-use crate::campaigns::model::Enrollment;
-
-/// Leads one enrolment transaction writes (DynamoDB takes 100 items; one is the campaign).
-pub const ENROLL_PAGE: usize = 99;
 
 /// How long a queued job may stay unclaimed before the scheduler queues it again.
 pub const QUEUED_TIMEOUT_MINUTES: i64 = 5;
 
 #[derive(Serialize, Deserialize)]
-struct LeadItem {
-    pk: String,
-    sk: String,
+pub(super) struct LeadItem {
+    pub(super) pk: String,
+    pub(super) sk: String,
     #[serde(flatten)]
-    lead: CampaignLead,
+    pub(super) lead: CampaignLead,
     #[serde(rename = "duePk", default, skip_serializing_if = "Option::is_none")]
-    due_pk: Option<String>,
+    pub(super) due_pk: Option<String>,
     #[serde(rename = "dueSk", default, skip_serializing_if = "Option::is_none")]
-    due_sk: Option<String>,
+    pub(super) due_sk: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -40,17 +36,17 @@ struct AttemptItem {
 
 /// What one write does to a campaign's counters, and what else it sets or requires.
 #[derive(Default)]
-struct CounterChange<'a> {
+pub(super) struct CounterChange<'a> {
     /// Leads leaving (-1) and entering (+1) statuses.
-    moves: &'a [(LeadStatus, i64)],
-    outcome: Option<Outcome>,
+    pub(super) moves: &'a [(LeadStatus, i64)],
+    pub(super) outcome: Option<Outcome>,
     /// Live calls taken (+1) or released (-1).
-    live: i64,
+    pub(super) live: i64,
     /// More the campaign must satisfy (`#state` names its state).
-    condition: Option<&'a str>,
+    pub(super) condition: Option<&'a str>,
     /// More to `SET`.
-    set: Option<&'a str>,
-    values: Vec<(&'a str, AttributeValue)>,
+    pub(super) set: Option<&'a str>,
+    pub(super) values: Vec<(&'a str, AttributeValue)>,
 }
 
 /// How a claim ended.
@@ -71,7 +67,7 @@ pub struct Caps {
     pub tenant: u32,
 }
 
-fn due_sk(at: DateTime<Utc>, lead: &str) -> String {
+pub(super) fn due_sk(at: DateTime<Utc>, lead: &str) -> String {
     dynamo::due_key(at, lead)
 }
 
@@ -87,7 +83,7 @@ impl CampaignStore {
     }
 
     /// The campaign's counters moved by `change`, in one update of the campaign's item.
-    fn counters(
+    pub(super) fn counters(
         &self,
         campaign: &Campaign,
         change: CounterChange<'_>,
@@ -146,125 +142,6 @@ impl CampaignStore {
                     .build()?,
             )
             .build())
-    }
-
-    /// The campaign's leads among `numbers` (E.164), by number.
-    async fn enrolled_among(
-        &self,
-        campaign: uuid::Uuid,
-        numbers: &[&str],
-    ) -> StoreResult<HashMap<String, CampaignLead>> {
-        let mut found = HashMap::new();
-        for chunk in numbers.chunks(100) {
-            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(
-                    chunk
-                        .iter()
-                        .map(|e164| dynamo::key(keys::campaign(campaign), keys::lead(e164)))
-                        .collect(),
-                ))
-                .consistent_read(true)
-                .build()
-                .map_err(anyhow::Error::new)?;
-            let mut keys_left = Some(request);
-            let mut backoff = Backoff::default();
-            while let Some(request) = keys_left.take() {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| anyhow::Error::new(e).context("reading enrolled leads"))?;
-                for item in output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let lead = dynamo::from_item::<LeadItem>(item)?.lead;
-                    found.insert(lead.phone_number.clone(), lead);
-                }
-                keys_left = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
-                if keys_left.is_some() && !backoff.wait().await {
-                    return Err(anyhow::anyhow!("DynamoDB kept enrolment reads unprocessed").into());
-                }
-            }
-        }
-        Ok(found)
-    }
-
-    /// Enrols one page of leads (their numbers not yet in the campaign) and moves the campaign's
-    /// enrolment from `from` to `to`, in one transaction that holds only while the enrolment is
-    /// still at `from` (`false`: an earlier delivery did it).
-    pub async fn enroll_page(
-        &self,
-        campaign: &Campaign,
-        from: &Enrollment,
-        leads: Vec<CampaignLead>,
-        to: &Enrollment,
-    ) -> StoreResult<bool> {
-        if leads.len() > ENROLL_PAGE {
-            return Err(anyhow::anyhow!(
-                "an enrolment page of {} is over {ENROLL_PAGE}",
-                leads.len()
-            )
-            .into());
-        }
-        let numbers: Vec<&str> = leads.iter().map(|l| l.phone_number.as_str()).collect();
-        let known = self.enrolled_among(campaign.id, &numbers).await?;
-        let mut writes = Vec::new();
-        let mut moves = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for lead in leads {
-            if known.contains_key(&lead.phone_number) || !seen.insert(lead.phone_number.clone()) {
-                continue;
-            }
-            moves.push((lead.status, 1));
-            let open = lead.status.open();
-            let at = lead.next_attempt_at.unwrap_or(lead.updated_at);
-            let item = LeadItem {
-                pk: keys::campaign(campaign.id),
-                sk: keys::lead(&lead.phone_number),
-                due_pk: open.then(|| keys::campaign(campaign.id)),
-                due_sk: open.then(|| due_sk(at, &lead.lead_id)),
-                lead,
-            };
-            writes.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(dynamo::to_item(&item)?))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()?,
-                    )
-                    .build(),
-            );
-        }
-        let mut next = to.clone();
-        next.enrolled = from.enrolled + writes.len() as u64;
-        let counter = self.counters(
-            campaign,
-            CounterChange {
-                moves: &moves,
-                condition: Some("enrollment.round = :round"),
-                set: Some("enrollment = :next"),
-                values: vec![
-                    (":round", n(from.round)),
-                    (
-                        ":next",
-                        serde_dynamo::to_attribute_value(&next).map_err(anyhow::Error::new)?,
-                    ),
-                ],
-                ..CounterChange::default()
-            },
-        )?;
-        let guard = writes.len();
-        writes.push(counter);
-        Ok(dynamo::transact_guarded(&self.client, writes, guard, "enrolling leads").await?)
     }
 
     /// Open leads whose time to be looked at has come, earliest first.

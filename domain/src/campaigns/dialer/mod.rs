@@ -1,0 +1,242 @@
+//! The dialer's work, shared by the functions that run it: enrolment and dial jobs (the
+//! `dialer` worker), the tick (the `scheduler`), and the end of an attempt (Twilio's status
+//! callback on the `twilio-webhook`).
+//!
+//! Every dial is decided at the moment of dialing: the campaign still running, the number not
+//! on the do-not-call list, the lead's local time inside a window and the law's hours, the
+//! state's daily cap not reached, and a lease free under the campaign's and the tenant's caps.
+//! The attempt records which window and rule allowed it.
+
+use chrono::{DateTime, Duration, Utc};
+use gobi_shared::events::{Envelope, Publisher};
+use gobi_shared::ids::TenantId;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::dialing::{Attempt, CampaignLead, LeadStatus, Outcome, SkipReason, after_attempt};
+use super::law;
+use super::model::{Campaign, CampaignState, DialingState, Enrollment, PauseReason, Purpose};
+use super::store::{CampaignStore, Caps, Claim, ENROLL_PAGE, QUEUED_TIMEOUT_MINUTES};
+use super::windows::{next_opening, permit, zones_of};
+use crate::error::StoreResult;
+use crate::leads::model::{ConsentType, LeadState};
+use crate::leads::store::LeadStore;
+use crate::telephony::twilio::{OutboundCall, TwilioClient};
+use crate::tenants::store::TenantStore;
+
+/// An enrolment job reads this many pages, then queues the next job.
+const ENROLL_PAGES_PER_JOB: usize = 20;
+/// How long a live call's lease lasts before the sweep takes it back.
+pub const LEASE_MINUTES: i64 = 90;
+/// A dial refused for capacity is due again this much later.
+const CAPACITY_RETRY_SECONDS: i64 = 30;
+/// Due leads one tick looks at per campaign, at most.
+const TICK_LIMIT: u32 = 500;
+/// Seconds a call rings before Twilio gives up (`no-answer`).
+const RING_SECONDS: u32 = 30;
+
+pub const ENROLL_JOB: &str = "campaigns.enroll";
+pub const DIAL_JOB: &str = "campaigns.dial";
+
+/// The `dialer` worker's messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum DialerJob {
+    /// Load (more of) the campaign's lists' leads.
+    Enroll { campaign_id: uuid::Uuid },
+    /// Dial attempt `attempt` of the lead with this number.
+    Dial {
+        campaign_id: uuid::Uuid,
+        phone_number: String,
+        attempt: u32,
+    },
+}
+
+/// What the dialer needs.
+#[derive(Clone)]
+pub struct Dialer {
+    pub campaigns: CampaignStore,
+    pub leads: LeadStore,
+    pub tenants: TenantStore,
+    /// The dialer queue (enrolment and dial jobs).
+    pub jobs: Publisher,
+    /// `None` when Twilio is not configured: dials fail as `failed`.
+    pub twilio: Option<TwilioClient>,
+    /// GOBI's Twilio webhook base (answer and status callback URLs).
+    pub webhook_base: Option<Url>,
+}
+
+/// What one tick did for one campaign.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    pub campaigns: u32,
+    pub queued: u32,
+    pub requeued: u32,
+    pub reclaimed: u32,
+    pub completed: u32,
+}
+
+/// What a dial job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialed {
+    Placed {
+        call_sid: String,
+    },
+    /// Another delivery or a later state made this job moot.
+    Moot,
+    /// The number is on the do-not-call list: never dialed.
+    Suppressed,
+    /// Outside the lead's hours (or its state's daily cap): due again then.
+    NotNow {
+        due: DateTime<Utc>,
+    },
+    /// No lease free: due again shortly.
+    AtCapacity,
+    /// Twilio refused the call.
+    Failed {
+        reason: String,
+    },
+}
+
+async fn send(
+    jobs: &Publisher,
+    tenant: TenantId,
+    job: DialerJob,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let kind = match job {
+        DialerJob::Enroll { .. } => ENROLL_JOB,
+        DialerJob::Dial { .. } => DIAL_JOB,
+    };
+    jobs.send(&Envelope::new(kind, now, tenant, None, job))
+        .await
+}
+
+mod dial;
+mod enrolment;
+mod tick;
+
+impl Dialer {
+    /// The dialer as configured; `None` without a dialer queue.
+    pub fn from_config(
+        config: &gobi_shared::Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Option<Self> {
+        let queue = config.dialer_queue_url.clone()?;
+        Some(Self {
+            campaigns: CampaignStore::new(dynamodb.clone(), &config.tables.campaigns),
+            leads: LeadStore::new(dynamodb.clone(), &config.tables.leads),
+            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
+            jobs: Publisher::new(sqs, queue),
+            twilio: TwilioClient::from_config(&config.twilio),
+            webhook_base: config.twilio.webhook_base_url.clone(),
+        })
+    }
+
+    /// Queues the enrolment of a campaign just started.
+    pub async fn start(&self, campaign: &Campaign, now: DateTime<Utc>) -> anyhow::Result<()> {
+        send(
+            &self.jobs,
+            campaign.tenant_id,
+            DialerJob::Enroll {
+                campaign_id: campaign.id,
+            },
+            now,
+        )
+        .await
+    }
+
+    async fn queue_dial(
+        &self,
+        campaign: &Campaign,
+        lead: &CampaignLead,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        send(
+            &self.jobs,
+            campaign.tenant_id,
+            DialerJob::Dial {
+                campaign_id: campaign.id,
+                phone_number: lead.phone_number.clone(),
+                attempt: lead.attempts + 1,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The lead's time zone, as its list has it now.
+    async fn timezone_of(
+        &self,
+        lead: &CampaignLead,
+    ) -> StoreResult<crate::leads::timezones::LeadTimezone> {
+        Ok(
+            match self.leads.lead(lead.list_id, &lead.phone_number).await? {
+                Some(listed) => listed.timezone,
+                None => crate::leads::timezones::from_number(&lead.phone_number),
+            },
+        )
+    }
+
+    /// Ends attempt `attempt` with `outcome`: the lead done or due for its retry, the leases
+    /// released. `false` when it had ended before.
+    pub async fn end_attempt(
+        &self,
+        campaign: &Campaign,
+        lead: &CampaignLead,
+        attempt: u32,
+        outcome: Outcome,
+        details: (Option<String>, Option<String>),
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (to, due) = after_attempt(outcome, attempt, &campaign.retry, now);
+        self.campaigns
+            .finish(campaign, lead, attempt, outcome, details, to, due, now)
+            .await
+    }
+
+    /// Twilio's status callback for a campaign call: a final status ends the attempt.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn call_ended(
+        &self,
+        tenant: TenantId,
+        campaign_id: uuid::Uuid,
+        phone_number: &str,
+        attempt: u32,
+        call_status: &str,
+        answered_by: Option<&str>,
+        error_code: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let Some(outcome) = Outcome::from_twilio(call_status, answered_by) else {
+            return Ok(false);
+        };
+        let Some(campaign) = self.campaigns.get(tenant, campaign_id).await? else {
+            return Ok(false);
+        };
+        let Some(lead) = self
+            .campaigns
+            .campaign_lead(campaign_id, phone_number)
+            .await?
+        else {
+            return Ok(false);
+        };
+        if lead.status != LeadStatus::Dialing || lead.attempts != attempt {
+            return Ok(false);
+        }
+        self.end_attempt(
+            &campaign,
+            &lead,
+            attempt,
+            outcome,
+            (
+                answered_by.map(str::to_owned),
+                error_code.map(str::to_owned),
+            ),
+            now,
+        )
+        .await
+    }
+}

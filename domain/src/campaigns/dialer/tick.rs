@@ -1,0 +1,214 @@
+//! The scheduler's tick: due leads queued inside their hours, lost jobs queued again, expired
+//! leases taken back, and what the campaign is waiting for.
+
+use super::*;
+
+impl Dialer {
+    /// One tick over every running campaign.
+    pub async fn tick(&self, now: DateTime<Utc>) -> StoreResult<TickReport> {
+        let mut report = TickReport::default();
+        for (tenant, id) in self.campaigns.running().await? {
+            let Some(campaign) = self.campaigns.get(tenant, id).await? else {
+                continue;
+            };
+            report.campaigns += 1;
+            self.tick_campaign(&campaign, now, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn tick_campaign(
+        &self,
+        campaign: &Campaign,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> StoreResult<()> {
+        if campaign.state == CampaignState::Scheduled {
+            // Its start has come: it runs from the next tick on.
+            if campaign.schedule.start_at.is_none_or(|start| start <= now) {
+                self.campaigns
+                    .transition(
+                        campaign.tenant_id,
+                        campaign.id,
+                        &[CampaignState::Scheduled],
+                        CampaignState::Running,
+                        None,
+                        now,
+                    )
+                    .await?;
+            }
+            return Ok(());
+        }
+        if !campaign.enrollment.done {
+            send(
+                &self.jobs,
+                campaign.tenant_id,
+                DialerJob::Enroll {
+                    campaign_id: campaign.id,
+                },
+                now,
+            )
+            .await?;
+            return self
+                .campaigns
+                .set_dialing_state(campaign, &DialingState::Enrolling)
+                .await;
+        }
+        if campaign.schedule.end_at.is_some_and(|end| now >= end) {
+            self.campaigns
+                .transition(
+                    campaign.tenant_id,
+                    campaign.id,
+                    &[CampaignState::Running],
+                    CampaignState::Paused,
+                    Some(PauseReason::EndReached),
+                    now,
+                )
+                .await?;
+            return Ok(());
+        }
+        if campaign.counts.open() == 0 {
+            if self
+                .campaigns
+                .transition(
+                    campaign.tenant_id,
+                    campaign.id,
+                    &[CampaignState::Running],
+                    CampaignState::Completed,
+                    None,
+                    now,
+                )
+                .await?
+            {
+                for list in &campaign.lead_list_ids {
+                    self.leads
+                        .release_list(campaign.tenant_id, *list, campaign.id)
+                        .await?;
+                }
+                report.completed += 1;
+            }
+            return Ok(());
+        }
+        let mut free = campaign
+            .pacing
+            .max_concurrency
+            .saturating_sub(campaign.live_calls)
+            .min(campaign.pacing.max_calls_per_second.saturating_mul(60));
+        let mut dialed = 0;
+        let mut outside: Option<DateTime<Utc>> = None;
+        let mut at_capacity = false;
+        for lead in self
+            .campaigns
+            .due_leads(campaign.id, now, TICK_LIMIT)
+            .await?
+        {
+            match lead.status {
+                LeadStatus::Pending | LeadStatus::RetryScheduled => {
+                    if free == 0 {
+                        at_capacity = true;
+                        continue;
+                    }
+                    let zones =
+                        zones_of(&self.timezone_of(&lead).await?, &campaign.schedule.timezone);
+                    let rule = law::rule_for(&lead.phone_number);
+                    if permit(&campaign.schedule, &zones, rule, now).is_none() {
+                        let opening = next_opening(&campaign.schedule, &zones, rule, now);
+                        outside = match (outside, opening) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        // Looked at again when it opens (or in a day if nothing opens soon).
+                        let due = opening.unwrap_or(now + Duration::days(1));
+                        self.campaigns
+                            .move_lead(
+                                campaign,
+                                &lead,
+                                lead.status,
+                                Some(due),
+                                |l| l.next_attempt_at = Some(due),
+                                now,
+                            )
+                            .await?;
+                        continue;
+                    }
+                    let requeue = now + Duration::minutes(QUEUED_TIMEOUT_MINUTES);
+                    if self
+                        .campaigns
+                        .move_lead(
+                            campaign,
+                            &lead,
+                            LeadStatus::Queued,
+                            Some(requeue),
+                            |_| {},
+                            now,
+                        )
+                        .await?
+                    {
+                        self.queue_dial(campaign, &lead, now).await?;
+                        free -= 1;
+                        dialed += 1;
+                        report.queued += 1;
+                    }
+                }
+                LeadStatus::Queued => {
+                    // Its job was lost (or is slow): queue it again; the claim keeps it once.
+                    let requeue = now + Duration::minutes(QUEUED_TIMEOUT_MINUTES);
+                    if self
+                        .campaigns
+                        .move_lead(
+                            campaign,
+                            &lead,
+                            LeadStatus::Queued,
+                            Some(requeue),
+                            |_| {},
+                            now,
+                        )
+                        .await?
+                    {
+                        self.queue_dial(campaign, &lead, now).await?;
+                        report.requeued += 1;
+                    }
+                }
+                LeadStatus::Dialing => {
+                    // Its call never reported: take the leases back and count it `noReport`.
+                    let reclaimed = self
+                        .end_attempt(
+                            campaign,
+                            &lead,
+                            lead.attempts,
+                            Outcome::NoReport,
+                            (None, None),
+                            now,
+                        )
+                        .await?;
+                    report.reclaimed += u32::from(reclaimed);
+                }
+                _ => {}
+            }
+        }
+        let state = if dialed > 0 {
+            DialingState::Dialing
+        } else if at_capacity || free == 0 {
+            DialingState::AtCapacity
+        } else if outside.is_some() {
+            DialingState::OutsideWindow {
+                next_opening: outside,
+            }
+        } else {
+            // Nothing due now: the next lead due says why.
+            match self.campaigns.next_due(campaign.id).await? {
+                Some(lead) if lead.status == LeadStatus::RetryScheduled => {
+                    DialingState::WaitingRetry {
+                        next_retry_at: lead.next_attempt_at,
+                    }
+                }
+                Some(lead) if lead.status == LeadStatus::Pending => DialingState::OutsideWindow {
+                    next_opening: lead.next_attempt_at,
+                },
+                Some(_) => DialingState::Dialing,
+                None => DialingState::NoEligibleLeads,
+            }
+        };
+        self.campaigns.set_dialing_state(campaign, &state).await
+    }
+}

@@ -1,0 +1,109 @@
+//! The test kit's workers and scheduler: each run as Lambda would run it, on the app's queues
+//! and clock, and as its function (so its AWS requests are checked against its policy).
+
+use gobi_infra::aws_requests::as_function;
+
+use crate::TestApp;
+
+impl TestApp {
+    /// Runs the legal-hold worker on the app's job queue until it is empty (as Lambda would);
+    /// the number of messages it handled.
+    pub async fn drain_legal_hold_jobs(&self) -> usize {
+        let state = gobi_legal_hold_worker::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            self.clock.clone(),
+        )
+        .expect("legal-hold worker");
+        let queue = self.config.legal_hold_queue_url.clone().expect("queue");
+        let mut handled = 0;
+        loop {
+            let report = as_function(
+                "LegalHoldWorkerFunction",
+                gobi_legal_hold_worker::poll_once(&state, &self.sqs, &queue, 0),
+            )
+            .await
+            .expect("polling the legal-hold queue");
+            assert_eq!(report.failed, 0, "legal-hold batches failed");
+            if report.received == 0 {
+                return handled;
+            }
+            handled += report.received;
+        }
+    }
+
+    /// Runs the dialer worker on the app's queue until it is empty; the messages handled.
+    pub async fn drain_dialer(&self) -> usize {
+        let state = gobi_dialer::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            self.clock.clone(),
+        )
+        .expect("dialer worker");
+        let queue = self.config.dialer_queue_url.clone().expect("queue");
+        let mut handled = 0;
+        loop {
+            let report = as_function(
+                "DialerFunction",
+                gobi_dialer::poll_once(&state, &self.sqs, &queue, 0),
+            )
+            .await
+            .expect("polling the dialer queue");
+            assert_eq!(report.failed, 0, "dialer jobs failed");
+            if report.received == 0 {
+                return handled;
+            }
+            handled += report.received;
+        }
+    }
+
+    /// One run of the scheduler (heartbeats, dispatch expiry, the campaign tick) at the app's
+    /// clock, as EventBridge would trigger it.
+    pub async fn tick(&self) -> gobi_scheduler::SchedulerReport {
+        let dialer = gobi_domain::campaigns::dialer::Dialer::from_config(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+        );
+        let state = gobi_scheduler::SchedulerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.clock.clone(),
+        )
+        .with_dialer(dialer);
+        as_function("SchedulerFunction", gobi_scheduler::run(&state))
+            .await
+            .expect("scheduler run")
+    }
+
+    /// Runs the lead-import worker on the app's queue until it is empty; the messages handled.
+    pub async fn drain_lead_imports(&self) -> usize {
+        let state = gobi_lead_import::WorkerState::new(
+            &self.config,
+            gobi_lead_import::Clients {
+                dynamodb: self.dynamodb.clone(),
+                s3: self.s3.clone(),
+                sqs: self.sqs.clone(),
+            },
+            self.clock.clone(),
+        )
+        .expect("lead-import worker");
+        let queue = self.config.lead_import_queue_url.clone().expect("queue");
+        let mut handled = 0;
+        loop {
+            let report = as_function(
+                "LeadImportWorkerFunction",
+                gobi_lead_import::poll_once(&state, &self.sqs, &queue, 0),
+            )
+            .await
+            .expect("polling the lead-import queue");
+            assert_eq!(report.failed, 0, "lead imports failed");
+            if report.received == 0 {
+                return handled;
+            }
+            handled += report.received;
+        }
+    }
+}
