@@ -122,7 +122,51 @@ impl LegalHold {
     }
 }
 
+/// What a call that starts ringing is: who called whom, for which agent and number.
+#[derive(Debug, Clone)]
+pub struct RingingCall {
+    pub tenant_id: TenantId,
+    pub call_sid: String,
+    pub direction: Direction,
+    pub from: String,
+    pub to: String,
+    pub agent_id: Option<AgentId>,
+    pub phone_number_id: Option<PhoneNumberId>,
+    pub retention_days: u32,
+    /// The campaign and lead of an outbound campaign call.
+    pub campaign: Option<(uuid::Uuid, String)>,
+}
+
 impl Call {
+    /// A new call, ringing now, with a fresh id.
+    pub fn ringing(call: RingingCall, now: DateTime<Utc>) -> Self {
+        let (campaign_id, lead_id) = call.campaign.unzip();
+        Self {
+            id: CallId::new(),
+            tenant_id: call.tenant_id,
+            call_sid: call.call_sid,
+            direction: call.direction,
+            from: call.from.chars().take(64).collect(),
+            to: call.to.chars().take(64).collect(),
+            agent_id: call.agent_id,
+            phone_number_id: call.phone_number_id,
+            status: CallStatus::Ringing,
+            started_at: now,
+            answered_at: None,
+            ended_at: None,
+            duration_seconds: None,
+            handoff_sent: false,
+            dispatch_id: None,
+            end_reason: None,
+            retention_days: call.retention_days,
+            legal_hold: None,
+            campaign_id,
+            lead_id,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// When the call's data expires (epoch seconds), unless a hold keeps it.
     pub fn expiry(&self, tenant_held: bool) -> Option<i64> {
         if tenant_held || self.legal_hold.is_some() {

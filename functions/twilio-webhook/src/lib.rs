@@ -9,14 +9,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use gobi_domain::calls::{Call, CallStatus, CallStore, Direction};
+use gobi_domain::calls::{Call, CallStatus, CallStore, Direction, RingingCall};
 use gobi_domain::phone_numbers::store::PhoneNumberStore;
 use gobi_domain::tenants::store::TenantStore;
 use gobi_shared::Config;
 use gobi_shared::config::SipAuth;
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested, Publisher};
-use gobi_shared::ids::{CallId, E164};
+use gobi_shared::ids::E164;
 use gobi_shared::time::Clock;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -292,31 +292,20 @@ async fn inbound(
         }
     };
 
-    let now = state.clock.now();
-    let opened = Call {
-        id: CallId::new(),
-        tenant_id: route.tenant_id,
-        call_sid: call_sid.to_owned(),
-        direction: Direction::Inbound,
-        from: from.chars().take(64).collect(),
-        to: to_e164.as_str().to_owned(),
-        agent_id: route.agent_id,
-        phone_number_id: Some(route.phone_number_id),
-        status: CallStatus::Ringing,
-        started_at: now,
-        answered_at: None,
-        ended_at: None,
-        duration_seconds: None,
-        handoff_sent: false,
-        dispatch_id: None,
-        end_reason: None,
-        retention_days: tenant.retention_days,
-        legal_hold: None,
-        campaign_id: None,
-        lead_id: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let opened = Call::ringing(
+        RingingCall {
+            tenant_id: route.tenant_id,
+            call_sid: call_sid.to_owned(),
+            direction: Direction::Inbound,
+            from: from.to_owned(),
+            to: to_e164.as_str().to_owned(),
+            agent_id: route.agent_id,
+            phone_number_id: Some(route.phone_number_id),
+            retention_days: tenant.retention_days,
+            campaign: None,
+        },
+        state.clock.now(),
+    );
     let call = open_and_hand_off(&state, &tenant, &opened, route.phone_number_id).await?;
     Ok(xml(StatusCode::OK, answer(&state, &call)))
 }
@@ -446,31 +435,20 @@ async fn outbound(
     let Some(route) = state.numbers.route(&caller).await? else {
         return hang_up();
     };
-    let now = state.clock.now();
-    let opened = Call {
-        id: CallId::new(),
-        tenant_id: campaign.tenant_id,
-        call_sid: call_sid.to_owned(),
-        direction: Direction::Outbound,
-        from: from.chars().take(64).collect(),
-        to: to.chars().take(64).collect(),
-        agent_id: Some(campaign.agent_id),
-        phone_number_id: Some(route.phone_number_id),
-        status: CallStatus::Ringing,
-        started_at: now,
-        answered_at: None,
-        ended_at: None,
-        duration_seconds: None,
-        handoff_sent: false,
-        dispatch_id: None,
-        end_reason: None,
-        retention_days: tenant.retention_days,
-        legal_hold: None,
-        campaign_id: Some(campaign.id),
-        lead_id: Some(attempt.lead.trim_start_matches('+').to_owned()),
-        created_at: now,
-        updated_at: now,
-    };
+    let opened = Call::ringing(
+        RingingCall {
+            tenant_id: campaign.tenant_id,
+            call_sid: call_sid.to_owned(),
+            direction: Direction::Outbound,
+            from: from.to_owned(),
+            to: to.to_owned(),
+            agent_id: Some(campaign.agent_id),
+            phone_number_id: Some(route.phone_number_id),
+            retention_days: tenant.retention_days,
+            campaign: Some((campaign.id, attempt.lead.trim_start_matches('+').to_owned())),
+        },
+        state.clock.now(),
+    );
     let call = open_and_hand_off(&state, &tenant, &opened, route.phone_number_id).await?;
     Ok(xml(StatusCode::OK, answer(&state, &call)))
 }
