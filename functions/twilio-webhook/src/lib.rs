@@ -28,6 +28,8 @@ use utoipa_axum::routes;
 
 pub const INBOUND_PATH: &str = "/twilio/webhook/inbound";
 pub const STATUS_PATH: &str = "/twilio/webhook/status";
+/// A campaign's call answered (the dialer's answer URL).
+pub const OUTBOUND_PATH: &str = "/twilio/webhook/outbound";
 
 /// How an answered call reaches the voice runtime.
 #[derive(Clone, Debug)]

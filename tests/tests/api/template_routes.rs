@@ -125,6 +125,7 @@ fn the_twilio_webhook_is_served_on_a_function_url() {
     let expected: BTreeSet<(String, String)> = [
         ("POST", gobi_twilio_webhook::INBOUND_PATH),
         ("POST", gobi_twilio_webhook::STATUS_PATH),
+        ("POST", gobi_twilio_webhook::OUTBOUND_PATH),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))
