@@ -183,6 +183,11 @@ pub struct Campaign {
     /// Loading the lists' leads into the campaign after the start.
     #[serde(default)]
     pub enrollment: Enrollment,
+    /// The latest attempts' outcomes, oldest first (the circuit breaker reads them; attempts
+    /// append, the tick trims). Written by the store's updates only.
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub recent_outcomes: Vec<super::dialing::Outcome>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,

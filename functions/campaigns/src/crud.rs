@@ -227,6 +227,7 @@ async fn duplicate_campaign(
         outcomes: Default::default(),
         live_calls: 0,
         enrollment: Default::default(),
+        recent_outcomes: Vec::new(),
         skip_without_consent: false,
         created_at: now,
         updated_at: now,

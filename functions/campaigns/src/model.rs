@@ -382,6 +382,7 @@ pub fn blank(
         outcomes: Default::default(),
         live_calls: 0,
         enrollment: Default::default(),
+        recent_outcomes: Vec::new(),
         created_at: now,
         updated_at: now,
         started_at: None,

@@ -511,3 +511,47 @@ async fn an_answered_campaign_call_is_recorded_and_handed_to_the_runtime() {
     d.app.tick().await;
     assert_eq!(d.campaign().await["counts"]["completed"], 1);
 }
+
+#[tokio::test]
+async fn the_circuit_breaker_pauses_a_campaign_whose_calls_keep_failing() {
+    let numbers: Vec<String> = (0..14)
+        .map(|i| format!("+1212555{:04}", 7000 + i))
+        .collect();
+    let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    let d = started(
+        &refs,
+        json!({"circuitBreaker": {"failurePercent": 50, "window": 10},
+               "retry": {"maxAttempts": 1,
+                 "noAnswer": {"retry": false, "delayMinutes": 5},
+                 "busy": {"retry": false, "delayMinutes": 5},
+                 "voicemail": {"retry": false, "delayMinutes": 5},
+                 "failed": {"retry": false, "delayMinutes": 5}}}),
+        408,
+    )
+    .await;
+    {
+        let mut state = d.telephony.twilio.state.lock().unwrap();
+        for (i, number) in numbers.iter().enumerate() {
+            // Six of the first ten fail: over half.
+            let outcome = if i < 6 {
+                CallOutcome::Failed
+            } else {
+                CallOutcome::Answered
+            };
+            state.outcomes.insert(number.clone(), outcome);
+        }
+    }
+    to_monday(&d.app, 15, 0);
+    d.round().await;
+    assert_eq!(d.telephony.twilio.dials(), 10);
+    d.round().await;
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["state"], "paused", "{campaign}");
+    assert_eq!(campaign["pauseReason"], "circuitBreaker");
+    assert_eq!(
+        d.telephony.twilio.dials(),
+        10,
+        "nothing dialed after the trip"
+    );
+    assert_eq!(campaign["counts"]["pending"], 4);
+}

@@ -67,6 +67,9 @@ impl Dialer {
                 .await?;
             return Ok(());
         }
+        if self.breaker_tripped(campaign, now).await? {
+            return Ok(());
+        }
         if campaign.counts.open() == 0 {
             if self
                 .campaigns
@@ -210,5 +213,47 @@ impl Dialer {
             }
         };
         self.campaigns.set_dialing_state(campaign, &state).await
+    }
+
+    /// The circuit breaker: more than `failurePercent` of the last `window` attempts failed (or
+    /// never reported) pauses the campaign. The outcomes kept are trimmed to the window.
+    async fn breaker_tripped(&self, campaign: &Campaign, now: DateTime<Utc>) -> StoreResult<bool> {
+        let recent = &campaign.recent_outcomes;
+        let Some(breaker) = campaign.circuit_breaker else {
+            if !recent.is_empty() {
+                self.campaigns
+                    .trim_recent_outcomes(campaign, recent.len(), 0)
+                    .await?;
+            }
+            return Ok(false);
+        };
+        let window = usize::try_from(breaker.window).unwrap_or(usize::MAX);
+        if recent.len() > window {
+            self.campaigns
+                .trim_recent_outcomes(campaign, recent.len(), window)
+                .await?;
+        }
+        let last = &recent[recent.len().saturating_sub(window)..];
+        if last.len() < window {
+            return Ok(false);
+        }
+        let failed = last
+            .iter()
+            .filter(|o| matches!(o, Outcome::Failed | Outcome::NoReport))
+            .count();
+        if failed * 100 <= last.len() * usize::try_from(breaker.failure_percent).unwrap_or(100) {
+            return Ok(false);
+        }
+        tracing::warn!(tenant_id = %campaign.tenant_id, campaign_id = %campaign.id, failed, window, "circuit breaker: campaign paused");
+        self.campaigns
+            .transition(
+                campaign.tenant_id,
+                campaign.id,
+                &[CampaignState::Running],
+                CampaignState::Paused,
+                Some(PauseReason::CircuitBreaker),
+                now,
+            )
+            .await
     }
 }

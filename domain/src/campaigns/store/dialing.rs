@@ -457,6 +457,16 @@ impl CampaignStore {
                     moves: &[(LeadStatus::Dialing, -1), (to, 1)],
                     outcome: Some(outcome),
                     live: -1,
+                    // The circuit breaker's memory: outcomes in the order attempts end.
+                    set: Some("recentOutcomes = list_append(if_not_exists(recentOutcomes, :none), :ended)"),
+                    values: vec![
+                        (":none", AttributeValue::L(Vec::new())),
+                        (
+                            ":ended",
+                            AttributeValue::L(vec![serde_dynamo::to_attribute_value(outcome)
+                                .map_err(anyhow::Error::new)?]),
+                        ),
+                    ],
                     ..CounterChange::default()
                 },
             )?,
@@ -524,6 +534,41 @@ impl CampaignStore {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok(found),
             }
+        }
+    }
+
+    /// Keeps the last `keep` of the campaign's recent outcomes, if no attempt ended since they
+    /// were read (`read` of them); otherwise the next tick trims.
+    pub async fn trim_recent_outcomes(
+        &self,
+        campaign: &Campaign,
+        read: usize,
+        keep: usize,
+    ) -> StoreResult<()> {
+        let kept: Vec<AttributeValue> = campaign.recent_outcomes[read.saturating_sub(keep)..]
+            .iter()
+            .map(|o| serde_dynamo::to_attribute_value(o).map_err(anyhow::Error::new))
+            .collect::<anyhow::Result<_>>()?;
+        let written = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::tenant(campaign.tenant_id),
+                keys::campaign(campaign.id),
+            )))
+            .update_expression("SET recentOutcomes = :kept")
+            .condition_expression("size(recentOutcomes) = :read")
+            .expression_attribute_values(":kept", AttributeValue::L(kept))
+            .expression_attribute_values(":read", n(read))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(e) if dynamo::is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(anyhow::Error::new(e)
+                .context("trimming recent outcomes")
+                .into()),
         }
     }
 
