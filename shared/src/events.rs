@@ -82,12 +82,24 @@ impl Publisher {
 
     #[tracing::instrument(skip_all, fields(tenant_id = %envelope.tenant_id, call_id = ?envelope.call_id))]
     pub async fn send<T: Serialize>(&self, envelope: &Envelope<T>) -> anyhow::Result<()> {
-        self.client
+        self.send_after(envelope, 0).await
+    }
+
+    /// Sends `envelope`, delivered no sooner than `seconds` from now (SQS allows up to 900).
+    pub async fn send_after<T: Serialize>(
+        &self,
+        envelope: &Envelope<T>,
+        seconds: u32,
+    ) -> anyhow::Result<()> {
+        let mut request = self
+            .client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(serde_json::to_string(envelope)?)
-            .send()
-            .await?;
+            .message_body(serde_json::to_string(envelope)?);
+        if seconds > 0 {
+            request = request.delay_seconds(i32::try_from(seconds.min(900)).unwrap_or(900));
+        }
+        request.send().await?;
         Ok(())
     }
 }

@@ -117,7 +117,8 @@ async fn started_with(
             "windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "21:00"}],
             "timezone": "America/New_York"
         },
-        "pacing": {"maxConcurrency": 10, "maxCallsPerSecond": 1}
+        // Ten calls a second: a tick's dials are delivered at once (pacing has its own test).
+        "pacing": {"maxConcurrency": 10, "maxCallsPerSecond": 10}
     });
     if let (Value::Object(into), Value::Object(more)) = (&mut body, campaign) {
         into.extend(more);
@@ -390,7 +391,7 @@ async fn a_pause_stops_new_dials_at_the_next_tick() {
     let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
     let d = started(
         &refs,
-        json!({"pacing": {"maxConcurrency": 3, "maxCallsPerSecond": 1}}),
+        json!({"pacing": {"maxConcurrency": 3, "maxCallsPerSecond": 10}}),
         404,
     )
     .await;
@@ -554,4 +555,22 @@ async fn the_circuit_breaker_pauses_a_campaign_whose_calls_keep_failing() {
         "nothing dialed after the trip"
     );
     assert_eq!(campaign["counts"]["pending"], 4);
+}
+
+#[tokio::test]
+async fn dials_are_spaced_by_max_calls_per_second() {
+    let numbers: Vec<String> = (0..3).map(|i| format!("+1212555{:04}", 8000 + i)).collect();
+    let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    let d = started(
+        &refs,
+        json!({"pacing": {"maxConcurrency": 10, "maxCallsPerSecond": 1}}),
+        409,
+    )
+    .await;
+    to_monday(&d.app, 15, 0);
+    let report = d.app.tick().await;
+    assert_eq!(report.campaigns.queued, 3);
+    // The second and third jobs are delivered one and two seconds later, not now.
+    d.app.drain_dialer().await;
+    assert_eq!(d.telephony.twilio.dials(), 1);
 }

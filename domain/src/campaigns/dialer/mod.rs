@@ -147,23 +147,25 @@ impl Dialer {
         .await
     }
 
+    /// Queues a lead's next dial, delivered after `delay_seconds` (pacing).
     async fn queue_dial(
         &self,
         campaign: &Campaign,
         lead: &CampaignLead,
+        delay_seconds: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        send(
-            &self.jobs,
-            campaign.tenant_id,
-            DialerJob::Dial {
-                campaign_id: campaign.id,
-                phone_number: lead.phone_number.clone(),
-                attempt: lead.attempts + 1,
-            },
-            now,
-        )
-        .await?;
+        let job = DialerJob::Dial {
+            campaign_id: campaign.id,
+            phone_number: lead.phone_number.clone(),
+            attempt: lead.attempts + 1,
+        };
+        self.jobs
+            .send_after(
+                &Envelope::new(DIAL_JOB, now, campaign.tenant_id, None, job),
+                delay_seconds,
+            )
+            .await?;
         Ok(())
     }
 

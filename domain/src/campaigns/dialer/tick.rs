@@ -147,7 +147,9 @@ impl Dialer {
                         )
                         .await?
                     {
-                        self.queue_dial(campaign, &lead, now).await?;
+                        // `maxCallsPerSecond`: the k-th dial of this tick waits k / rate seconds.
+                        let delay = dialed / campaign.pacing.max_calls_per_second.max(1);
+                        self.queue_dial(campaign, &lead, delay, now).await?;
                         free -= 1;
                         dialed += 1;
                         report.queued += 1;
@@ -168,7 +170,7 @@ impl Dialer {
                         )
                         .await?
                     {
-                        self.queue_dial(campaign, &lead, now).await?;
+                        self.queue_dial(campaign, &lead, 0, now).await?;
                         report.requeued += 1;
                     }
                 }
