@@ -162,6 +162,10 @@ pub struct Campaign {
     /// Merged under each lead's own variables.
     pub variables: BTreeMap<String, String>,
     pub circuit_breaker: Option<CircuitBreaker>,
+    /// A single call placed with `POST /api/tenants/{id}/calls`: a campaign of one lead, kept
+    /// out of the campaign list.
+    #[serde(default)]
+    pub single_call: bool,
     /// Marketing campaigns: leads without written consent are skipped (`noConsent`) rather
     /// than keeping the campaign from starting (set by `start`).
     #[serde(default)]

@@ -83,9 +83,7 @@ async fn list_campaigns(
         .campaigns
         .page(id, limit.unwrap_or(50), query.cursor.as_deref())
         .await?;
-    if let Some(wanted) = query.state {
-        data.retain(|c| c.state == wanted);
-    }
+    data.retain(|c| !c.single_call && query.state.is_none_or(|wanted| c.state == wanted));
     Ok(Json(CampaignsPage { data, next_cursor }))
 }
 
@@ -228,6 +226,7 @@ async fn duplicate_campaign(
         live_calls: 0,
         enrollment: Default::default(),
         recent_outcomes: Vec::new(),
+        single_call: false,
         skip_without_consent: false,
         created_at: now,
         updated_at: now,

@@ -3,6 +3,7 @@
 //! lifecycle: `start`, `pause`, `resume`, `cancel`. A started campaign holds its lead lists, so
 //! they cannot be deleted under it; finishing or cancelling lets them go.
 
+mod calls;
 mod crud;
 mod lifecycle;
 pub mod model;
@@ -87,6 +88,7 @@ fn routes() -> OpenApiRouter<CampaignsState> {
         .merge(crud::routes())
         .merge(lifecycle::routes())
         .merge(progress::routes())
+        .merge(calls::routes())
 }
 
 pub fn router(state: CampaignsState) -> axum::Router {

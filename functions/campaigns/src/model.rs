@@ -322,7 +322,7 @@ pub async fn check_references(
             );
         }
     }
-    if campaign.direction == Direction::Outbound {
+    if campaign.direction == Direction::Outbound && !campaign.single_call {
         if campaign.lead_list_ids.is_empty() {
             p.push("leadListIds", "an outbound campaign needs a lead list");
         }
@@ -383,6 +383,7 @@ pub fn blank(
         live_calls: 0,
         enrollment: Default::default(),
         recent_outcomes: Vec::new(),
+        single_call: false,
         created_at: now,
         updated_at: now,
         started_at: None,
@@ -410,4 +411,31 @@ pub struct CampaignLeadsQuery {
 pub struct CampaignLeadsPage {
     pub data: Vec<gobi_domain::campaigns::dialing::CampaignLead>,
     pub next_cursor: Option<String>,
+}
+
+/// `POST /api/tenants/{id}/calls`: one outbound call now.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlaceCall {
+    pub agent_id: AgentId,
+    pub agent_version_id: Option<AgentVersionId>,
+    /// E.164 of the person to call.
+    #[schema(example = "+14155550100")]
+    pub to: String,
+    /// One of the tenant's own active numbers.
+    #[schema(example = "+15557660001")]
+    pub caller_id: String,
+    /// For the agent (at most 50).
+    pub variables: Option<BTreeMap<String, String>>,
+}
+
+/// A call placed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallPlaced {
+    /// The one-lead campaign that holds its attempt (`.../campaigns/{campaignId}/leads/...`).
+    pub campaign_id: uuid::Uuid,
+    pub call_sid: String,
+    pub to: String,
+    pub caller_id: String,
 }

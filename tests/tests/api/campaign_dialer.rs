@@ -3,6 +3,10 @@
 //! lead was queued), Florida's evening and daily cap, status callbacks ending attempts with
 //! retries inside the budget, duplicate ticks and jobs never dialing twice, the caps on live
 //! calls never passed, and a call that never reports freeing its lease after expiry.
+//!
+//! Longer than 600 lines on purpose: each test is one whole story of the dialer against the
+//! local stack and the stand-in (setup, ticks, jobs, callbacks, what GOBI and the stand-in saw),
+//! and they share one setup.
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use gobi_tests::fakes::twilio::CallOutcome;
@@ -573,4 +577,100 @@ async fn dials_are_spaced_by_max_calls_per_second() {
     // The second and third jobs are delivered one and two seconds later, not now.
     d.app.drain_dialer().await;
     assert_eq!(d.telephony.twilio.dials(), 1);
+}
+
+#[tokio::test]
+async fn a_single_call_is_placed_now_under_the_same_guards() {
+    let d = started(&["+12125550901"], json!({}), 410).await;
+    let campaign = d.campaign().await;
+    let (agent, caller) = (
+        campaign["agentId"].as_str().unwrap().to_owned(),
+        campaign["callerIds"][0].as_str().unwrap().to_owned(),
+    );
+    let path = format!("/api/tenants/{}/calls", d.tenant);
+    let call = |to: &str| json!({"agentId": agent, "to": to, "callerId": caller, "variables": {"reason": "renewal"}});
+    // Monday 15:00 UTC: 10:00 in New York.
+    to_monday(&d.app, 15, 0);
+    let placed = d
+        .app
+        .post(&path, &tokens::admin(), call("+12125550902"))
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
+    assert!(
+        placed.body["data"]["callSid"]
+            .as_str()
+            .unwrap()
+            .starts_with("CA")
+    );
+    assert_eq!(d.telephony.twilio.dials_to("+12125550902"), 1);
+    let single = placed.body["data"]["campaignId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attempts = d
+        .app
+        .get(
+            &format!(
+                "/api/tenants/{}/campaigns/{single}/leads/12125550902/attempts",
+                d.tenant
+            ),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(
+        attempts.body["data"][0]["permit"]["rule"], "*",
+        "{}",
+        attempts.text
+    );
+    // Not in the campaign list.
+    let list = d
+        .app
+        .get(
+            &format!("/api/tenants/{}/campaigns", d.tenant),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
+
+    // Suppressed: refused, never dialed.
+    d.app
+        .post(
+            &format!("/api/tenants/{}/suppressions", d.tenant),
+            &tokens::admin(),
+            json!({"phoneNumber": "+12125550903", "reason": "optOut"}),
+        )
+        .await;
+    let refused = d
+        .app
+        .post(&path, &tokens::admin(), call("+12125550903"))
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::CONFLICT, "NUMBER_SUPPRESSED"),
+        "{}",
+        refused.text
+    );
+    // Los Angeles at 07:00: outside the law's hours.
+    let early = d
+        .app
+        .post(&path, &tokens::admin(), call("+14155550904"))
+        .await;
+    assert_eq!(
+        (early.status, early.code()),
+        (StatusCode::CONFLICT, "OUTSIDE_CALLING_HOURS"),
+        "{}",
+        early.text
+    );
+    assert_eq!(d.telephony.twilio.dials_to("+12125550903"), 0);
+    assert_eq!(d.telephony.twilio.dials_to("+14155550904"), 0);
+    // A caller id the tenant does not have is refused before anything is written.
+    let foreign = d
+        .app
+        .post(
+            &path,
+            &tokens::admin(),
+            json!({"agentId": agent, "to": "+12125550905", "callerId": "+15550000000"}),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::BAD_REQUEST, "{}", foreign.text);
 }
