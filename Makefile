@@ -8,7 +8,7 @@ TEST_DYNAMODB_PORT ?= 8100
 TEST_MOTO_PORT ?= 5100
 TEST_SERVER_PORT ?= 3100
 
-.PHONY: dev test bench-import token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction build-CampaignsFunction build-DialerFunction
+.PHONY: dev test bench-import bench-dialer token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction build-CampaignsFunction build-DialerFunction
 
 dev: .env
 	@$(STACK) start
@@ -38,6 +38,13 @@ bench-import:
 	@export STACK_NAME=bench DYNAMODB_PORT=$(BENCH_DYNAMODB_PORT) MOTO_PORT=$(BENCH_MOTO_PORT); \
 	$(STACK) start --memory && eval "$$($(STACK) env)" && \
 	cargo run -q --release -p gobi-tests --bin gobi-bench-import -- $(ROWS); \
+	status=$$?; $(STACK) stop; exit $$status
+
+# A campaign of LEADS (default 10000) at CONCURRENCY (default 100) against the Twilio stand-in.
+bench-dialer:
+	@export STACK_NAME=bench DYNAMODB_PORT=$(BENCH_DYNAMODB_PORT) MOTO_PORT=$(BENCH_MOTO_PORT); \
+	$(STACK) start --memory && eval "$$($(STACK) env)" && \
+	cargo run -q --release -p gobi-tests --bin gobi-bench-dialer -- $(LEADS) $(CONCURRENCY); \
 	status=$$?; $(STACK) stop; exit $$status
 
 fmt:

@@ -4,6 +4,7 @@
 //!
 //! Needs the local stack: `make test` starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`.
 
+pub mod bench;
 pub mod fakes;
 mod workers;
 

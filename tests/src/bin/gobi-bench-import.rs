@@ -9,16 +9,9 @@
 //! rows (counted by an SDK interceptor).
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use chrono::Utc;
 use gobi_domain::leads::files;
 use gobi_domain::leads::model::{
@@ -29,37 +22,7 @@ use gobi_domain::leads::store::{LeadStore, OnDuplicate};
 use gobi_infra::{provision, template};
 use gobi_shared::events::{Envelope, LEAD_IMPORT_QUEUED};
 use gobi_shared::ids::TenantId;
-
-#[derive(Debug, Clone, Default)]
-struct CountRequests(Arc<AtomicU64>);
-
-impl Intercept for CountRequests {
-    fn name(&self) -> &'static str {
-        "CountRequests"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
+use gobi_tests::bench::{CountRequests, peak_rss_kib};
 
 /// Valid North American numbers, one per index: ten area codes, then exchange and line.
 fn valid(i: usize) -> String {
@@ -214,13 +177,13 @@ async fn main() -> anyhow::Result<()> {
     )?;
 
     let rss_before = peak_rss_kib();
-    let before = requests.0.load(Ordering::Relaxed);
+    let before = requests.count();
     let started = Instant::now();
     let outcome = gobi_lead_import::handle_message(&state, &message)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let seconds = started.elapsed().as_secs_f64();
-    let used = requests.0.load(Ordering::Relaxed) - before;
+    let used = requests.count() - before;
     let import = store
         .import(
             gobi_domain::leads::store::ImportScope::List(list.id),
