@@ -106,4 +106,27 @@ impl TestApp {
             handled += report.received;
         }
     }
+
+    /// Runs the handoff worker on the app's queue until it is empty; the messages handled.
+    pub async fn drain_handoffs(&self) -> usize {
+        let state = gobi_handoff_worker::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.clock.clone(),
+        );
+        let queue = self.config.handoff_queue_url.clone().expect("queue");
+        let mut handled = 0;
+        loop {
+            let report = as_function(
+                "HandoffWorkerFunction",
+                gobi_handoff_worker::poll_once(&state, &self.sqs, &queue, 0),
+            )
+            .await
+            .expect("polling the handoff queue");
+            if report.received == 0 {
+                return handled;
+            }
+            handled += report.received;
+        }
+    }
 }

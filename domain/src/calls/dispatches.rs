@@ -29,6 +29,21 @@ pub struct Dispatch {
     pub claimed_by: Option<String>,
     /// LiveKit's id of the agent dispatch, when LiveKit was asked.
     pub livekit_dispatch_id: Option<String>,
+    /// The campaign and lead of a campaign's call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<DispatchCampaign>,
+}
+
+/// What the agent knows of the campaign's lead it is calling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DispatchCampaign {
+    pub campaign_id: uuid::Uuid,
+    /// The lead's number's digits.
+    pub lead_id: String,
+    pub phone_number: String,
+    pub name: Option<String>,
+    /// The lead's variables over the campaign's.
+    pub variables: std::collections::BTreeMap<String, String>,
 }
 
 /// A dispatch as the runtime may read it: never the token.
@@ -45,6 +60,8 @@ pub struct DispatchView {
     pub created_at: DateTime<Utc>,
     pub claimed_at: Option<DateTime<Utc>>,
     pub livekit_dispatch_id: Option<String>,
+    /// The campaign and lead of a campaign's call (its variables for the agent).
+    pub campaign: Option<DispatchCampaign>,
 }
 
 impl Dispatch {
@@ -61,6 +78,7 @@ impl Dispatch {
             created_at: self.created_at,
             claimed_at: self.claimed_at,
             livekit_dispatch_id: self.livekit_dispatch_id.clone(),
+            campaign: self.campaign.clone(),
         }
     }
 }

@@ -8,6 +8,9 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use gobi_domain::agents::store::AgentStore;
 use gobi_domain::calls::{CallStore, Dispatch, DispatchStatus, call_not_found};
+use gobi_domain::campaigns::context;
+use gobi_domain::campaigns::store::CampaignStore;
+use gobi_domain::leads::store::LeadStore;
 use gobi_shared::Config;
 use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested};
 use gobi_shared::ids::DispatchId;
@@ -32,6 +35,9 @@ pub struct LiveKit {
 pub struct WorkerState {
     pub calls: CallStore,
     pub agents: AgentStore,
+    /// A campaign's call: its campaign and lead, for the agent.
+    pub campaigns: CampaignStore,
+    pub leads: LeadStore,
     pub livekit: Option<LiveKit>,
     pub dispatch_ttl: chrono::Duration,
     pub clock: Clock,
@@ -54,7 +60,9 @@ impl WorkerState {
         };
         Self {
             calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
-            agents: AgentStore::new(dynamodb, &config.tables.agents),
+            agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
+            campaigns: CampaignStore::new(dynamodb.clone(), &config.tables.campaigns),
+            leads: LeadStore::new(dynamodb, &config.tables.leads),
             livekit,
             dispatch_ttl: chrono::Duration::seconds(config.dispatch_ttl_seconds),
             clock,
@@ -91,6 +99,9 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
             .map_err(retry)?,
         None => None,
     };
+    let campaign = context::for_call(&state.campaigns, &state.leads, &call)
+        .await
+        .map_err(retry)?;
     let now = state.clock.now();
     let id = DispatchId::new();
     let room_name = format!("call-{}", call.id);
@@ -119,7 +130,11 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
         tenant_id: call.tenant_id,
         call_id: call.id,
         agent_id: call.agent_id,
-        agent_version_id: agent.as_ref().and_then(|a| a.active_version_id),
+        // A campaign's pinned version, else the agent's active one.
+        agent_version_id: campaign
+            .as_ref()
+            .and_then(|(c, _)| c.agent_version_id)
+            .or_else(|| agent.as_ref().and_then(|a| a.active_version_id)),
         room_name,
         join_token,
         status: DispatchStatus::Pending,
@@ -128,6 +143,7 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
         claimed_at: None,
         claimed_by: None,
         livekit_dispatch_id: None,
+        campaign: campaign.map(|(_, context)| context),
     };
     let (dispatch, created) = state.calls.create_dispatch(&wanted).await.map_err(retry)?;
     tracing::info!(tenant_id = %dispatch.tenant_id, call_id = %dispatch.call_id, dispatch_id = %dispatch.id, created, "dispatch");
@@ -142,6 +158,7 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
             "tenant_id": dispatch.tenant_id,
             "agent_id": dispatch.agent_id,
             "agent_version_id": dispatch.agent_version_id,
+            "campaign": dispatch.campaign,
         });
         let client = AgentDispatchClient::with_api_key(
             url,

@@ -85,9 +85,9 @@ async fn started_with(
         )
         .await;
     let list = list.body["data"]["id"].as_str().unwrap().to_owned();
-    let mut file = String::from("phone,name\n");
+    let mut file = String::from("phone,name,plan\n");
     for (i, n) in numbers.iter().enumerate() {
-        file.push_str(&format!("{n},Lead {i}\n"));
+        file.push_str(&format!("{n},Lead {i},gold\n"));
     }
     let imported = app
         .post_csv(
@@ -479,7 +479,12 @@ async fn a_marketing_campaign_calls_only_leads_with_written_consent() {
 #[tokio::test]
 async fn an_answered_campaign_call_is_recorded_and_handed_to_the_runtime() {
     const LEAD: &str = "+12125550601";
-    let d = started(&[LEAD], json!({}), 407).await;
+    let d = started(
+        &[LEAD],
+        json!({"variables": {"offer": "10% off", "plan": "silver"}}),
+        407,
+    )
+    .await;
     to_monday(&d.app, 15, 0);
     d.app.tick().await;
     d.app.drain_dialer().await;
@@ -502,6 +507,30 @@ async fn an_answered_campaign_call_is_recorded_and_handed_to_the_runtime() {
     let call = &calls.body["data"][0];
     assert_eq!(call["direction"], "outbound", "{}", calls.text);
     assert_eq!(call["to"], LEAD);
+    // The runtime's dispatch carries the lead and its variables over the campaign's.
+    assert_eq!(d.app.drain_handoffs().await, 1);
+    let call_id = call["id"].as_str().unwrap();
+    let dispatches = d
+        .app
+        .get(
+            &format!("/internal/runtime/dispatches?call_id={call_id}"),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(dispatches.status, StatusCode::OK, "{}", dispatches.text);
+    let campaign = &dispatches.body["data"]["campaign"];
+    assert_eq!(
+        campaign["campaign_id"],
+        json!(d.campaign),
+        "{}",
+        dispatches.text
+    );
+    assert_eq!(campaign["phone_number"], LEAD);
+    assert_eq!(campaign["name"], "Lead 0");
+    assert_eq!(
+        campaign["variables"],
+        json!({"offer": "10% off", "plan": "gold"})
+    );
     // Twilio asking again (a retry of the same CallSid) opens nothing new.
     d.telephony.twilio.answer_calls(&d.base).await;
     let again = d

@@ -105,21 +105,7 @@ fn worker(app: &TestApp) -> WorkerState {
 
 /// Runs the worker until the queue is empty; returns how many messages it received.
 async fn drain(app: &TestApp) -> usize {
-    let queue = app.config.handoff_queue_url.clone().unwrap();
-    let state = worker(app);
-    let mut received = 0;
-    loop {
-        let report = as_function(
-            "HandoffWorkerFunction",
-            gobi_handoff_worker::poll_once(&state, &app.sqs, &queue, 0),
-        )
-        .await
-        .unwrap();
-        if report.received == 0 {
-            return received;
-        }
-        received += report.received;
-    }
+    app.drain_handoffs().await
 }
 
 async fn claim(app: &TestApp, token: &str, dispatch: &str) -> gobi_tests::Answer {
