@@ -129,4 +129,48 @@ impl TestApp {
             handled += report.received;
         }
     }
+
+    /// Like [`TestApp::drain_dialer`], but every job is handled twice, as a redelivery would:
+    /// the jobs handled (each counted once).
+    pub async fn drain_dialer_twice(&self) -> usize {
+        let state = gobi_dialer::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            self.clock.clone(),
+        )
+        .expect("dialer worker");
+        let queue = self.config.dialer_queue_url.clone().expect("queue");
+        let mut handled = 0;
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&queue)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receiving dialer jobs");
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return handled;
+            }
+            for message in messages {
+                let body = message.body.clone().unwrap_or_default();
+                for _ in 0..2 {
+                    as_function("DialerFunction", gobi_dialer::handle_message(&state, &body))
+                        .await
+                        .expect("a dialer job");
+                }
+                self.sqs
+                    .delete_message()
+                    .queue_url(&queue)
+                    .set_receipt_handle(message.receipt_handle)
+                    .send()
+                    .await
+                    .expect("deleting a dialer job");
+                handled += 1;
+            }
+        }
+    }
 }

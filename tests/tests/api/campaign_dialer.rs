@@ -351,10 +351,10 @@ async fn many_leads_never_pass_the_caps_nor_get_dialed_twice_and_silent_calls_fr
     let monday = to_monday(&d.app, 15, 0);
     for minute in 0..40 {
         move_to(&d.app, monday + Duration::minutes(minute * 6));
-        // Two ticks in a row and every job delivered twice: nothing is dialed twice.
+        // Two ticks in a row and every job handled twice: nothing is dialed twice.
         d.app.tick().await;
         d.app.tick().await;
-        d.app.drain_dialer().await;
+        d.app.drain_dialer_twice().await;
         twilio.finish_calls(&d.base).await;
     }
     {
