@@ -129,21 +129,34 @@ pub fn spawn_scheduler(
 /// (`dynamo::ATTEMPT_TIMEOUT_SECONDS`), so an empty queue is not an error.
 const LONG_POLL_SECONDS: i32 = gobi_shared::dynamo::ATTEMPT_TIMEOUT_SECONDS as i32 - 1;
 
+/// Polls a queue for ever as `function` would be invoked by Lambda's SQS integration: each
+/// round is `poll`; a round that fails is logged (`failure`) and tried again 2 s later.
+fn spawn_poll_loop<F, Fut>(function: &'static str, failure: &'static str, poll: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<gobi_shared::sqs::PollReport>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = as_function(function, poll()).await {
+                tracing::error!(error = format!("{e:#}"), "{failure}");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        }
+    });
+}
+
 /// Consumes the handoff queue as Lambda's SQS integration would, with the same handler.
 pub fn spawn_handoff_worker(config: &Config, clients: &Clients, clock: Clock) {
     let Some(queue_url) = config.handoff_queue_url.clone() else {
         return;
     };
     let state = gobi_handoff_worker::WorkerState::new(config, clients.dynamodb.clone(), clock);
+    let state = Arc::new(state);
     let sqs = clients.sqs.clone();
-    tokio::spawn(async move {
-        loop {
-            let poll = gobi_handoff_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
-            if let Err(e) = as_function("HandoffWorkerFunction", poll).await {
-                tracing::error!(error = format!("{e:#}"), "handoff poll failed");
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            }
-        }
+    spawn_poll_loop("HandoffWorkerFunction", "handoff poll failed", move || {
+        let (state, sqs, queue_url) = (state.clone(), sqs.clone(), queue_url.clone());
+        async move { gobi_handoff_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await }
     });
 }
 
@@ -162,17 +175,18 @@ pub fn spawn_legal_hold_worker(
         clients.sqs.clone(),
         clock,
     )?;
+    let state = Arc::new(state);
     let sqs = clients.sqs.clone();
-    tokio::spawn(async move {
-        loop {
-            let poll =
-                gobi_legal_hold_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
-            if let Err(e) = as_function("LegalHoldWorkerFunction", poll).await {
-                tracing::error!(error = format!("{e:#}"), "legal-hold poll failed");
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    spawn_poll_loop(
+        "LegalHoldWorkerFunction",
+        "legal-hold poll failed",
+        move || {
+            let (state, sqs, queue_url) = (state.clone(), sqs.clone(), queue_url.clone());
+            async move {
+                gobi_legal_hold_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await
             }
-        }
-    });
+        },
+    );
     Ok(())
 }
 
@@ -194,16 +208,16 @@ pub fn spawn_lead_import_worker(
         },
         clock,
     )?;
+    let state = Arc::new(state);
     let sqs = clients.sqs.clone();
-    tokio::spawn(async move {
-        loop {
-            let poll = gobi_lead_import::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
-            if let Err(e) = as_function("LeadImportWorkerFunction", poll).await {
-                tracing::error!(error = format!("{e:#}"), "lead-import poll failed");
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            }
-        }
-    });
+    spawn_poll_loop(
+        "LeadImportWorkerFunction",
+        "lead-import poll failed",
+        move || {
+            let (state, sqs, queue_url) = (state.clone(), sqs.clone(), queue_url.clone());
+            async move { gobi_lead_import::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await }
+        },
+    );
     Ok(())
 }
 
@@ -218,15 +232,11 @@ pub fn spawn_dialer_worker(config: &Config, clients: &Clients, clock: Clock) -> 
         clients.sqs.clone(),
         clock,
     )?;
+    let state = Arc::new(state);
     let sqs = clients.sqs.clone();
-    tokio::spawn(async move {
-        loop {
-            let poll = gobi_dialer::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS);
-            if let Err(e) = as_function("DialerFunction", poll).await {
-                tracing::error!(error = format!("{e:#}"), "dialer poll failed");
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            }
-        }
+    spawn_poll_loop("DialerFunction", "dialer poll failed", move || {
+        let (state, sqs, queue_url) = (state.clone(), sqs.clone(), queue_url.clone());
+        async move { gobi_dialer::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await }
     });
     Ok(())
 }

@@ -2,10 +2,44 @@
 //! and clock, and as its function (so its AWS requests are checked against its policy).
 
 use gobi_infra::aws_requests::as_function;
+use gobi_shared::sqs::PollReport;
 
 use crate::TestApp;
 
+/// Polls a queue a round at a time (each round as `function`) until a round receives nothing;
+/// the messages received. With `failures` set, a message that failed fails the test with it.
+async fn drain<F, Fut>(function: &'static str, failures: Option<&str>, poll: F) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<PollReport>>,
+{
+    let mut handled = 0;
+    loop {
+        let report = as_function(function, poll())
+            .await
+            .unwrap_or_else(|e| panic!("polling as {function}: {e:#}"));
+        if let Some(message) = failures {
+            assert_eq!(report.failed, 0, "{message}");
+        }
+        if report.received == 0 {
+            return handled;
+        }
+        handled += report.received;
+    }
+}
+
 impl TestApp {
+    /// The dialer worker on the app's configuration and clock.
+    fn dialer_worker(&self) -> gobi_dialer::WorkerState {
+        gobi_dialer::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            self.clock.clone(),
+        )
+        .expect("dialer worker")
+    }
+
     /// Runs the legal-hold worker on the app's job queue until it is empty (as Lambda would);
     /// the number of messages it handled.
     pub async fn drain_legal_hold_jobs(&self) -> usize {
@@ -17,46 +51,22 @@ impl TestApp {
         )
         .expect("legal-hold worker");
         let queue = self.config.legal_hold_queue_url.clone().expect("queue");
-        let mut handled = 0;
-        loop {
-            let report = as_function(
-                "LegalHoldWorkerFunction",
-                gobi_legal_hold_worker::poll_once(&state, &self.sqs, &queue, 0),
-            )
-            .await
-            .expect("polling the legal-hold queue");
-            assert_eq!(report.failed, 0, "legal-hold batches failed");
-            if report.received == 0 {
-                return handled;
-            }
-            handled += report.received;
-        }
+        drain(
+            "LegalHoldWorkerFunction",
+            Some("legal-hold batches failed"),
+            || gobi_legal_hold_worker::poll_once(&state, &self.sqs, &queue, 0),
+        )
+        .await
     }
 
     /// Runs the dialer worker on the app's queue until it is empty; the messages handled.
     pub async fn drain_dialer(&self) -> usize {
-        let state = gobi_dialer::WorkerState::new(
-            &self.config,
-            self.dynamodb.clone(),
-            self.sqs.clone(),
-            self.clock.clone(),
-        )
-        .expect("dialer worker");
+        let state = self.dialer_worker();
         let queue = self.config.dialer_queue_url.clone().expect("queue");
-        let mut handled = 0;
-        loop {
-            let report = as_function(
-                "DialerFunction",
-                gobi_dialer::poll_once(&state, &self.sqs, &queue, 0),
-            )
-            .await
-            .expect("polling the dialer queue");
-            assert_eq!(report.failed, 0, "dialer jobs failed");
-            if report.received == 0 {
-                return handled;
-            }
-            handled += report.received;
-        }
+        drain("DialerFunction", Some("dialer jobs failed"), || {
+            gobi_dialer::poll_once(&state, &self.sqs, &queue, 0)
+        })
+        .await
     }
 
     /// One run of the scheduler (heartbeats, dispatch expiry, the campaign tick) at the app's
@@ -91,20 +101,12 @@ impl TestApp {
         )
         .expect("lead-import worker");
         let queue = self.config.lead_import_queue_url.clone().expect("queue");
-        let mut handled = 0;
-        loop {
-            let report = as_function(
-                "LeadImportWorkerFunction",
-                gobi_lead_import::poll_once(&state, &self.sqs, &queue, 0),
-            )
-            .await
-            .expect("polling the lead-import queue");
-            assert_eq!(report.failed, 0, "lead imports failed");
-            if report.received == 0 {
-                return handled;
-            }
-            handled += report.received;
-        }
+        drain(
+            "LeadImportWorkerFunction",
+            Some("lead imports failed"),
+            || gobi_lead_import::poll_once(&state, &self.sqs, &queue, 0),
+        )
+        .await
     }
 
     /// Runs the handoff worker on the app's queue until it is empty; the messages handled.
@@ -115,31 +117,16 @@ impl TestApp {
             self.clock.clone(),
         );
         let queue = self.config.handoff_queue_url.clone().expect("queue");
-        let mut handled = 0;
-        loop {
-            let report = as_function(
-                "HandoffWorkerFunction",
-                gobi_handoff_worker::poll_once(&state, &self.sqs, &queue, 0),
-            )
-            .await
-            .expect("polling the handoff queue");
-            if report.received == 0 {
-                return handled;
-            }
-            handled += report.received;
-        }
+        drain("HandoffWorkerFunction", None, || {
+            gobi_handoff_worker::poll_once(&state, &self.sqs, &queue, 0)
+        })
+        .await
     }
 
     /// Like [`TestApp::drain_dialer`], but every job is handled twice, as a redelivery would:
     /// the jobs handled (each counted once).
     pub async fn drain_dialer_twice(&self) -> usize {
-        let state = gobi_dialer::WorkerState::new(
-            &self.config,
-            self.dynamodb.clone(),
-            self.sqs.clone(),
-            self.clock.clone(),
-        )
-        .expect("dialer worker");
+        let state = self.dialer_worker();
         let queue = self.config.dialer_queue_url.clone().expect("queue");
         let mut handled = 0;
         loop {
