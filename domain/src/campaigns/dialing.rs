@@ -135,6 +135,10 @@ pub struct CampaignLead {
     /// Dials within the last 24 hours (for states that cap them).
     #[serde(default)]
     pub recent_dials: Vec<DateTime<Utc>>,
+    /// The lead's time zone when it was enrolled: the tick's guide (a dial reads the list's
+    /// lead again, so a zone corrected later is the one the law is checked against).
+    #[serde(default)]
+    pub timezone: Option<crate::leads::timezones::LeadTimezone>,
     pub updated_at: DateTime<Utc>,
 }
 

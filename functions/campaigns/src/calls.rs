@@ -108,6 +108,7 @@ async fn place_call(
         next_attempt_at: Some(now),
         lease_expires_at: None,
         recent_dials: Vec::new(),
+        timezone: None,
         updated_at: now,
     };
     let enrolled = Enrollment {

@@ -68,6 +68,7 @@ impl Dialer {
                         next_attempt_at: None,
                         lease_expires_at: None,
                         recent_dials: Vec::new(),
+                        timezone: Some(lead.timezone),
                         updated_at: now,
                     }
                 })

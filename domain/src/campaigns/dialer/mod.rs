@@ -170,6 +170,18 @@ impl Dialer {
     }
 
     /// The lead's time zone, as its list has it now.
+    /// The lead's time zone as enrolled, else as its list has it now.
+    async fn enrolled_timezone(
+        &self,
+        lead: &CampaignLead,
+    ) -> StoreResult<crate::leads::timezones::LeadTimezone> {
+        match &lead.timezone {
+            Some(zone) => Ok(zone.clone()),
+            None => self.timezone_of(lead).await,
+        }
+    }
+
+    /// The lead's time zone as its list has it now.
     async fn timezone_of(
         &self,
         lead: &CampaignLead,

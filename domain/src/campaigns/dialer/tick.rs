@@ -111,8 +111,10 @@ impl Dialer {
                         at_capacity = true;
                         continue;
                     }
-                    let zones =
-                        zones_of(&self.timezone_of(&lead).await?, &campaign.schedule.timezone);
+                    let zones = zones_of(
+                        &self.enrolled_timezone(&lead).await?,
+                        &campaign.schedule.timezone,
+                    );
                     let rule = law::rule_for(&lead.phone_number);
                     if permit(&campaign.schedule, &zones, rule, now).is_none() {
                         let opening = next_opening(&campaign.schedule, &zones, rule, now);
@@ -203,8 +205,20 @@ impl Dialer {
             // Nothing due now: the next lead due says why.
             match self.campaigns.next_due(campaign.id).await? {
                 Some(lead) if lead.status == LeadStatus::RetryScheduled => {
-                    DialingState::WaitingRetry {
-                        next_retry_at: lead.next_attempt_at,
+                    // A retry whose lead is outside its hours now waits for the window, not the delay.
+                    let zones = zones_of(
+                        &self.enrolled_timezone(&lead).await?,
+                        &campaign.schedule.timezone,
+                    );
+                    let rule = law::rule_for(&lead.phone_number);
+                    if permit(&campaign.schedule, &zones, rule, now).is_none() {
+                        DialingState::OutsideWindow {
+                            next_opening: next_opening(&campaign.schedule, &zones, rule, now),
+                        }
+                    } else {
+                        DialingState::WaitingRetry {
+                            next_retry_at: lead.next_attempt_at,
+                        }
                     }
                 }
                 Some(lead) if lead.status == LeadStatus::Pending => DialingState::OutsideWindow {
