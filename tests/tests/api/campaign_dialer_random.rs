@@ -170,18 +170,12 @@ async fn random_outcomes_keep_every_rule_at_the_stand_in() {
         }
     }
 
-    let state = twilio.state.lock().unwrap();
-    assert!(
-        state.max_live <= MAX_CONCURRENCY,
-        "live calls reached {}",
-        state.max_live
-    );
-    assert_eq!(
-        state.max_live_to_one_number, 1,
-        "a number dialed twice at once"
-    );
-    let max_live = state.max_live;
-    drop(state);
+    let (max_live, max_live_to_one_number) = {
+        let state = twilio.state.lock().unwrap();
+        (state.max_live, state.max_live_to_one_number)
+    };
+    assert!(max_live <= MAX_CONCURRENCY, "live calls reached {max_live}");
+    assert_eq!(max_live_to_one_number, 1, "a number dialed twice at once");
 
     let mut by_number: BTreeMap<&str, Vec<&Dial>> = BTreeMap::new();
     for dial in &dials {
