@@ -483,9 +483,9 @@ async fn status_callback(
         .and_then(|t| chrono::DateTime::parse_from_rfc2822(t).ok())
         .map(|t| t.to_utc())
         .unwrap_or_else(|| state.clock.now());
+    // A campaign call's status ends its attempt; an answered one also has a call record.
     if let Some(attempt) = CampaignAttempt::of(&uri) {
         campaign_call_status(&state, &attempt, values[1], &params).await?;
-        return Ok(xml(StatusCode::OK, twiml::empty()));
     }
     match state.calls.by_sid(values[0]).await? {
         Some(call) => {

@@ -380,6 +380,17 @@ async fn an_answered_campaign_call_is_recorded_and_handed_to_the_runtime() {
     d.telephony.twilio.finish_calls(&d.base).await;
     d.app.tick().await;
     assert_eq!(d.campaign().await["counts"]["completed"], 1);
+    // Twilio's final status ends the call record as well as the attempt.
+    let ended = d
+        .app
+        .get(
+            &format!("/client/calls/{call_id}?tenant_id={}", d.tenant),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
+    assert_eq!(ended.body["data"]["status"], "completed", "{}", ended.text);
+    assert_eq!(ended.body["data"]["duration_seconds"], 42, "{}", ended.text);
 }
 
 #[tokio::test]
