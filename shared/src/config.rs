@@ -126,6 +126,9 @@ pub struct LiveKitConfig {
     /// Addresses (IPs or CIDRs) inbound trunks accept INVITEs from
     /// (`LIVEKIT_SIP_ALLOWED_ADDRESSES`, comma-separated), e.g. Twilio's signalling ranges.
     pub sip_allowed_addresses: Vec<String>,
+    /// A LiveKit SIP outbound trunk (`LIVEKIT_SIP_OUTBOUND_TRUNK_ID`, `ST_…`): when set, campaign
+    /// calls are placed through LiveKit's `CreateSIPParticipant` instead of Twilio's Calls API.
+    pub sip_outbound_trunk_id: Option<String>,
 }
 
 impl LiveKitConfig {
@@ -420,6 +423,7 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            sip_outbound_trunk_id: get("LIVEKIT_SIP_OUTBOUND_TRUNK_ID"),
         };
 
         Ok(Self {

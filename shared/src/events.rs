@@ -62,7 +62,10 @@ pub struct HandoffRequested {
     pub from: String,
     pub to: String,
     pub agent_id: Option<crate::ids::AgentId>,
-    pub phone_number_id: crate::ids::PhoneNumberId,
+    /// The tenant's number the call came in on or went out from (absent for a call placed
+    /// through LiveKit, which names no number record).
+    #[serde(default)]
+    pub phone_number_id: Option<crate::ids::PhoneNumberId>,
 }
 
 /// Sends envelopes to one queue.

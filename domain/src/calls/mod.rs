@@ -19,6 +19,7 @@ use gobi_shared::dynamo::{self, Backoff, s, time};
 use gobi_shared::ids::{AgentId, AgentVersionId, CallId, DispatchId, PhoneNumberId, TenantId};
 
 mod dispatches;
+mod handoff;
 mod keys;
 mod kpis;
 mod model;
@@ -27,6 +28,7 @@ mod retention;
 mod store;
 
 pub use dispatches::*;
+pub use handoff::*;
 pub use kpis::*;
 pub use model::*;
 pub use records::*;

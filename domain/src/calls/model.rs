@@ -83,11 +83,17 @@ pub struct Call {
     /// The campaign's lead it called (its number's digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
+    /// Which of the lead's attempts it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_attempt: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 pub const DEFAULT_RETENTION_DAYS: u32 = 365;
+
+/// The CallSid the dialer gives a call it places through LiveKit begins so (Twilio's are `CA…`).
+pub const LIVEKIT_CALL_SID_PREFIX: &str = "livekit-";
 
 pub(crate) fn default_retention() -> u32 {
     DEFAULT_RETENTION_DAYS
@@ -133,14 +139,26 @@ pub struct RingingCall {
     pub agent_id: Option<AgentId>,
     pub phone_number_id: Option<PhoneNumberId>,
     pub retention_days: u32,
-    /// The campaign and lead of an outbound campaign call.
-    pub campaign: Option<(uuid::Uuid, String)>,
+    /// The campaign attempt an outbound campaign call is.
+    pub campaign: Option<CampaignCall>,
+}
+
+/// A campaign's attempt on one lead.
+#[derive(Debug, Clone)]
+pub struct CampaignCall {
+    pub campaign_id: uuid::Uuid,
+    /// The lead's number's digits.
+    pub lead_id: String,
+    pub attempt: u32,
 }
 
 impl Call {
     /// A new call, ringing now, with a fresh id.
     pub fn ringing(call: RingingCall, now: DateTime<Utc>) -> Self {
-        let (campaign_id, lead_id) = call.campaign.unzip();
+        let (campaign_id, lead_id, campaign_attempt) = match call.campaign {
+            Some(c) => (Some(c.campaign_id), Some(c.lead_id), Some(c.attempt)),
+            None => (None, None, None),
+        };
         Self {
             id: CallId::new(),
             tenant_id: call.tenant_id,
@@ -162,9 +180,20 @@ impl Call {
             legal_hold: None,
             campaign_id,
             lead_id,
+            campaign_attempt,
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Placed by the dialer through LiveKit's SIP outbound trunk (no Twilio call behind it).
+    pub fn placed_through_livekit(&self) -> bool {
+        self.call_sid.starts_with(LIVEKIT_CALL_SID_PREFIX)
+    }
+
+    /// The LiveKit room its runtime dispatch puts the agent in.
+    pub fn room_name(&self) -> String {
+        format!("call-{}", self.id)
     }
 
     /// When the call's data expires (epoch seconds), unless a hold keeps it.

@@ -111,6 +111,20 @@ impl Outcome {
             _ => return None,
         })
     }
+
+    /// The outcome of a call the runtime reports ended (one placed through LiveKit, which
+    /// reports no status of its own): the `ended` reason when it names one, else answered or
+    /// not as the call was.
+    pub fn from_runtime(reason: Option<&str>, answered: bool) -> Self {
+        match reason.map(str::trim) {
+            Some("busy") => Self::Busy,
+            Some("no_answer" | "no-answer") => Self::NoAnswer,
+            Some("voicemail" | "machine") => Self::Voicemail,
+            Some("failed") => Self::Failed,
+            _ if answered => Self::Answered,
+            _ => Self::NoAnswer,
+        }
+    }
 }
 
 /// One lead of a campaign.
@@ -216,6 +230,28 @@ mod tests {
         );
         assert_eq!(Outcome::from_twilio("failed", None), Some(Outcome::Failed));
         assert_eq!(Outcome::from_twilio("ringing", None), None, "not final");
+    }
+
+    #[test]
+    fn runtime_reasons_map_to_outcomes() {
+        assert_eq!(Outcome::from_runtime(Some("busy"), false), Outcome::Busy);
+        assert_eq!(
+            Outcome::from_runtime(Some("no_answer"), false),
+            Outcome::NoAnswer
+        );
+        assert_eq!(
+            Outcome::from_runtime(Some("voicemail"), true),
+            Outcome::Voicemail
+        );
+        assert_eq!(
+            Outcome::from_runtime(Some("failed"), false),
+            Outcome::Failed
+        );
+        assert_eq!(
+            Outcome::from_runtime(Some("caller_hung_up"), true),
+            Outcome::Answered
+        );
+        assert_eq!(Outcome::from_runtime(None, false), Outcome::NoAnswer);
     }
 
     #[test]

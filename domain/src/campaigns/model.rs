@@ -88,9 +88,11 @@ pub struct OutcomeRetry {
     pub delay_minutes: u32,
 }
 
-/// Attempts per lead over all outcomes, and which outcomes are tried again.
+/// Attempts per lead over all outcomes, and which outcomes are tried again; a field left out
+/// keeps its default (3 attempts; no answer after 60 minutes, busy after 15, failed after 30,
+/// voicemail not retried).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct RetryPolicy {
     #[schema(minimum = 1, maximum = 10, example = 3)]
     pub max_attempts: u32,

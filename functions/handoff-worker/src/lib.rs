@@ -104,7 +104,7 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
         .map_err(retry)?;
     let now = state.clock.now();
     let id = DispatchId::new();
-    let room_name = format!("call-{}", call.id);
+    let room_name = call.room_name();
     let join_token = match &state.livekit {
         Some(livekit) => Some(
             AccessToken::with_api_key(&livekit.api_key, livekit.api_secret.expose_secret())

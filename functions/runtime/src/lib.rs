@@ -13,6 +13,9 @@ use gobi_domain::calls::{
     Call, CallEvent, CallStore, Claim, DispatchView, Recording, Speaker, TranscriptSegment,
     call_not_found, dispatch_not_found,
 };
+use gobi_domain::campaigns::dialer::{CampaignCallEnd, call_ended};
+use gobi_domain::campaigns::dialing::Outcome;
+use gobi_domain::campaigns::store::CampaignStore;
 use gobi_domain::leads::store::LeadStore;
 use gobi_shared::Config;
 use gobi_shared::auth::{Access, JwtVerifier, Principal};
@@ -36,6 +39,8 @@ pub struct RuntimeState {
     pub calls: CallStore,
     /// The do-not-call list, for opt-outs heard on calls.
     pub leads: LeadStore,
+    /// Campaign attempts, ended by the runtime for calls placed through LiveKit.
+    pub campaigns: CampaignStore,
     pub verifier: Arc<JwtVerifier>,
     pub clock: Clock,
     #[from_ref(skip)]
@@ -52,7 +57,8 @@ impl RuntimeState {
         Self {
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
             calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
-            leads: LeadStore::new(dynamodb, &config.tables.leads),
+            leads: LeadStore::new(dynamodb.clone(), &config.tables.leads),
+            campaigns: CampaignStore::new(dynamodb, &config.tables.campaigns),
             verifier,
             clock,
             heartbeat_timeout: chrono::Duration::seconds(config.heartbeat_timeout_seconds),
@@ -264,7 +270,9 @@ pub struct RuntimeEvent {
     /// For `custom`: what happened.
     #[schema(max_length = 100)]
     pub name: Option<String>,
-    /// For `ended`: why (e.g. `caller_hung_up`, `agent_ended`, `transferred`).
+    /// For `ended`: why (e.g. `caller_hung_up`, `agent_ended`, `transferred`). For a campaign
+    /// call placed through LiveKit, `busy`, `no_answer`, `voicemail` or `failed` are its
+    /// attempt's outcome; any other reason counts it answered if it was, else `noAnswer`.
     #[schema(max_length = 200)]
     pub reason: Option<String>,
     /// When it happened (default: now).
@@ -374,10 +382,49 @@ async fn report_events(
             duplicates += 1;
         }
     }
+    end_livekit_attempt(&state, &call, &batch.events).await?;
     Ok(Json(DataResponse::new(Ingested {
         accepted,
         duplicates,
     })))
+}
+
+/// A campaign call placed through LiveKit ends its attempt when the runtime reports it ended
+/// (Twilio's status callback does it for calls Twilio placed). Repeated reports end it once.
+async fn end_livekit_attempt(
+    state: &RuntimeState,
+    call: &Call,
+    events: &[RuntimeEvent],
+) -> ApiResult<()> {
+    let Some(ended) = events.iter().find(|e| e.kind == RuntimeEventKind::Ended) else {
+        return Ok(());
+    };
+    let (Some(campaign_id), Some(attempt), true) = (
+        call.campaign_id,
+        call.campaign_attempt,
+        call.placed_through_livekit(),
+    ) else {
+        return Ok(());
+    };
+    let answered =
+        call.answered_at.is_some() || events.iter().any(|e| e.kind == RuntimeEventKind::Answered);
+    let outcome = Outcome::from_runtime(ended.reason.as_deref(), answered);
+    let done = call_ended(
+        &state.campaigns,
+        &CampaignCallEnd {
+            tenant: call.tenant_id,
+            campaign_id,
+            phone_number: &call.to,
+            attempt,
+            answered_by: None,
+            error_code: None,
+        },
+        outcome,
+        state.clock.now(),
+    )
+    .await?;
+    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, campaign_id = %campaign_id, attempt, ?outcome, done, "campaign call ended by the runtime");
+    Ok(())
 }
 
 /// `POST /internal/runtime/calls/{callId}/transcript`.

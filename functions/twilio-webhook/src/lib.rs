@@ -9,13 +9,17 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use gobi_domain::calls::{Call, CallStatus, CallStore, Direction, RingingCall};
+use gobi_domain::calls::{
+    Call, CallStatus, CallStore, CampaignCall, Direction, HandoffError, RingingCall,
+};
+use gobi_domain::campaigns::dialer::CampaignCallEnd;
+use gobi_domain::campaigns::dialing::Outcome;
 use gobi_domain::phone_numbers::store::PhoneNumberStore;
 use gobi_domain::tenants::store::TenantStore;
 use gobi_shared::Config;
 use gobi_shared::config::SipAuth;
 use gobi_shared::error::{ApiError, ApiResult};
-use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested, Publisher};
+use gobi_shared::events::Publisher;
 use gobi_shared::ids::E164;
 use gobi_shared::time::Clock;
 use secrecy::{ExposeSecret, SecretString};
@@ -308,7 +312,7 @@ async fn inbound(
         },
         state.clock.now(),
     );
-    let call = open_and_hand_off(&state, &tenant, &opened, route.phone_number_id).await?;
+    let call = open_and_hand_off(&state, &tenant, &opened).await?;
     Ok(xml(StatusCode::OK, answer(&state, &call)))
 }
 
@@ -318,40 +322,26 @@ async fn open_and_hand_off(
     state: &WebhookState,
     tenant: &gobi_domain::tenants::model::Tenant,
     opened: &Call,
-    phone_number_id: gobi_shared::ids::PhoneNumberId,
 ) -> ApiResult<Call> {
     let now = state.clock.now();
-    let (call, created) = state
-        .calls
-        .open(opened, tenant.legal_hold.is_some())
-        .await?;
-    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, direction = ?call.direction, created, "call opened");
-    if !call.handoff_sent
-        && let Some(publisher) = &state.publisher
-    {
-        let envelope = Envelope::new(
-            HANDOFF_REQUESTED,
-            now,
-            call.tenant_id,
-            Some(call.id),
-            HandoffRequested {
-                call_sid: call.call_sid.clone(),
-                from: call.from.clone(),
-                to: call.to.clone(),
-                agent_id: call.agent_id,
-                phone_number_id,
-            },
-        );
-        if let Err(e) = publisher.send(&envelope).await {
-            tracing::error!(error = format!("{e:#}"), call_id = %call.id, "handoff not queued");
-            return Err(ApiError::Unavailable {
+    gobi_domain::calls::open_and_hand_off(
+        &state.calls,
+        state.publisher.as_ref(),
+        opened,
+        tenant.legal_hold.is_some(),
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        HandoffError::Store(e) => e.into(),
+        HandoffError::NotQueued(e) => {
+            tracing::error!(error = format!("{e:#}"), call_id = %opened.id, "handoff not queued");
+            ApiError::Unavailable {
                 code: "HANDOFF_UNAVAILABLE",
                 message: "The call could not be handed off".into(),
-            });
+            }
         }
-        state.calls.mark_handoff_sent(&call).await?;
-    }
-    Ok(call)
+    })
 }
 
 /// The TwiML that connects an answered call to the voice runtime.
@@ -447,11 +437,15 @@ async fn outbound(
             agent_id: Some(campaign.agent_id),
             phone_number_id: Some(route.phone_number_id),
             retention_days: tenant.retention_days,
-            campaign: Some((campaign.id, attempt.lead.trim_start_matches('+').to_owned())),
+            campaign: Some(CampaignCall {
+                campaign_id: campaign.id,
+                lead_id: attempt.lead.trim_start_matches('+').to_owned(),
+                attempt: attempt.attempt,
+            }),
         },
         state.clock.now(),
     );
-    let call = open_and_hand_off(&state, &tenant, &opened, route.phone_number_id).await?;
+    let call = open_and_hand_off(&state, &tenant, &opened).await?;
     Ok(xml(StatusCode::OK, answer(&state, &call)))
 }
 
@@ -532,15 +526,22 @@ async fn campaign_call_status(
         tracing::warn!("campaign call status without a dialer configured");
         return Ok(());
     };
+    let answered_by = param(params, "AnsweredBy");
+    // Not final yet (ringing, in progress): nothing ends.
+    let Some(outcome) = Outcome::from_twilio(call_status, answered_by) else {
+        return Ok(());
+    };
     let ended = dialer
         .call_ended(
-            attempt.tenant,
-            attempt.campaign,
-            &attempt.lead,
-            attempt.attempt,
-            call_status,
-            param(params, "AnsweredBy"),
-            param(params, "ErrorCode").or_else(|| param(params, "SipResponseCode")),
+            &CampaignCallEnd {
+                tenant: attempt.tenant,
+                campaign_id: attempt.campaign,
+                phone_number: &attempt.lead,
+                attempt: attempt.attempt,
+                answered_by,
+                error_code: param(params, "ErrorCode").or_else(|| param(params, "SipResponseCode")),
+            },
+            outcome,
             state.clock.now(),
         )
         .await?;

@@ -1,6 +1,6 @@
 //! A stand-in for LiveKit's SIP service (Twirp over protobuf, as `livekit-api` speaks it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -26,6 +26,10 @@ pub struct LiveKitState {
     /// Agent dispatches, as created.
     pub agent_dispatches: Vec<proto::AgentDispatch>,
     pub fail_agent_dispatch: bool,
+    /// Outbound trunks that exist (set up in LiveKit beforehand, as an operator would).
+    pub outbound_trunks: BTreeSet<String>,
+    /// `CreateSIPParticipant` requests accepted: the calls LiveKit placed.
+    pub sip_participants: Vec<proto::CreateSipParticipantRequest>,
     next_id: u64,
 }
 
@@ -72,8 +76,9 @@ impl FakeLiveKit {
             .with_state(self.clone())
     }
 
-    /// The request's token must be signed with the API secret, issued by the API key, and grant SIP admin.
-    fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
+    /// The request's token must be signed with the API secret, issued by the API key, and grant
+    /// the SIP permission the method needs (`call` to place calls, `admin` for the rest).
+    fn refusal(&self, headers: &HeaderMap, grant: &str) -> Option<Response> {
         let Some(token) = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -95,11 +100,11 @@ impl FakeLiveKit {
                 "invalid token",
             ));
         };
-        if data.claims["iss"] != self.api_key.as_str() || data.claims["sip"]["admin"] != true {
+        if data.claims["iss"] != self.api_key.as_str() || data.claims["sip"][grant] != true {
             return Some(twirp_error(
                 StatusCode::FORBIDDEN,
                 "permission_denied",
-                "needs the sip admin grant",
+                "needs the sip grant for this method",
             ));
         }
         None
@@ -112,7 +117,12 @@ async fn call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = fake.refusal(&headers) {
+    let grant = if method == "CreateSIPParticipant" {
+        "call"
+    } else {
+        "admin"
+    };
+    if let Some(r) = fake.refusal(&headers, grant) {
         return r;
     }
     if headers
@@ -180,6 +190,29 @@ async fn call(
                 .rules
                 .insert(rule.sip_dispatch_rule_id.clone(), rule.clone());
             protobuf(rule)
+        }
+        "CreateSIPParticipant" => {
+            let Ok(request) = proto::CreateSipParticipantRequest::decode(body) else {
+                return twirp_error(StatusCode::BAD_REQUEST, "malformed", "bad body");
+            };
+            if !state.outbound_trunks.contains(&request.sip_trunk_id) {
+                return twirp_error(StatusCode::NOT_FOUND, "not_found", "no such outbound trunk");
+            }
+            if request.sip_call_to.is_empty() || request.room_name.is_empty() {
+                return twirp_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_argument",
+                    "sip_call_to and room_name are required",
+                );
+            }
+            let info = proto::SipParticipantInfo {
+                participant_id: format!("PA_{id:08}"),
+                participant_identity: request.participant_identity.clone(),
+                room_name: request.room_name.clone(),
+                sip_call_id: format!("SCL_{id:08}"),
+            };
+            state.sip_participants.push(request);
+            protobuf(info)
         }
         "DeleteSIPDispatchRule" => {
             let Ok(request) = proto::DeleteSipDispatchRuleRequest::decode(body) else {

@@ -60,6 +60,7 @@ async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
         legal_hold: None,
         campaign_id: None,
         lead_id: None,
+        campaign_attempt: None,
         created_at: now,
         updated_at: now,
     };

@@ -56,6 +56,7 @@ fn call(tenant: &str, started: chrono::DateTime<Utc>, to: &str, retention: u32) 
         legal_hold: None,
         campaign_id: None,
         lead_id: None,
+        campaign_attempt: None,
         created_at: started,
         updated_at: started,
     }

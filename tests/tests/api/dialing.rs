@@ -48,15 +48,49 @@ pub async fn started_with(
     start_query: &str,
     suffix: u32,
 ) -> Dialing {
-    // With LiveKit: an answered call is connected to the voice runtime over SIP.
-    let (app, telephony) = spawn_telephony_app_with(
-        true,
-        vec![(
-            "LIVEKIT_SIP_URI",
-            "sip:gobi-test.sip.livekit.cloud".to_owned(),
-        )],
+    start(
+        Vec::new(),
+        numbers,
+        consented,
+        campaign,
+        start_query,
+        suffix,
     )
-    .await;
+    .await
+}
+
+/// The LiveKit SIP outbound trunk of [`started_through_livekit`].
+pub const OUTBOUND_TRUNK: &str = "ST_outbound0001";
+
+/// The same with a LiveKit SIP outbound trunk configured (and existing at the stand-in): calls
+/// go through LiveKit's `CreateSIPParticipant`, not Twilio.
+pub async fn started_through_livekit(numbers: &[&str], campaign: Value, suffix: u32) -> Dialing {
+    let env = vec![("LIVEKIT_SIP_OUTBOUND_TRUNK_ID", OUTBOUND_TRUNK.to_owned())];
+    let d = start(env, numbers, &[], campaign, "", suffix).await;
+    d.telephony
+        .livekit
+        .state
+        .lock()
+        .unwrap()
+        .outbound_trunks
+        .insert(OUTBOUND_TRUNK.to_owned());
+    d
+}
+
+async fn start(
+    mut env: Vec<(&'static str, String)>,
+    numbers: &[&str],
+    consented: &[&str],
+    campaign: Value,
+    start_query: &str,
+    suffix: u32,
+) -> Dialing {
+    // With LiveKit: an answered call is connected to the voice runtime over SIP.
+    env.push((
+        "LIVEKIT_SIP_URI",
+        "sip:gobi-test.sip.livekit.cloud".to_owned(),
+    ));
+    let (app, telephony) = spawn_telephony_app_with(true, env).await;
     let base = app.serve().await;
     let tenant = app
         .new_tenant(&format!("Dialing {suffix}"), &format!("dialing-{suffix}"))

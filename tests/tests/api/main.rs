@@ -6,6 +6,7 @@ mod automation;
 mod bola;
 mod call_records;
 mod campaign_dialer;
+mod campaign_dialer_livekit;
 mod campaign_dialer_random;
 mod campaigns;
 mod crate_graph;

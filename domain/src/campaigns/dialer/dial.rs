@@ -1,6 +1,12 @@
 //! One dial job: every check again at the moment of dialing, the claim, the call.
 
+use std::collections::HashMap;
+
 use super::*;
+use crate::calls::{
+    Call, CallStatus, Direction, LIVEKIT_CALL_SID_PREFIX, RingingCall, open_and_hand_off,
+};
+use crate::tenants::model::Tenant;
 
 impl Dialer {
     /// One dial job: every check again at this moment, the claim, the call.
@@ -94,11 +100,9 @@ impl Dialer {
                 .await?;
             return Ok(Dialed::NotNow { due });
         };
-        let tenant_cap = self
-            .tenants
-            .get(tenant)
-            .await?
-            .map_or(0, |t| t.max_concurrent_calls);
+        let Some(account) = self.tenants.get(tenant).await? else {
+            return Ok(Dialed::Moot);
+        };
         let caller_id = caller_for(&campaign, &lead, attempt);
         let record = Attempt {
             campaign_id: campaign.id,
@@ -115,7 +119,7 @@ impl Dialer {
         };
         let caps = Caps {
             campaign: campaign.pacing.max_concurrency,
-            tenant: tenant_cap,
+            tenant: account.max_concurrent_calls,
         };
         let lease_until = now + Duration::minutes(LEASE_MINUTES);
         match self
@@ -145,7 +149,14 @@ impl Dialer {
             attempts: attempt,
             ..lead
         };
-        match self.place(&campaign, &dialing, &caller_id, attempt).await {
+        let placed = match &self.sip {
+            Some(sip) => {
+                self.place_over_sip(sip, &account, &campaign, &dialing, &caller_id, now)
+                    .await
+            }
+            None => self.place(&campaign, &dialing, &caller_id, attempt).await,
+        };
+        match placed {
             Ok(call_sid) => {
                 self.campaigns
                     .placed(campaign.id, &dialing.lead_id, attempt, &call_sid)
@@ -207,6 +218,79 @@ impl Dialer {
             .await
             .map(|placed| placed.sid)
             .map_err(|e| e.to_string())
+    }
+}
+
+impl Dialer {
+    /// Places the call through LiveKit's outbound trunk: the call record is opened and handed
+    /// to the runtime first (the agent is dispatched into the call's room), then LiveKit dials
+    /// the lead into that room. The call's id stands as the attempt's call id; the runtime
+    /// reports how it ended.
+    async fn place_over_sip(
+        &self,
+        sip: &SipDialer,
+        account: &Tenant,
+        campaign: &Campaign,
+        lead: &CampaignLead,
+        caller_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, String> {
+        let opened = Call::ringing(
+            RingingCall {
+                tenant_id: campaign.tenant_id,
+                // One per attempt: a redelivered job finds the same call.
+                call_sid: format!(
+                    "{LIVEKIT_CALL_SID_PREFIX}{}-{}-{}",
+                    campaign.id.simple(),
+                    lead.lead_id,
+                    lead.attempts
+                ),
+                direction: Direction::Outbound,
+                from: caller_id.to_owned(),
+                to: lead.phone_number.clone(),
+                agent_id: Some(campaign.agent_id),
+                phone_number_id: None,
+                retention_days: account.retention_days,
+                campaign: Some(CampaignCall {
+                    campaign_id: campaign.id,
+                    lead_id: lead.lead_id.clone(),
+                    attempt: lead.attempts,
+                }),
+            },
+            now,
+        );
+        let call = open_and_hand_off(
+            &self.calls,
+            self.handoffs.as_ref(),
+            &opened,
+            account.legal_hold.is_some(),
+            now,
+        )
+        .await
+        .map_err(|e| format!("the call was not handed off: {e}"))?;
+        let room = call.room_name();
+        let attributes = HashMap::from([
+            ("gobi.tenant_id".to_owned(), campaign.tenant_id.to_string()),
+            ("gobi.call_id".to_owned(), call.id.to_string()),
+            ("gobi.campaign_id".to_owned(), campaign.id.to_string()),
+        ]);
+        let placed = sip
+            .place_call(&SipCall {
+                to: &lead.phone_number,
+                from: caller_id,
+                room: &room,
+                identity: &format!("lead-{}", lead.lead_id),
+                attributes,
+            })
+            .await;
+        if placed.is_err() {
+            // The call never rang: its record ends as failed (the attempt ends with it).
+            self.calls
+                .advance(&call, CallStatus::Failed, None, now)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        placed.map(|_| call.id.to_string())
     }
 }
 

@@ -18,9 +18,11 @@ use super::law;
 use super::model::{Campaign, CampaignState, DialingState, Enrollment, PauseReason, Purpose};
 use super::store::{CampaignStore, Caps, Claim, ENROLL_PAGE, QUEUED_TIMEOUT_MINUTES};
 use super::windows::{next_opening, permit, zones_of};
+use crate::calls::{CallStore, CampaignCall};
 use crate::error::StoreResult;
 use crate::leads::model::{ConsentType, LeadState};
 use crate::leads::store::LeadStore;
+use crate::telephony::livekit_sip::{SipCall, SipDialer};
 use crate::telephony::twilio::{OutboundCall, TwilioClient};
 use crate::tenants::store::TenantStore;
 
@@ -64,6 +66,26 @@ pub struct Dialer {
     pub twilio: Option<TwilioClient>,
     /// GOBI's Twilio webhook base (answer and status callback URLs).
     pub webhook_base: Option<Url>,
+    /// With a LiveKit SIP outbound trunk configured, calls go through LiveKit instead of
+    /// Twilio: the dialer opens the call record and hands it to the runtime itself.
+    pub sip: Option<SipDialer>,
+    pub calls: CallStore,
+    /// The handoff queue (calls placed through LiveKit).
+    pub handoffs: Option<Publisher>,
+}
+
+/// The campaign call that ended, and what its provider said about it.
+#[derive(Debug, Clone, Copy)]
+pub struct CampaignCallEnd<'a> {
+    pub tenant: TenantId,
+    pub campaign_id: uuid::Uuid,
+    /// The lead's number (E.164).
+    pub phone_number: &'a str,
+    pub attempt: u32,
+    /// Twilio's `AnsweredBy`.
+    pub answered_by: Option<&'a str>,
+    /// Twilio's error or the SIP code.
+    pub error_code: Option<&'a str>,
 }
 
 /// What one tick did for one campaign.
@@ -127,10 +149,16 @@ impl Dialer {
         Some(Self {
             campaigns: CampaignStore::new(dynamodb.clone(), &config.tables.campaigns),
             leads: LeadStore::new(dynamodb.clone(), &config.tables.leads),
-            tenants: TenantStore::new(dynamodb, &config.tables.tenants),
-            jobs: Publisher::new(sqs, queue),
+            tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
+            jobs: Publisher::new(sqs.clone(), queue),
             twilio: TwilioClient::from_config(&config.twilio),
             webhook_base: config.twilio.webhook_base_url.clone(),
+            sip: SipDialer::from_config(&config.livekit),
+            calls: CallStore::new(dynamodb, &config.tables.calls),
+            handoffs: config
+                .handoff_queue_url
+                .clone()
+                .map(|queue| Publisher::new(sqs, queue)),
         })
     }
 
@@ -205,52 +233,77 @@ impl Dialer {
         details: (Option<String>, Option<String>),
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let (to, due) = after_attempt(outcome, attempt, &campaign.retry, now);
-        self.campaigns
-            .finish(campaign, lead, attempt, outcome, details, to, due, now)
-            .await
-    }
-
-    /// Twilio's status callback for a campaign call: a final status ends the attempt.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn call_ended(
-        &self,
-        tenant: TenantId,
-        campaign_id: uuid::Uuid,
-        phone_number: &str,
-        attempt: u32,
-        call_status: &str,
-        answered_by: Option<&str>,
-        error_code: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let Some(outcome) = Outcome::from_twilio(call_status, answered_by) else {
-            return Ok(false);
-        };
-        let Some(campaign) = self.campaigns.get(tenant, campaign_id).await? else {
-            return Ok(false);
-        };
-        let Some(lead) = self
-            .campaigns
-            .campaign_lead(campaign_id, phone_number)
-            .await?
-        else {
-            return Ok(false);
-        };
-        if lead.status != LeadStatus::Dialing || lead.attempts != attempt {
-            return Ok(false);
-        }
-        self.end_attempt(
-            &campaign,
-            &lead,
+        finish_attempt(
+            &self.campaigns,
+            campaign,
+            lead,
             attempt,
             outcome,
-            (
-                answered_by.map(str::to_owned),
-                error_code.map(str::to_owned),
-            ),
+            details,
             now,
         )
         .await
     }
+
+    /// A campaign call's end (see [`call_ended`]).
+    pub async fn call_ended(
+        &self,
+        call: &CampaignCallEnd<'_>,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        call_ended(&self.campaigns, call, outcome, now).await
+    }
+}
+
+async fn finish_attempt(
+    campaigns: &CampaignStore,
+    campaign: &Campaign,
+    lead: &CampaignLead,
+    attempt: u32,
+    outcome: Outcome,
+    details: (Option<String>, Option<String>),
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let (to, due) = after_attempt(outcome, attempt, &campaign.retry, now);
+    campaigns
+        .finish(campaign, lead, attempt, outcome, details, to, due, now)
+        .await
+}
+
+/// A campaign call's end, reported by Twilio's status callback or (for a call placed through
+/// LiveKit) the runtime: its attempt ends with `outcome`, if it is still the lead's live
+/// attempt. `false` when it had ended before. Needs the campaigns table alone.
+pub async fn call_ended(
+    campaigns: &CampaignStore,
+    call: &CampaignCallEnd<'_>,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let Some(campaign) = campaigns.get(call.tenant, call.campaign_id).await? else {
+        return Ok(false);
+    };
+    let Some(lead) = campaigns
+        .campaign_lead(call.campaign_id, call.phone_number)
+        .await?
+    else {
+        return Ok(false);
+    };
+    if lead.status != LeadStatus::Dialing || lead.attempts != call.attempt {
+        return Ok(false);
+    }
+    let details = (
+        call.answered_by.map(str::to_owned),
+        call.error_code.map(str::to_owned),
+    );
+    finish_attempt(
+        campaigns,
+        &campaign,
+        &lead,
+        call.attempt,
+        outcome,
+        details,
+        now,
+    )
+    .await
 }

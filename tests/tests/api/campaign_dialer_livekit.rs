@@ -1,0 +1,200 @@
+//! With a LiveKit SIP outbound trunk configured, the dialer places campaign calls through
+//! LiveKit's `CreateSIPParticipant` (the LiveKit stand-in), never through Twilio: the call is
+//! recorded and handed to the runtime first (the agent dispatched into the call's room), the
+//! callee dialed into that room, and the runtime's `ended` report ends the attempt.
+
+use chrono::Duration;
+use gobi_tests::tokens;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::dialing::{Dialing, OUTBOUND_TRUNK, move_to, started_through_livekit, to_monday};
+
+const ANSWERS: &str = "+12125550901";
+const BUSY: &str = "+12125550902";
+
+impl Dialing {
+    /// The tenant's call to `number`.
+    async fn call_to(&self, number: &str) -> Value {
+        let calls = self
+            .app
+            .get(
+                &format!("/client/calls?tenant_id={}", self.tenant),
+                &tokens::admin(),
+            )
+            .await;
+        assert_eq!(calls.status, StatusCode::OK, "{}", calls.text);
+        calls.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["to"] == number)
+            .unwrap_or_else(|| panic!("no call to {number}: {}", calls.text))
+            .clone()
+    }
+
+    /// The runtime reports `events` on `call`; the answer's counts.
+    async fn report(&self, call: &str, events: Value) -> Value {
+        let runtime = tokens::internal("internal_operator", &self.tenant);
+        let answer = self
+            .app
+            .post(
+                &format!("/internal/runtime/calls/{call}/events"),
+                &runtime,
+                json!({ "events": events }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["data"].clone()
+    }
+}
+
+#[tokio::test]
+async fn calls_go_through_the_livekit_trunk_and_the_runtime_ends_them() {
+    let d = started_through_livekit(
+        &[ANSWERS, BUSY],
+        json!({"variables": {"offer": "10% off"},
+            "retry": {"maxAttempts": 2, "busy": {"retry": true, "delayMinutes": 15}}}),
+        430,
+    )
+    .await;
+    let monday = to_monday(&d.app, 15, 0);
+    d.app.tick().await;
+    d.app.drain_dialer().await;
+
+    // LiveKit placed both calls; Twilio none.
+    assert_eq!(d.telephony.twilio.dials(), 0);
+    let placed = d
+        .telephony
+        .livekit
+        .state
+        .lock()
+        .unwrap()
+        .sip_participants
+        .clone();
+    assert_eq!(placed.len(), 2);
+    let to_answers = placed
+        .iter()
+        .find(|p| p.sip_call_to == ANSWERS)
+        .expect("a call to the lead");
+    assert_eq!(to_answers.sip_trunk_id, OUTBOUND_TRUNK);
+    assert_eq!(
+        to_answers.sip_number, "+15557660430",
+        "the campaign's caller id"
+    );
+    assert!(!to_answers.wait_until_answered);
+
+    // The call is recorded (outbound, its campaign) and its room is the one LiveKit dialed into.
+    let call = d.call_to(ANSWERS).await;
+    let call_id = call["id"].as_str().unwrap().to_owned();
+    assert_eq!(call["direction"], "outbound");
+    assert_eq!(call["campaign_id"], json!(d.campaign));
+    assert_eq!(call["campaign_attempt"], 1);
+    assert_eq!(to_answers.room_name, format!("call-{call_id}"));
+    assert_eq!(
+        to_answers.participant_attributes.get("gobi.call_id"),
+        Some(&call_id)
+    );
+
+    // The handoff dispatches the agent into that room, with the lead's variables.
+    assert_eq!(d.app.drain_handoffs().await, 2);
+    let dispatch = d
+        .app
+        .get(
+            &format!("/internal/runtime/dispatches?call_id={call_id}"),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(dispatch.status, StatusCode::OK, "{}", dispatch.text);
+    assert_eq!(dispatch.body["data"]["room_name"], to_answers.room_name);
+    assert_eq!(
+        dispatch.body["data"]["campaign"]["variables"]["offer"],
+        "10% off"
+    );
+    let agent_rooms: Vec<String> = d
+        .telephony
+        .livekit
+        .state
+        .lock()
+        .unwrap()
+        .agent_dispatches
+        .iter()
+        .map(|a| a.room.clone())
+        .collect();
+    assert!(
+        agent_rooms.contains(&to_answers.room_name),
+        "{agent_rooms:?}"
+    );
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["liveCalls"], 2, "{campaign}");
+
+    // The runtime reports one answered and hung up, the other busy; re-sent, nothing changes.
+    let answered = json!([
+        {"event_id": uuid::Uuid::new_v4(), "kind": "answered"},
+        {"event_id": uuid::Uuid::new_v4(), "kind": "ended", "reason": "caller_hung_up"}
+    ]);
+    assert_eq!(d.report(&call_id, answered.clone()).await["accepted"], 2);
+    assert_eq!(d.report(&call_id, answered).await["duplicates"], 2);
+    let busy_call = d.call_to(BUSY).await;
+    let busy_id = busy_call["id"].as_str().unwrap().to_owned();
+    d.report(
+        &busy_id,
+        json!([{"event_id": uuid::Uuid::new_v4(), "kind": "ended", "reason": "busy"}]),
+    )
+    .await;
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["liveCalls"], 0, "{campaign}");
+    assert_eq!(campaign["outcomes"]["answered"], 1, "{campaign}");
+    assert_eq!(campaign["outcomes"]["busy"], 1, "{campaign}");
+    assert_eq!(campaign["counts"]["completed"], 1, "{campaign}");
+    assert_eq!(campaign["counts"]["retryScheduled"], 1, "{campaign}");
+
+    // The busy lead's retry: LiveKit refuses it (the trunk is gone), so the attempt fails and
+    // its call record ends failed; Twilio is still never used.
+    d.telephony
+        .livekit
+        .state
+        .lock()
+        .unwrap()
+        .outbound_trunks
+        .clear();
+    move_to(&d.app, monday + Duration::minutes(16));
+    d.app.tick().await;
+    d.app.drain_dialer().await;
+    assert_eq!(d.telephony.twilio.dials(), 0);
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["outcomes"]["failed"], 1, "{campaign}");
+    assert_eq!(campaign["counts"]["failed"], 1, "{campaign}");
+    d.app.tick().await;
+    assert_eq!(d.campaign().await["state"], "completed");
+    let attempts = d
+        .app
+        .get(
+            &format!(
+                "/api/tenants/{}/campaigns/{}/leads/{}/attempts",
+                d.tenant,
+                d.campaign,
+                BUSY.trim_start_matches('+')
+            ),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(attempts.status, StatusCode::OK, "{}", attempts.text);
+    let last = &attempts.body["data"][1];
+    assert_eq!(last["outcome"], "failed", "{}", attempts.text);
+    let calls = d
+        .app
+        .get(
+            &format!("/client/calls?tenant_id={}", d.tenant),
+            &tokens::admin(),
+        )
+        .await;
+    let retried = calls.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["to"] == BUSY && c["campaign_attempt"] == 2)
+        .unwrap_or_else(|| panic!("the retry's call: {}", calls.text))
+        .clone();
+    assert_eq!(retried["status"], "failed");
+}
