@@ -77,10 +77,10 @@ pub struct Call {
     /// A legal hold on this call: its data does not expire and cannot be deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<LegalHold>,
-    /// The campaign that placed it (outbound) or that its number belongs to.
+    /// The campaign that placed it (outbound) or that its number was assigned to (inbound).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign_id: Option<uuid::Uuid>,
-    /// The campaign's lead it called (its number's digits).
+    /// The campaign's lead it called, or the caller of an inbound campaign (number's digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
     /// Which of the lead's attempts it is.
@@ -139,24 +139,26 @@ pub struct RingingCall {
     pub agent_id: Option<AgentId>,
     pub phone_number_id: Option<PhoneNumberId>,
     pub retention_days: u32,
-    /// The campaign attempt an outbound campaign call is.
+    /// The campaign the call is part of.
     pub campaign: Option<CampaignCall>,
 }
 
-/// A campaign's attempt on one lead.
+/// A campaign's call: an outbound attempt on one lead, or a call to an inbound campaign's
+/// number.
 #[derive(Debug, Clone)]
 pub struct CampaignCall {
     pub campaign_id: uuid::Uuid,
-    /// The lead's number's digits.
+    /// The lead's (or the caller's) number's digits.
     pub lead_id: String,
-    pub attempt: u32,
+    /// Which of the lead's attempts (outbound).
+    pub attempt: Option<u32>,
 }
 
 impl Call {
     /// A new call, ringing now, with a fresh id.
     pub fn ringing(call: RingingCall, now: DateTime<Utc>) -> Self {
         let (campaign_id, lead_id, campaign_attempt) = match call.campaign {
-            Some(c) => (Some(c.campaign_id), Some(c.lead_id), Some(c.attempt)),
+            Some(c) => (Some(c.campaign_id), Some(c.lead_id), c.attempt),
             None => (None, None, None),
         };
         Self {

@@ -65,6 +65,9 @@ pub enum PauseReason {
     /// A marketing campaign with leads lacking written consent, started without
     /// `skipWithoutConsent`: nothing was dialed (`enrollment.noConsent` says how many).
     ConsentMissing,
+    /// An inbound campaign whose start came while one of its numbers was held by another
+    /// running campaign.
+    NumbersInUse,
 }
 
 /// How fast a campaign dials.

@@ -20,6 +20,8 @@ mod keys {
 
     pub const NUMBER_PREFIX: &str = "PHONE#";
     pub const ROUTE: &str = "ROUTE";
+    /// Beside a number's route: the inbound campaign its calls carry (while it runs).
+    pub const ROUTE_CAMPAIGN: &str = "ROUTE#CAMPAIGN";
 
     pub fn tenant(id: TenantId) -> String {
         format!("TENANT#{id}")
@@ -53,6 +55,33 @@ pub struct InboundRoute {
     pub phone_number_id: PhoneNumberId,
     pub agent_id: Option<AgentId>,
     pub active: bool,
+    /// The running inbound campaign the number is assigned to (read with the route).
+    #[serde(skip)]
+    pub campaign: Option<RouteCampaign>,
+}
+
+/// A number's inbound campaign: its calls carry the campaign and go to its agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteCampaign {
+    pub tenant_id: TenantId,
+    pub phone_number_id: PhoneNumberId,
+    pub campaign_id: uuid::Uuid,
+    pub agent_id: AgentId,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RouteCampaignItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    campaign: RouteCampaign,
+}
+
+pub fn number_in_campaign(e164: &E164) -> StoreError {
+    StoreError::conflict(
+        "NUMBER_IN_CAMPAIGN",
+        format!("{e164} is assigned to another running inbound campaign"),
+    )
 }
 
 #[derive(Serialize, Deserialize)]
@@ -135,6 +164,7 @@ impl PhoneNumberStore {
                 phone_number_id: number.id,
                 agent_id: number.agent_id,
                 active: number.is_active(),
+                campaign: None,
             },
         }
     }
@@ -303,21 +333,98 @@ impl PhoneNumberStore {
         }
     }
 
-    /// The inbound route for `e164`: one GetItem.
+    /// The inbound route for `e164` and the campaign it is assigned to: one Query over the
+    /// route's partition.
     #[tracing::instrument(skip_all)]
     pub async fn route(&self, e164: &E164) -> StoreResult<Option<InboundRoute>> {
-        let output = dynamo::read_item(
+        let items = dynamo::query_prefix(
             &self.client,
             &self.table,
             keys::route(e164),
-            keys::ROUTE,
+            keys::ROUTE.to_owned(),
             "reading a route",
         )
         .await?;
-        Ok(output
-            .map(dynamo::from_item::<RouteItem>)
-            .transpose()?
-            .map(|i| i.route))
+        let sk_of = |item: &HashMap<String, AttributeValue>| {
+            item.get("sk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (mut route, mut campaign) = (None, None);
+        for item in items {
+            match sk_of(&item).as_str() {
+                keys::ROUTE => route = Some(dynamo::from_item::<RouteItem>(item)?.route),
+                keys::ROUTE_CAMPAIGN => {
+                    campaign = Some(dynamo::from_item::<RouteCampaignItem>(item)?.campaign);
+                }
+                _ => {}
+            }
+        }
+        Ok(route.map(|mut route| {
+            // An assignment left from the number's previous life is not this one's.
+            route.campaign = campaign.filter(|c| {
+                c.tenant_id == route.tenant_id && c.phone_number_id == route.phone_number_id
+            });
+            route
+        }))
+    }
+
+    /// Assigns `e164` to an inbound campaign: refused (`NUMBER_IN_CAMPAIGN`) while another
+    /// campaign holds it; assigning it to the same campaign again changes nothing.
+    #[tracing::instrument(skip_all, fields(tenant_id = %campaign.tenant_id))]
+    pub async fn assign_campaign(&self, e164: &E164, campaign: &RouteCampaign) -> StoreResult<()> {
+        let item = RouteCampaignItem {
+            pk: keys::route(e164),
+            sk: keys::ROUTE_CAMPAIGN.into(),
+            campaign: campaign.clone(),
+        };
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(dynamo::to_item(&item)?))
+            .condition_expression(
+                "attribute_not_exists(pk) OR campaign_id = :campaign OR phone_number_id <> :number",
+            )
+            .expression_attribute_values(
+                ":campaign",
+                AttributeValue::S(campaign.campaign_id.to_string()),
+            )
+            .expression_attribute_values(
+                ":number",
+                AttributeValue::S(campaign.phone_number_id.to_string()),
+            )
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if dynamo::is_condition_failed(&e) => Err(number_in_campaign(e164)),
+            Err(e) => Err(StoreError::Dynamo(
+                anyhow::Error::new(e).context("assigning a number to a campaign"),
+            )),
+        }
+    }
+
+    /// Takes `e164` back from `campaign_id` (nothing when another campaign holds it).
+    #[tracing::instrument(skip_all)]
+    pub async fn release_campaign(&self, e164: &E164, campaign_id: uuid::Uuid) -> StoreResult<()> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(keys::route(e164), keys::ROUTE_CAMPAIGN)))
+            .condition_expression("campaign_id = :campaign")
+            .expression_attribute_values(":campaign", AttributeValue::S(campaign_id.to_string()))
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(()),
+            Err(e) if dynamo::is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(StoreError::Dynamo(
+                anyhow::Error::new(e).context("releasing a number from a campaign"),
+            )),
+        }
     }
 
     /// One page of a tenant's numbers in id (creation) order, with the cursor of the next.

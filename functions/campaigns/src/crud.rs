@@ -1,6 +1,6 @@
 //! Campaigns: create, list, read, change (draft or paused), delete (draft), duplicate.
 
-use gobi_domain::campaigns::model::CampaignState;
+use gobi_domain::campaigns::model::{CampaignState, Direction};
 use gobi_shared::error::Problems;
 use gobi_shared::response::count_up_to;
 
@@ -39,7 +39,8 @@ async fn create_campaign(
     if body.name.is_none() {
         p.push("name", "is required");
     }
-    if body.schedule.is_none() {
+    // An inbound campaign dials nobody: its calling windows are optional.
+    if body.schedule.is_none() && body.direction != Some(Direction::Inbound) {
         p.push("schedule", "is required");
     }
     let agent = p.check("agentId", body.agent_id.ok_or("is required"));

@@ -1,8 +1,10 @@
 //! A campaign's life: `start` (draft → scheduled or running, holding its lead lists), `pause`,
 //! `resume`, `cancel` (calls in flight finish; the lists are let go). Each move is a conditional
-//! write on the state it leaves, so a repeated or concurrent request moves it once.
+//! write on the state it leaves, so a repeated or concurrent request moves it once. An inbound
+//! campaign holds its numbers while it runs (taken before it runs, let go when it stops).
 
-use gobi_domain::campaigns::model::{CampaignState, PauseReason};
+use gobi_domain::campaigns::inbound::{assign_numbers, release_numbers};
+use gobi_domain::campaigns::model::{CampaignState, Direction, PauseReason};
 
 use super::*;
 
@@ -57,6 +59,23 @@ async fn release_lists(state: &CampaignsState, campaign: &Campaign) -> ApiResult
     Ok(())
 }
 
+/// After a move that assigned an inbound campaign's numbers first: if the move lost (another
+/// request moved the campaign meanwhile) and the campaign is not running now, its numbers are
+/// let go again.
+async fn unless_running_release_numbers(
+    state: &CampaignsState,
+    campaign: &Campaign,
+    moved: ApiResult<Campaign>,
+) -> ApiResult<Campaign> {
+    if moved.is_err() {
+        let now = state.campaigns.get(campaign.tenant_id, campaign.id).await?;
+        if now.is_none_or(|c| c.state != CampaignState::Running) {
+            release_numbers(&state.numbers, campaign).await?;
+        }
+    }
+    moved
+}
+
 /// Start a draft: it runs now, or is scheduled for its `startAt`. Its agent, lists and caller
 /// ids are checked again, and its lists are held (not deletable) until it finishes.
 #[utoipa::path(
@@ -69,8 +88,8 @@ async fn release_lists(state: &CampaignsState, campaign: &Campaign) -> ApiResult
         (status = 200, description = "Running or scheduled", body = DataResponse<Campaign>),
         (status = 400, description = "VALIDATION_ERROR: what it names is no longer the tenant's", body = ErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND, CAMPAIGN_NOT_FOUND or LEAD_LIST_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "CAMPAIGN_STATE_CONFLICT: not a draft", body = ErrorBody),
-        (status = 503, description = "DIALER_NOT_CONFIGURED", body = ErrorBody),
+        (status = 409, description = "CAMPAIGN_STATE_CONFLICT: not a draft; NUMBER_IN_CAMPAIGN: an inbound campaign's number is held by another running campaign", body = ErrorBody),
+        (status = 503, description = "DIALER_NOT_CONFIGURED: an outbound campaign needs the dialer queue", body = ErrorBody),
     )
 )]
 async fn start_campaign(
@@ -84,10 +103,17 @@ async fn start_campaign(
     if campaign.state != CampaignState::Draft {
         return Err(wrong_state("start", &campaign));
     }
-    let dialer = state.dialer.as_ref().ok_or_else(|| ApiError::Unavailable {
-        code: "DIALER_NOT_CONFIGURED",
-        message: "Starting a campaign needs DIALER_QUEUE_URL".into(),
-    })?;
+    let inbound = campaign.direction == Direction::Inbound;
+    let dialer = match &state.dialer {
+        Some(dialer) => Some(dialer),
+        None if inbound => None,
+        None => {
+            return Err(ApiError::Unavailable {
+                code: "DIALER_NOT_CONFIGURED",
+                message: "Starting an outbound campaign needs DIALER_QUEUE_URL".into(),
+            });
+        }
+    };
     check_references(state.references(), &tenant, &campaign).await?;
     if options.skip_without_consent != campaign.skip_without_consent {
         let read_at = campaign.updated_at;
@@ -112,6 +138,12 @@ async fn start_campaign(
     } else {
         CampaignState::Running
     };
+    if to == CampaignState::Running
+        && let Err(refused) = assign_numbers(&state.numbers, &campaign).await
+    {
+        release_lists(&state, &campaign).await?;
+        return Err(refused.into());
+    }
     // A concurrent start holds the same lists (a hold is a set member): nothing to undo.
     let started = moved(
         &state,
@@ -121,12 +153,16 @@ async fn start_campaign(
         None,
         "start",
     )
-    .await?;
-    // Its leads are loaded in the background (the scheduler queues this again if it is lost).
-    dialer
-        .start(&started, now)
-        .await
-        .map_err(ApiError::Internal)?;
+    .await;
+    let started = unless_running_release_numbers(&state, &campaign, started).await?;
+    // An outbound campaign's leads are loaded in the background (the scheduler queues this
+    // again if it is lost).
+    if let (Some(dialer), false) = (dialer, inbound) {
+        dialer
+            .start(&started, now)
+            .await
+            .map_err(ApiError::Internal)?;
+    }
     Ok(Json(DataResponse::with_message(
         started,
         "Campaign started",
@@ -162,6 +198,7 @@ async fn pause_campaign(
         "pause",
     )
     .await?;
+    release_numbers(&state.numbers, &paused).await?;
     Ok(Json(DataResponse::with_message(paused, "Campaign paused")))
 }
 
@@ -176,7 +213,7 @@ async fn pause_campaign(
         (status = 200, description = "Running again", body = DataResponse<Campaign>),
         (status = 400, description = "VALIDATION_ERROR: what it names is no longer the tenant's", body = ErrorBody),
         (status = 404, description = "TENANT_NOT_FOUND or CAMPAIGN_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "CAMPAIGN_STATE_CONFLICT: not paused", body = ErrorBody),
+        (status = 409, description = "CAMPAIGN_STATE_CONFLICT: not paused; NUMBER_IN_CAMPAIGN: an inbound campaign's number is held by another running campaign", body = ErrorBody),
     )
 )]
 async fn resume_campaign(
@@ -190,6 +227,7 @@ async fn resume_campaign(
         return Err(wrong_state("resume", &campaign));
     }
     check_references(state.references(), &tenant, &campaign).await?;
+    assign_numbers(&state.numbers, &campaign).await?;
     let resumed = moved(
         &state,
         &campaign,
@@ -198,7 +236,8 @@ async fn resume_campaign(
         None,
         "resume",
     )
-    .await?;
+    .await;
+    let resumed = unless_running_release_numbers(&state, &campaign, resumed).await?;
     Ok(Json(DataResponse::with_message(
         resumed,
         "Campaign resumed",
@@ -240,6 +279,7 @@ async fn cancel_campaign(
     )
     .await?;
     release_lists(&state, &cancelled).await?;
+    release_numbers(&state.numbers, &cancelled).await?;
     Ok(Json(DataResponse::with_message(
         cancelled,
         "Campaign cancelled",

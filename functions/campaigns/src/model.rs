@@ -26,9 +26,10 @@ const MAX_WINDOWS: usize = 14;
 const MAX_BLACKOUT_DATES: usize = 366;
 const MAX_VARIABLES: usize = 50;
 
-/// `POST /api/tenants/{id}/campaigns` and `PUT .../{campaignId}`: a create needs `name`,
-/// `agentId` and `schedule` (and, outbound, `leadListIds` and `callerIds`); an update changes
-/// only the fields sent.
+/// `POST /api/tenants/{id}/campaigns` and `PUT .../{campaignId}`: a create needs `name` and
+/// `agentId`; an outbound one also `schedule`, `leadListIds` and `callerIds`, an inbound one
+/// `callerIds` (its numbers; its `schedule`'s `startAt`/`endAt` bound when it holds them). An
+/// update changes only the fields sent.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CampaignFields {
@@ -45,7 +46,8 @@ pub struct CampaignFields {
     pub agent_version_id: Option<AgentVersionId>,
     #[schema(max_items = 20)]
     pub lead_list_ids: Option<Vec<uuid::Uuid>>,
-    /// The tenant's own active numbers, E.164.
+    /// The tenant's own active numbers, E.164: an outbound campaign's calls come from them in
+    /// turn; an inbound campaign's are the numbers whose calls carry it while it runs.
     #[schema(max_items = 20, example = json!(["+14155550100"]))]
     pub caller_ids: Option<Vec<String>>,
     pub schedule: Option<ScheduleFields>,
@@ -329,6 +331,12 @@ pub async fn check_references(
         if campaign.caller_ids.is_empty() {
             p.push("callerIds", "an outbound campaign needs a caller id");
         }
+    }
+    if campaign.direction == Direction::Inbound && campaign.caller_ids.is_empty() {
+        p.push(
+            "callerIds",
+            "an inbound campaign needs a number (its calls carry the campaign)",
+        );
     }
     if campaign.pacing.max_concurrency > tenant.max_concurrent_calls {
         p.push(

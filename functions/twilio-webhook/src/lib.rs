@@ -305,10 +305,19 @@ async fn inbound(
             direction: Direction::Inbound,
             from: from.to_owned(),
             to: to_e164.as_str().to_owned(),
-            agent_id: route.agent_id,
+            // A running inbound campaign's number: its agent, and the call carries it.
+            agent_id: route
+                .campaign
+                .as_ref()
+                .map(|c| c.agent_id)
+                .or(route.agent_id),
             phone_number_id: Some(route.phone_number_id),
             retention_days: tenant.retention_days,
-            campaign: None,
+            campaign: route.campaign.as_ref().map(|c| CampaignCall {
+                campaign_id: c.campaign_id,
+                lead_id: from.trim_start_matches('+').to_owned(),
+                attempt: None,
+            }),
         },
         state.clock.now(),
     );
@@ -440,7 +449,7 @@ async fn outbound(
             campaign: Some(CampaignCall {
                 campaign_id: campaign.id,
                 lead_id: attempt.lead.trim_start_matches('+').to_owned(),
-                attempt: attempt.attempt,
+                attempt: Some(attempt.attempt),
             }),
         },
         state.clock.now(),

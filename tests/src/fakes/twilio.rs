@@ -495,7 +495,7 @@ async fn place_call(
 /// Twilio's request signature, written here from Twilio's description ("Validating Requests":
 /// HMAC-SHA1 with the auth token over the full URL followed by each POST parameter, sorted by
 /// name, as name then value; base64), not from GOBI's checker.
-fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     use hmac::Mac;
     let mut sorted = params.to_vec();
     sorted.sort();

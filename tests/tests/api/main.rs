@@ -15,6 +15,7 @@ mod dialing;
 mod idempotency;
 mod identity;
 mod inbound_calls;
+mod inbound_campaigns;
 mod lambda_events;
 mod lead_import;
 mod lead_import_api;

@@ -254,7 +254,7 @@ impl Dialer {
                 campaign: Some(CampaignCall {
                     campaign_id: campaign.id,
                     lead_id: lead.lead_id.clone(),
-                    attempt: lead.attempts,
+                    attempt: Some(lead.attempts),
                 }),
             },
             now,

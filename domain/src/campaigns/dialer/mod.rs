@@ -15,13 +15,16 @@ use url::Url;
 
 use super::dialing::{Attempt, CampaignLead, LeadStatus, Outcome, SkipReason, after_attempt};
 use super::law;
-use super::model::{Campaign, CampaignState, DialingState, Enrollment, PauseReason, Purpose};
+use super::model::{
+    Campaign, CampaignState, DialingState, Direction, Enrollment, PauseReason, Purpose,
+};
 use super::store::{CampaignStore, Caps, Claim, ENROLL_PAGE, QUEUED_TIMEOUT_MINUTES};
 use super::windows::{next_opening, permit, zones_of};
 use crate::calls::{CallStore, CampaignCall};
 use crate::error::StoreResult;
 use crate::leads::model::{ConsentType, LeadState};
 use crate::leads::store::LeadStore;
+use crate::phone_numbers::store::PhoneNumberStore;
 use crate::telephony::livekit_sip::{SipCall, SipDialer};
 use crate::telephony::twilio::{OutboundCall, TwilioClient};
 use crate::tenants::store::TenantStore;
@@ -70,6 +73,8 @@ pub struct Dialer {
     /// Twilio: the dialer opens the call record and hands it to the runtime itself.
     pub sip: Option<SipDialer>,
     pub calls: CallStore,
+    /// Inbound campaigns' numbers, taken when a scheduled one starts and let go when it ends.
+    pub numbers: PhoneNumberStore,
     /// The handoff queue (calls placed through LiveKit).
     pub handoffs: Option<Publisher>,
 }
@@ -154,7 +159,8 @@ impl Dialer {
             twilio: TwilioClient::from_config(&config.twilio),
             webhook_base: config.twilio.webhook_base_url.clone(),
             sip: SipDialer::from_config(&config.livekit),
-            calls: CallStore::new(dynamodb, &config.tables.calls),
+            calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
+            numbers: PhoneNumberStore::new(dynamodb, &config.tables.phone_numbers),
             handoffs: config
                 .handoff_queue_url
                 .clone()

@@ -2,6 +2,8 @@
 //! leases taken back, and what the campaign is waiting for.
 
 use super::*;
+use crate::campaigns::inbound;
+use crate::error::StoreError;
 
 impl Dialer {
     /// One tick over every running campaign.
@@ -26,16 +28,28 @@ impl Dialer {
         if campaign.state == CampaignState::Scheduled {
             // Its start has come: it runs from the next tick on.
             if campaign.schedule.start_at.is_none_or(|start| start <= now) {
-                self.campaigns
+                self.start_scheduled(campaign, now).await?;
+            }
+            return Ok(());
+        }
+        if campaign.direction == Direction::Inbound {
+            // Nothing to dial: it runs until its end, then lets its numbers and lists go.
+            if campaign.schedule.end_at.is_some_and(|end| now >= end)
+                && self
+                    .campaigns
                     .transition(
                         campaign.tenant_id,
                         campaign.id,
-                        &[CampaignState::Scheduled],
-                        CampaignState::Running,
+                        &[CampaignState::Running],
+                        CampaignState::Completed,
                         None,
                         now,
                     )
-                    .await?;
+                    .await?
+            {
+                inbound::release_numbers(&self.numbers, campaign).await?;
+                self.release_lists(campaign).await?;
+                report.completed += 1;
             }
             return Ok(());
         }
@@ -83,11 +97,7 @@ impl Dialer {
                 )
                 .await?
             {
-                for list in &campaign.lead_list_ids {
-                    self.leads
-                        .release_list(campaign.tenant_id, *list, campaign.id)
-                        .await?;
-                }
+                self.release_lists(campaign).await?;
                 report.completed += 1;
             }
             return Ok(());
@@ -229,6 +239,40 @@ impl Dialer {
             }
         };
         self.campaigns.set_dialing_state(campaign, &state).await
+    }
+
+    /// A scheduled campaign whose start has come runs; an inbound one takes its numbers first
+    /// (one held by another running campaign pauses it, `numbersInUse`).
+    async fn start_scheduled(&self, campaign: &Campaign, now: DateTime<Utc>) -> StoreResult<()> {
+        let (to, reason) = match inbound::assign_numbers(&self.numbers, campaign).await {
+            Ok(()) => (CampaignState::Running, None),
+            Err(StoreError::Conflict { .. }) => {
+                tracing::warn!(tenant_id = %campaign.tenant_id, campaign_id = %campaign.id, "an inbound campaign's number is held by another: paused");
+                (CampaignState::Paused, Some(PauseReason::NumbersInUse))
+            }
+            Err(e) => return Err(e),
+        };
+        self.campaigns
+            .transition(
+                campaign.tenant_id,
+                campaign.id,
+                &[CampaignState::Scheduled],
+                to,
+                reason,
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Lets go of the campaign's lists (it has finished).
+    async fn release_lists(&self, campaign: &Campaign) -> StoreResult<()> {
+        for list in &campaign.lead_list_ids {
+            self.leads
+                .release_list(campaign.tenant_id, *list, campaign.id)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The circuit breaker: more than `failurePercent` of the last `window` attempts failed (or
