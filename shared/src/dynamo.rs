@@ -222,6 +222,48 @@ pub async fn transact_guarded(
     }
 }
 
+/// The items at `keys` (any number: read 100 to a request; keys DynamoDB leaves unprocessed
+/// are asked for again with backoff), strongly consistent; `doing` describes a failure.
+pub async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: Vec<std::collections::HashMap<String, AttributeValue>>,
+    doing: &'static str,
+) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
+    let mut items = Vec::new();
+    for chunk in keys.chunks(100) {
+        let mut keys_left = chunk.to_vec();
+        let mut backoff = Backoff::default();
+        while !keys_left.is_empty() {
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys_left)))
+                .consistent_read(true)
+                .build()?;
+            let output = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| anyhow::Error::new(e).context(doing))?;
+            items.extend(
+                output
+                    .responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default(),
+            );
+            keys_left = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if !keys_left.is_empty() && !backoff.wait().await {
+                anyhow::bail!("DynamoDB kept keys unprocessed: {doing}");
+            }
+        }
+    }
+    Ok(items)
+}
+
 /// Every item of partition `pk` whose sort key starts with `prefix`, in sort-key order,
 /// following every page; strongly consistent, so a write just made is seen.
 pub async fn query_prefix(

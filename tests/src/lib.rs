@@ -402,6 +402,33 @@ impl TestApp {
         answer.body["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Registers `e164` (a number already bought elsewhere) as `tenant`'s, active: its id.
+    pub async fn registered_number(&self, tenant: &str, e164: &str) -> String {
+        let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
+        let answer = self
+            .post(
+                "/internal/phone-numbers",
+                &tokens::admin(),
+                json!({"tenant_id": tenant, "e164": e164, "twilio_sid": format!("PN{digits:0>32}")}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// An empty US lead list of `tenant` named `name`: its id.
+    pub async fn new_lead_list(&self, tenant: &str, name: &str) -> String {
+        let answer = self
+            .post(
+                &format!("/api/tenants/{tenant}/lead-lists"),
+                &tokens::admin(),
+                json!({"name": name, "defaultCountry": "US"}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
     /// An agent of `tenant` named `name` with version 1 snapshotted and published:
     /// (agent id, version id).
     pub async fn published_agent(&self, tenant: &str, name: &str) -> (String, String) {

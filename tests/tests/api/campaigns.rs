@@ -19,22 +19,8 @@ async fn setup(app: &TestApp, label: &str, suffix: u32) -> Setup {
     let caller = format!("+1555765{suffix:04}");
     let tenant = app.new_tenant(&format!("Campaigns {label}"), label).await;
     let (agent, _) = app.published_agent(&tenant, "Renewals agent").await;
-    let number = app
-        .post(
-            "/internal/phone-numbers",
-            &tokens::admin(),
-            json!({"tenant_id": tenant, "e164": caller, "twilio_sid": format!("PN{suffix:032}")}),
-        )
-        .await;
-    assert_eq!(number.status, StatusCode::CREATED, "{}", number.text);
-    let list = app
-        .post(
-            &format!("/api/tenants/{tenant}/lead-lists"),
-            &tokens::admin(),
-            json!({"name": "Renewals", "defaultCountry": "US"}),
-        )
-        .await;
-    let list = list.body["data"]["id"].as_str().unwrap().to_owned();
+    app.registered_number(&tenant, &caller).await;
+    let list = app.new_lead_list(&tenant, "Renewals").await;
     Setup {
         tenant,
         agent,

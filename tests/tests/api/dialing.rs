@@ -107,22 +107,8 @@ async fn start(
     assert_eq!(raised.status, StatusCode::OK, "{}", raised.text);
     let (agent, _) = app.published_agent(&tenant, "Caller").await;
     let caller = format!("+1555766{suffix:04}");
-    let number = app
-        .post(
-            "/internal/phone-numbers",
-            &tokens::admin(),
-            json!({"tenant_id": tenant, "e164": caller, "twilio_sid": format!("PN{suffix:032}")}),
-        )
-        .await;
-    assert_eq!(number.status, StatusCode::CREATED, "{}", number.text);
-    let list = app
-        .post(
-            &format!("/api/tenants/{tenant}/lead-lists"),
-            &tokens::admin(),
-            json!({"name": "Dial list", "defaultCountry": "US"}),
-        )
-        .await;
-    let list = list.body["data"]["id"].as_str().unwrap().to_owned();
+    app.registered_number(&tenant, &caller).await;
+    let list = app.new_lead_list(&tenant, "Dial list").await;
     let mut file = String::from("phone,name,plan\n");
     for (i, n) in numbers.iter().enumerate() {
         file.push_str(&format!("{n},Lead {i},gold\n"));

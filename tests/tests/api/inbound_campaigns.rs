@@ -44,14 +44,7 @@ async fn inbound_line() -> Inbound {
         )
         .await;
     assert_eq!(bought.status, StatusCode::CREATED, "{}", bought.text);
-    let list = app
-        .post(
-            &format!("/api/tenants/{tenant}/lead-lists"),
-            &admin,
-            json!({"name": "Customers", "defaultCountry": "US"}),
-        )
-        .await;
-    let list = list.body["data"]["id"].as_str().unwrap().to_owned();
+    let list = app.new_lead_list(&tenant, "Customers").await;
     let imported = app
         .post_csv(
             &format!("/api/tenants/{tenant}/lead-lists/{list}/imports"),

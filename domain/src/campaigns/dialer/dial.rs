@@ -166,7 +166,8 @@ impl Dialer {
             }
             Err(reason) => {
                 tracing::warn!(tenant_id = %tenant, campaign_id = %campaign.id, attempt, reason = %reason, "call not placed");
-                self.end_attempt(
+                end_attempt(
+                    &self.campaigns,
                     &campaign,
                     &dialing,
                     attempt,

@@ -228,29 +228,6 @@ impl Dialer {
         )
     }
 
-    /// Ends attempt `attempt` with `outcome`: the lead done or due for its retry, the leases
-    /// released. `false` when it had ended before.
-    pub async fn end_attempt(
-        &self,
-        campaign: &Campaign,
-        lead: &CampaignLead,
-        attempt: u32,
-        outcome: Outcome,
-        details: (Option<String>, Option<String>),
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        finish_attempt(
-            &self.campaigns,
-            campaign,
-            lead,
-            attempt,
-            outcome,
-            details,
-            now,
-        )
-        .await
-    }
-
     /// A campaign call's end (see [`call_ended`]).
     pub async fn call_ended(
         &self,
@@ -262,7 +239,9 @@ impl Dialer {
     }
 }
 
-async fn finish_attempt(
+/// Ends attempt `attempt` with `outcome`: the lead done or due for its retry, the leases
+/// released. `false` when it had ended before.
+async fn end_attempt(
     campaigns: &CampaignStore,
     campaign: &Campaign,
     lead: &CampaignLead,
@@ -302,7 +281,7 @@ pub async fn call_ended(
         call.answered_by.map(str::to_owned),
         call.error_code.map(str::to_owned),
     );
-    finish_attempt(
+    end_attempt(
         campaigns,
         &campaign,
         &lead,

@@ -188,16 +188,16 @@ impl Dialer {
                 }
                 LeadStatus::Dialing => {
                     // Its call never reported: take the leases back and count it `noReport`.
-                    let reclaimed = self
-                        .end_attempt(
-                            campaign,
-                            &lead,
-                            lead.attempts,
-                            Outcome::NoReport,
-                            (None, None),
-                            now,
-                        )
-                        .await?;
+                    let reclaimed = end_attempt(
+                        &self.campaigns,
+                        campaign,
+                        &lead,
+                        lead.attempts,
+                        Outcome::NoReport,
+                        (None, None),
+                        now,
+                    )
+                    .await?;
                     report.reclaimed += u32::from(reclaimed);
                 }
                 _ => {}

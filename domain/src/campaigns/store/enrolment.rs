@@ -6,7 +6,7 @@ use super::*;
 use crate::campaigns::dialing::CampaignLead;
 use crate::campaigns::model::Enrollment;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-use gobi_shared::dynamo::{Backoff, n};
+use gobi_shared::dynamo::n;
 use std::collections::HashMap;
 
 /// Leads one enrolment transaction writes (DynamoDB takes 100 items; one is the campaign).
@@ -19,46 +19,18 @@ impl CampaignStore {
         campaign: uuid::Uuid,
         numbers: &[&str],
     ) -> StoreResult<HashMap<String, CampaignLead>> {
-        let mut found = HashMap::new();
-        for chunk in numbers.chunks(100) {
-            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(
-                    chunk
-                        .iter()
-                        .map(|e164| dynamo::key(keys::campaign(campaign), keys::lead(e164)))
-                        .collect(),
-                ))
-                .consistent_read(true)
-                .build()
-                .map_err(anyhow::Error::new)?;
-            let mut keys_left = Some(request);
-            let mut backoff = Backoff::default();
-            while let Some(request) = keys_left.take() {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| anyhow::Error::new(e).context("reading enrolled leads"))?;
-                for item in output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let lead = dynamo::from_item::<LeadItem>(item)?.lead;
-                    found.insert(lead.phone_number.clone(), lead);
-                }
-                keys_left = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
-                if keys_left.is_some() && !backoff.wait().await {
-                    return Err(anyhow::anyhow!("DynamoDB kept enrolment reads unprocessed").into());
-                }
-            }
-        }
-        Ok(found)
+        let keys = numbers
+            .iter()
+            .map(|e164| dynamo::key(keys::campaign(campaign), keys::lead(e164)))
+            .collect();
+        dynamo::batch_get(&self.client, &self.table, keys, "reading enrolled leads")
+            .await?
+            .into_iter()
+            .map(|item| {
+                let lead = dynamo::from_item::<LeadItem>(item)?.lead;
+                Ok((lead.phone_number.clone(), lead))
+            })
+            .collect()
     }
 
     /// Enrols one page of leads (their numbers not yet in the campaign) and moves the campaign's

@@ -132,49 +132,17 @@ impl LeadStore {
         Ok(found)
     }
 
-    /// The items of one partition with these sort keys (unprocessed keys retried with backoff).
+    /// The items of one partition with these sort keys.
     pub(crate) async fn batch_get(
         &self,
         pk: String,
         sort_keys: &[String],
     ) -> StoreResult<Vec<HashMap<String, AttributeValue>>> {
-        let mut keys_left: Vec<HashMap<String, AttributeValue>> = sort_keys
+        let keys = sort_keys
             .iter()
             .map(|sk| dynamo::key(pk.clone(), sk.clone()))
             .collect();
-        let mut items = Vec::new();
-        let mut backoff = Backoff::default();
-        while !keys_left.is_empty() {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys_left)))
-                .consistent_read(true)
-                .build()
-                .map_err(anyhow::Error::new)?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("reading a batch"))?;
-            items.extend(
-                output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default(),
-            );
-            keys_left = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            if !keys_left.is_empty() && !backoff.wait().await {
-                return Err(
-                    anyhow::anyhow!("DynamoDB kept keys of a batch read unprocessed").into(),
-                );
-            }
-        }
-        Ok(items)
+        Ok(dynamo::batch_get(&self.client, &self.table, keys, "reading a batch").await?)
     }
 
     /// The leads of `list` among `numbers`, by number.
