@@ -416,6 +416,30 @@ impl TestApp {
         answer.body["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// `tenant`'s calls as `/client/calls` lists them (newest first), read as the platform.
+    pub async fn calls_of(&self, tenant: &str) -> Vec<Value> {
+        let answer = self
+            .get(
+                &format!("/client/calls?tenant_id={tenant}"),
+                &tokens::admin(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The runtime dispatch of call `call_id`, read as the platform.
+    pub async fn dispatch_of(&self, call_id: &str) -> Value {
+        let answer = self
+            .get(
+                &format!("/internal/runtime/dispatches?call_id={call_id}"),
+                &tokens::admin(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["data"].clone()
+    }
+
     /// An empty US lead list of `tenant` named `name`: its id.
     pub async fn new_lead_list(&self, tenant: &str, name: &str) -> String {
         let answer = self

@@ -332,35 +332,16 @@ async fn an_answered_campaign_call_is_recorded_and_handed_to_the_runtime() {
         "{}",
         twiml[0]
     );
-    let calls = d
-        .app
-        .get(
-            &format!("/client/calls?tenant_id={}", d.tenant),
-            &tokens::admin(),
-        )
-        .await;
-    assert_eq!(calls.status, StatusCode::OK, "{}", calls.text);
-    let call = &calls.body["data"][0];
-    assert_eq!(call["direction"], "outbound", "{}", calls.text);
+    let calls = d.app.calls_of(&d.tenant).await;
+    let call = &calls[0];
+    assert_eq!(call["direction"], "outbound", "{call}");
     assert_eq!(call["to"], LEAD);
     // The runtime's dispatch carries the lead and its variables over the campaign's.
     assert_eq!(d.app.drain_handoffs().await, 1);
     let call_id = call["id"].as_str().unwrap();
-    let dispatches = d
-        .app
-        .get(
-            &format!("/internal/runtime/dispatches?call_id={call_id}"),
-            &tokens::admin(),
-        )
-        .await;
-    assert_eq!(dispatches.status, StatusCode::OK, "{}", dispatches.text);
-    let campaign = &dispatches.body["data"]["campaign"];
-    assert_eq!(
-        campaign["campaign_id"],
-        json!(d.campaign),
-        "{}",
-        dispatches.text
-    );
+    let dispatch = d.app.dispatch_of(call_id).await;
+    let campaign = &dispatch["campaign"];
+    assert_eq!(campaign["campaign_id"], json!(d.campaign), "{dispatch}");
     assert_eq!(campaign["phone_number"], LEAD);
     assert_eq!(campaign["name"], "Lead 0");
     assert_eq!(
@@ -369,14 +350,7 @@ async fn an_answered_campaign_call_is_recorded_and_handed_to_the_runtime() {
     );
     // Twilio asking again (a retry of the same CallSid) opens nothing new.
     d.telephony.twilio.answer_calls(&d.base).await;
-    let again = d
-        .app
-        .get(
-            &format!("/client/calls?tenant_id={}", d.tenant),
-            &tokens::admin(),
-        )
-        .await;
-    assert_eq!(again.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(d.app.calls_of(&d.tenant).await.len(), 1);
     d.telephony.twilio.finish_calls(&d.base).await;
     d.app.tick().await;
     assert_eq!(d.campaign().await["counts"]["completed"], 1);

@@ -16,20 +16,11 @@ const BUSY: &str = "+12125550902";
 impl Dialing {
     /// The tenant's call to `number`.
     async fn call_to(&self, number: &str) -> Value {
-        let calls = self
-            .app
-            .get(
-                &format!("/client/calls?tenant_id={}", self.tenant),
-                &tokens::admin(),
-            )
-            .await;
-        assert_eq!(calls.status, StatusCode::OK, "{}", calls.text);
-        calls.body["data"]
-            .as_array()
-            .unwrap()
+        let calls = self.app.calls_of(&self.tenant).await;
+        calls
             .iter()
             .find(|c| c["to"] == number)
-            .unwrap_or_else(|| panic!("no call to {number}: {}", calls.text))
+            .unwrap_or_else(|| panic!("no call to {number}: {calls:?}"))
             .clone()
     }
 
@@ -98,19 +89,9 @@ async fn calls_go_through_the_livekit_trunk_and_the_runtime_ends_them() {
 
     // The handoff dispatches the agent into that room, with the lead's variables.
     assert_eq!(d.app.drain_handoffs().await, 2);
-    let dispatch = d
-        .app
-        .get(
-            &format!("/internal/runtime/dispatches?call_id={call_id}"),
-            &tokens::admin(),
-        )
-        .await;
-    assert_eq!(dispatch.status, StatusCode::OK, "{}", dispatch.text);
-    assert_eq!(dispatch.body["data"]["room_name"], to_answers.room_name);
-    assert_eq!(
-        dispatch.body["data"]["campaign"]["variables"]["offer"],
-        "10% off"
-    );
+    let dispatch = d.app.dispatch_of(&call_id).await;
+    assert_eq!(dispatch["room_name"], to_answers.room_name);
+    assert_eq!(dispatch["campaign"]["variables"]["offer"], "10% off");
     let agent_rooms: Vec<String> = d
         .telephony
         .livekit
@@ -182,19 +163,10 @@ async fn calls_go_through_the_livekit_trunk_and_the_runtime_ends_them() {
     assert_eq!(attempts.status, StatusCode::OK, "{}", attempts.text);
     let last = &attempts.body["data"][1];
     assert_eq!(last["outcome"], "failed", "{}", attempts.text);
-    let calls = d
-        .app
-        .get(
-            &format!("/client/calls?tenant_id={}", d.tenant),
-            &tokens::admin(),
-        )
-        .await;
-    let retried = calls.body["data"]
-        .as_array()
-        .unwrap()
+    let calls = d.app.calls_of(&d.tenant).await;
+    let retried = calls
         .iter()
         .find(|c| c["to"] == BUSY && c["campaign_attempt"] == 2)
-        .unwrap_or_else(|| panic!("the retry's call: {}", calls.text))
-        .clone();
+        .unwrap_or_else(|| panic!("the retry's call: {calls:?}"));
     assert_eq!(retried["status"], "failed");
 }

@@ -131,37 +131,18 @@ impl Inbound {
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
         assert!(answer.text.contains("<Dial"), "{}", answer.text);
-        let calls = self
-            .app
-            .get(
-                &format!("/client/calls?tenant_id={}", self.tenant),
-                &tokens::admin(),
-            )
-            .await;
-        calls.body["data"]
-            .as_array()
-            .unwrap()
+        let calls = self.app.calls_of(&self.tenant).await;
+        calls
             .iter()
             .find(|c| c["call_sid"] == sid)
-            .unwrap_or_else(|| panic!("no call {sid}: {}", calls.text))
+            .unwrap_or_else(|| panic!("no call {sid}: {calls:?}"))
             .clone()
     }
 
     /// The runtime's dispatch of `call` (after the handoff worker ran).
     async fn dispatch(&self, call: &Value) -> Value {
         self.app.drain_handoffs().await;
-        let answer = self
-            .app
-            .get(
-                &format!(
-                    "/internal/runtime/dispatches?call_id={}",
-                    call["id"].as_str().unwrap()
-                ),
-                &tokens::admin(),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-        answer.body["data"].clone()
+        self.app.dispatch_of(call["id"].as_str().unwrap()).await
     }
 }
 
