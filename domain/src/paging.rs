@@ -1,4 +1,5 @@
-//! One page of a partition's items under a sort-key prefix, with the opaque cursor of the next.
+//! One page of a partition's items under a sort-key prefix, with the opaque cursor of the next;
+//! and a filtered page, read on until it is full or a bound of items was examined.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -41,4 +42,60 @@ pub async fn page<T: serde::de::DeserializeOwned>(
         items,
         dynamo::next_cursor(output.last_evaluated_key.as_ref()),
     ))
+}
+
+/// Where a filtered page reads from and how much it may examine.
+#[derive(Debug, Clone, Copy)]
+pub struct Scan<'a> {
+    pub pk: &'a str,
+    pub prefix: &'a str,
+    /// Items wanted.
+    pub limit: u32,
+    pub cursor: Option<&'a str>,
+    /// Items looked at, at most, whatever matched.
+    pub max_examined: usize,
+}
+
+/// The items of a partition's prefix that `keep` accepts, in key order: pages are read until
+/// `limit` match or `max_examined` items were looked at, so a filtered page is full unless the
+/// partition ends or the bound is reached (then the cursor continues after the last item
+/// examined). `sk` names an item's sort key.
+pub async fn matching<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    scan: Scan<'_>,
+    sk: impl Fn(&T) -> &str,
+    keep: impl Fn(&T) -> bool,
+) -> StoreResult<(Vec<T>, Option<String>)> {
+    let wanted = usize::try_from(scan.limit).unwrap_or(usize::MAX);
+    let mut found = Vec::new();
+    let mut examined = 0;
+    let mut cursor = scan.cursor.map(str::to_owned);
+    loop {
+        let read =
+            u32::try_from(scan.max_examined.saturating_sub(examined).clamp(1, 200)).unwrap_or(200);
+        let (page, next) = page::<T>(
+            client,
+            table,
+            scan.pk.to_owned(),
+            scan.prefix,
+            read,
+            cursor.as_deref(),
+        )
+        .await?;
+        for item in page {
+            examined += 1;
+            let last = dynamo::cursor_of(sk(&item));
+            if keep(&item) {
+                found.push(item);
+            }
+            if found.len() == wanted || examined >= scan.max_examined {
+                return Ok((found, Some(last)));
+            }
+        }
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return Ok((found, None)),
+        }
+    }
 }

@@ -56,6 +56,9 @@ struct CampaignItem {
     campaign: Campaign,
 }
 
+/// Campaigns one list request looks at, at most (its page may be short, with a cursor).
+const MAX_CAMPAIGNS_EXAMINED: usize = 1000;
+
 /// The attributes `save` writes: what a user sets, and when.
 const SETTINGS: &[&str] = &[
     "name",
@@ -134,20 +137,29 @@ impl CampaignStore {
             .map(|i| i.campaign))
     }
 
-    /// A tenant's campaigns in creation order (ids are time-ordered), a page at a time.
+    /// A page of the tenant's campaigns (`single_call` ones left out) in `state` if given, in
+    /// id (creation) order: read on until `limit` match or 1,000 campaigns were examined.
     pub async fn page(
         &self,
         tenant: TenantId,
+        state: Option<CampaignState>,
         limit: u32,
         cursor: Option<&str>,
     ) -> StoreResult<(Vec<Campaign>, Option<String>)> {
-        let (items, next) = crate::paging::page::<CampaignItem>(
-            &self.client,
-            &self.table,
-            keys::tenant(tenant),
-            "CAMPAIGN#",
+        let pk = keys::tenant(tenant);
+        let scan = crate::paging::Scan {
+            pk: &pk,
+            prefix: "CAMPAIGN#",
             limit,
             cursor,
+            max_examined: MAX_CAMPAIGNS_EXAMINED,
+        };
+        let (items, next) = crate::paging::matching::<CampaignItem>(
+            &self.client,
+            &self.table,
+            scan,
+            |item| &item.sk,
+            |item| !item.campaign.single_call && state.is_none_or(|s| item.campaign.state == s),
         )
         .await?;
         Ok((items.into_iter().map(|i| i.campaign).collect(), next))

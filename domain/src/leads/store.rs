@@ -227,31 +227,23 @@ impl LeadStore {
         max_examined: usize,
         keep: impl Fn(&Lead) -> bool,
     ) -> StoreResult<(Vec<Lead>, Option<String>)> {
-        let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
-        let mut found = Vec::new();
-        let mut examined = 0;
-        let mut cursor = cursor.map(str::to_owned);
-        loop {
-            let read =
-                u32::try_from(max_examined.saturating_sub(examined).clamp(1, 200)).unwrap_or(200);
-            let (page, next) = self
-                .page::<LeadItem>(keys::list(list), "LEAD#", read, cursor.as_deref())
-                .await?;
-            for item in page {
-                examined += 1;
-                let last = dynamo::cursor_of(&item.sk);
-                if keep(&item.lead) {
-                    found.push(item.lead);
-                }
-                if found.len() == wanted || examined >= max_examined {
-                    return Ok((found, Some(last)));
-                }
-            }
-            match next {
-                Some(next) => cursor = Some(next),
-                None => return Ok((found, None)),
-            }
-        }
+        let pk = keys::list(list);
+        let scan = crate::paging::Scan {
+            pk: &pk,
+            prefix: "LEAD#",
+            limit,
+            cursor,
+            max_examined,
+        };
+        let (items, next) = crate::paging::matching::<LeadItem>(
+            &self.client,
+            &self.table,
+            scan,
+            |item| &item.sk,
+            |item| keep(&item.lead),
+        )
+        .await?;
+        Ok((items.into_iter().map(|i| i.lead).collect(), next))
     }
 
     /// Replaces a list's own fields (not its counts), if it still has `updated_at` as read.

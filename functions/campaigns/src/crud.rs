@@ -80,11 +80,15 @@ async fn list_campaigns(
     let limit = p.check("limit", count_up_to(100, query.limit, 50));
     p.finish()?;
     authorized_tenant(&state.tenants, &principal, id, Role::Viewer).await?;
-    let (mut data, next_cursor) = state
+    let (data, next_cursor) = state
         .campaigns
-        .page(id, limit.unwrap_or(50), query.cursor.as_deref())
+        .page(
+            id,
+            query.state,
+            limit.unwrap_or(50),
+            query.cursor.as_deref(),
+        )
         .await?;
-    data.retain(|c| !c.single_call && query.state.is_none_or(|wanted| c.state == wanted));
     Ok(Json(CampaignsPage { data, next_cursor }))
 }
 

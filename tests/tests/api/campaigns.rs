@@ -260,3 +260,60 @@ async fn a_copy_is_a_new_draft_and_a_future_start_is_scheduled() {
         (StatusCode::NOT_FOUND, "CAMPAIGN_NOT_FOUND")
     );
 }
+
+#[tokio::test]
+async fn a_filtered_list_reads_on_until_its_page_is_full() {
+    let app = spawn_app().await;
+    let s = setup(&app, "filtered", 315).await;
+    let base = format!("/api/tenants/{}/campaigns", s.tenant);
+    // Five drafts, then two started ones (scheduled for later), then two more drafts.
+    let mut scheduled = Vec::new();
+    for i in 0..9 {
+        let mut wanted = body(&s);
+        wanted["name"] = json!(format!("Campaign {i}"));
+        if (5..7).contains(&i) {
+            wanted["schedule"]["startAt"] = json!("2030-01-01T00:00:00Z");
+        }
+        let created = app.post(&base, &tokens::admin(), wanted).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+        if (5..7).contains(&i) {
+            let started = app
+                .post(&format!("{base}/{id}/start"), &tokens::admin(), json!({}))
+                .await;
+            assert_eq!(
+                started.body["data"]["state"], "scheduled",
+                "{}",
+                started.text
+            );
+            scheduled.push(id);
+        }
+    }
+    // Two a page: the scheduled ones come in one page, past the five drafts before them.
+    let page = app
+        .get(&format!("{base}?state=scheduled&limit=2"), &tokens::admin())
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let ids: Vec<&str> = page.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, scheduled, "{}", page.text);
+    // The rest holds no scheduled campaign.
+    let cursor = page.body["nextCursor"].as_str().expect("a cursor");
+    let rest = app
+        .get(
+            &format!("{base}?state=scheduled&limit=2&cursor={cursor}"),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(rest.body["data"], json!([]), "{}", rest.text);
+    assert_eq!(rest.body["nextCursor"], Value::Null);
+    // Unfiltered pages are as long as asked.
+    let drafts = app
+        .get(&format!("{base}?state=draft&limit=6"), &tokens::admin())
+        .await;
+    assert_eq!(drafts.body["data"].as_array().unwrap().len(), 6);
+}
