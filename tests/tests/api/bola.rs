@@ -430,7 +430,7 @@ fn cases(w: &World) -> Vec<Case> {
             "/api/tenants/{id}/campaigns",
             "",
             Some(
-                json!({"name": "B's try", "agentId": agent, "schedule": {"windows": [{"days": ["mon"], "start": "09:00", "end": "17:00"}], "timezone": "America/New_York"}, "direction": "inbound"}),
+                json!({"name": "B's try", "agentId": agent, "schedule": {"windows": [{"days": ["mon"], "start": "09:00", "end": "17:00"}], "timezone": "America/New_York"}, "direction": "inbound", "callerIds": [NUMBER]}),
             ),
         ),
         case(M::GET, "/api/tenants/{id}/campaigns/{campaignId}", "", None),
