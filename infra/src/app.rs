@@ -67,6 +67,7 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         config,
         clients.dynamodb.clone(),
         verifier.clone(),
+        clock.clone(),
     ));
     let lead_lists = gobi_lead_lists::router(gobi_lead_lists::LeadListsState::new(
         config,

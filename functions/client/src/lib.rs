@@ -19,6 +19,7 @@ use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiPath, ApiQuery};
 use gobi_shared::ids::{AgentId, CallId, E164, TenantId};
 use gobi_shared::response::{DataResponse, count_up_to};
+use gobi_shared::time::Clock;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};
@@ -33,6 +34,8 @@ pub const MAX_KPI_DAYS: i64 = 366;
 pub struct ClientState {
     pub calls: CallStore,
     pub verifier: Arc<JwtVerifier>,
+    /// "Today", for the KPIs' default period.
+    pub clock: Clock,
 }
 
 impl ClientState {
@@ -40,10 +43,12 @@ impl ClientState {
         config: &Config,
         dynamodb: aws_sdk_dynamodb::Client,
         verifier: Arc<JwtVerifier>,
+        clock: Clock,
     ) -> Self {
         Self {
             calls: CallStore::new(dynamodb, &config.tables.calls),
             verifier,
+            clock,
         }
     }
 }
@@ -284,12 +289,12 @@ async fn get_recording(
 #[into_params(parameter_in = Query)]
 pub struct KpiQuery {
     pub tenant_id: Option<TenantId>,
-    /// First day (UTC), `YYYY-MM-DD`.
-    #[param(value_type = String, format = Date)]
-    pub from: NaiveDate,
-    /// Last day (UTC), inclusive; at most 366 days after `from`.
-    #[param(value_type = String, format = Date)]
-    pub to: NaiveDate,
+    /// First day (UTC), `YYYY-MM-DD`; default: 29 days before `to` (30 days in all).
+    #[param(value_type = Option<String>, format = Date)]
+    pub from: Option<NaiveDate>,
+    /// Last day (UTC), inclusive, at most 366 days after `from`; default: today.
+    #[param(value_type = Option<String>, format = Date)]
+    pub to: Option<NaiveDate>,
 }
 
 /// One day's, or the range's, figures.
@@ -336,7 +341,17 @@ pub struct KpiReport {
     pub total: Kpi,
 }
 
-/// KPIs per day and in total, from counters kept as calls change: one Query whatever the range.
+/// A KPI range with its defaults applied.
+struct ResolvedRange {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+/// Days the KPIs cover when the request names no range.
+const DEFAULT_KPI_DAYS: u64 = 30;
+
+/// KPIs per day and in total, from counters kept as calls change: one Query whatever the range
+/// (the last 30 days unless `from`/`to` say otherwise).
 #[utoipa::path(
     get,
     path = "/client/kpis",
@@ -351,6 +366,12 @@ async fn kpis(
     ApiQuery(query): ApiQuery<KpiQuery>,
 ) -> ApiResult<Json<DataResponse<KpiReport>>> {
     let tenant = tenant_of(&principal, query.tenant_id)?;
+    let to = query.to.unwrap_or_else(|| state.clock.now().date_naive());
+    let from = query.from.unwrap_or_else(|| {
+        to.checked_sub_days(chrono::Days::new(DEFAULT_KPI_DAYS - 1))
+            .unwrap_or(NaiveDate::MIN)
+    });
+    let query = ResolvedRange { from, to };
     // Calendar dates as RFC 3339 writes them (years 0000 to 9999): a far-future day has no
     // successor to walk to and would never be a call's day anyway.
     for (field, date) in [("from", query.from), ("to", query.to)] {

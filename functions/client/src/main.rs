@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use gobi_client::{ClientState, router};
+use gobi_shared::time::Clock;
 use gobi_shared::{Config, auth::JwtVerifier, dynamo, http, telemetry};
 
 #[tokio::main]
@@ -10,7 +11,12 @@ async fn main() -> anyhow::Result<()> {
     let sdk = dynamo::sdk_config().await;
     let verifier = Arc::new(JwtVerifier::new(&config.jwt)?);
     http::serve(
-        router(ClientState::new(&config, dynamo::client(&sdk), verifier)),
+        router(ClientState::new(
+            &config,
+            dynamo::client(&sdk),
+            verifier,
+            Clock::system(),
+        )),
         &config,
     )
     .await

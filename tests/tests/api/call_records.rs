@@ -345,6 +345,17 @@ async fn other_tenants_see_nothing() {
         )
         .await;
     assert_eq!(a_kpis.body["data"]["total"]["calls"], 1);
+    // Without a range: the last 30 days, today last.
+    let recent = app.get("/client/kpis", &tokens::client_viewer(&a)).await;
+    assert_eq!(recent.status, StatusCode::OK, "{}", recent.text);
+    let days = recent.body["data"]["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days[29]["date"], today.to_string());
+    assert_eq!(
+        days[0]["date"],
+        (today - chrono::Duration::days(29)).to_string()
+    );
+    assert_eq!(recent.body["data"]["total"]["calls"], 1);
     // Staff name the tenant; without one they are asked to.
     assert_eq!(
         app.get(&format!("/client/calls?tenant_id={a}"), &tokens::admin())
