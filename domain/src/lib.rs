@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod calls;
 pub mod campaigns;
+pub mod dispositions;
 pub mod error;
 pub mod integrations;
 pub mod leads;

@@ -19,6 +19,7 @@ use gobi_shared::dynamo::{self, Backoff, s, time};
 use gobi_shared::ids::{AgentId, AgentVersionId, CallId, DispatchId, PhoneNumberId, TenantId};
 
 mod dispatches;
+mod disposition;
 mod handoff;
 mod keys;
 mod kpis;
@@ -28,6 +29,7 @@ mod retention;
 mod store;
 
 pub use dispatches::*;
+pub use disposition::*;
 pub use handoff::*;
 pub use kpis::*;
 pub use model::*;

@@ -86,6 +86,9 @@ pub struct Call {
     /// Which of the lead's attempts it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign_attempt: Option<u32>,
+    /// How it ended for the business, as the runtime reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<super::CallDisposition>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -183,6 +186,7 @@ impl Call {
             campaign_id,
             lead_id,
             campaign_attempt,
+            disposition: None,
             created_at: now,
             updated_at: now,
         }

@@ -1,6 +1,7 @@
 //! The `runtime` function: what the voice runtime reports to GOBI. Heartbeats keep an agent's
 //! status exact; later: dispatch claims and call events.
 
+mod disposition;
 mod opt_out;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use gobi_domain::calls::{
 use gobi_domain::campaigns::dialer::{CampaignCallEnd, call_ended};
 use gobi_domain::campaigns::dialing::Outcome;
 use gobi_domain::campaigns::store::CampaignStore;
+use gobi_domain::dispositions::store::DispositionStore;
 use gobi_domain::leads::store::LeadStore;
 use gobi_shared::Config;
 use gobi_shared::auth::{Access, JwtVerifier, Principal};
@@ -41,6 +43,8 @@ pub struct RuntimeState {
     pub leads: LeadStore,
     /// Campaign attempts, ended by the runtime for calls placed through LiveKit.
     pub campaigns: CampaignStore,
+    /// The tenant's dispositions (on the tenants table).
+    pub dispositions: DispositionStore,
     pub verifier: Arc<JwtVerifier>,
     pub clock: Clock,
     #[from_ref(skip)]
@@ -58,7 +62,8 @@ impl RuntimeState {
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
             calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
             leads: LeadStore::new(dynamodb.clone(), &config.tables.leads),
-            campaigns: CampaignStore::new(dynamodb, &config.tables.campaigns),
+            campaigns: CampaignStore::new(dynamodb.clone(), &config.tables.campaigns),
+            dispositions: DispositionStore::new(dynamodb, &config.tables.tenants),
             verifier,
             clock,
             heartbeat_timeout: chrono::Duration::seconds(config.heartbeat_timeout_seconds),
@@ -75,6 +80,7 @@ fn routes() -> OpenApiRouter<RuntimeState> {
         .routes(routes!(report_transcript))
         .routes(routes!(report_recording))
         .routes(routes!(opt_out::opt_out))
+        .routes(routes!(disposition::report_disposition))
 }
 
 pub fn router(state: RuntimeState) -> axum::Router {

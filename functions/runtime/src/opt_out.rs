@@ -42,6 +42,17 @@ pub(crate) async fn opt_out(
         gobi_shared::text::optional(body.note.as_deref(), 500),
     );
     p.finish()?;
+    let entry = suppress_other_party(&state, &call).await?;
+    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, "opt-out recorded");
+    Ok(Json(DataResponse::with_message(entry, "Opt-out recorded")))
+}
+
+/// Puts the other party's number of `call` on the tenant's do-not-call list (an opt-out heard on
+/// the call, or a disposition that suppresses): the entry as it stands (a first one stays).
+pub(crate) async fn suppress_other_party(
+    state: &RuntimeState,
+    call: &Call,
+) -> ApiResult<Suppression> {
     let other_party = match call.direction {
         Direction::Inbound => &call.from,
         Direction::Outbound => &call.to,
@@ -52,7 +63,7 @@ pub(crate) async fn opt_out(
             "The other party's number is not an E.164 number; nothing to suppress",
         )
     })?;
-    let entry = state
+    Ok(state
         .leads
         .suppress(&Suppression {
             tenant_id: call.tenant_id,
@@ -61,7 +72,5 @@ pub(crate) async fn opt_out(
             source: format!("call:{}", call.id),
             created_at: state.clock.now(),
         })
-        .await?;
-    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, "opt-out recorded");
-    Ok(Json(DataResponse::with_message(entry, "Opt-out recorded")))
+        .await?)
 }

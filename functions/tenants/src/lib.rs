@@ -1,6 +1,8 @@
 //! The `tenants` function: the first seed's tenant management under `/api/tenants`, for
 //! platform staff. Admins and tenant managers write; only admins delete for good.
 
+mod dispositions;
+
 pub use gobi_domain::tenants::model;
 pub use gobi_domain::tenants::store;
 
@@ -34,6 +36,8 @@ pub struct TenantsState {
     pub calls: gobi_domain::calls::CallStore,
     /// The legal-hold job queue (`LEGAL_HOLD_QUEUE_URL`); tenant holds need it.
     pub hold_jobs: Option<Publisher>,
+    /// The tenant's dispositions (on the tenants table).
+    pub dispositions: gobi_domain::dispositions::store::DispositionStore,
     pub verifier: Arc<JwtVerifier>,
 }
 
@@ -48,6 +52,7 @@ impl TenantsState {
             idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             store: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
             calls: gobi_domain::calls::CallStore::new(dynamodb.clone(), &config.tables.calls),
+            dispositions: dispositions::store(config, dynamodb.clone()),
             hold_jobs: config
                 .legal_hold_queue_url
                 .as_ref()
@@ -65,6 +70,7 @@ fn routes() -> OpenApiRouter<TenantsState> {
         .routes(routes!(place_tenant_hold, lift_tenant_hold))
         .routes(routes!(place_call_hold, lift_call_hold))
         .routes(routes!(delete_call))
+        .merge(dispositions::routes())
 }
 
 /// The function's routes, ready to be layered and served.

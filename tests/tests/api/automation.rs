@@ -61,6 +61,7 @@ async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
         campaign_id: None,
         lead_id: None,
         campaign_attempt: None,
+        disposition: None,
         created_at: now,
         updated_at: now,
     };

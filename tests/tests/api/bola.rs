@@ -312,6 +312,32 @@ fn cases(w: &World) -> Vec<Case> {
             "",
             Some(json!({})),
         ),
+        case(
+            M::POST,
+            "/internal/runtime/calls/{callId}/disposition",
+            "",
+            Some(json!({"code": "appointment_set", "data": {"by": "B"}})),
+        ),
+        case(M::GET, "/api/tenants/{id}/dispositions", "", None),
+        case(
+            M::POST,
+            "/api/tenants/{id}/dispositions",
+            "",
+            Some(json!({"code": "b_try", "label": "B's try"})),
+        ),
+        case(M::GET, "/api/tenants/{id}/dispositions/{code}", "", None),
+        case(
+            M::PUT,
+            "/api/tenants/{id}/dispositions/{code}",
+            "",
+            Some(json!({"label": "changed by B", "suppress": true})),
+        ),
+        last(case(
+            M::DELETE,
+            "/api/tenants/{id}/dispositions/{code}",
+            "",
+            None,
+        )),
         case(M::GET, "/api/tenants/{id}/lead-lists", "", None),
         case(
             M::POST,
@@ -854,7 +880,17 @@ async fn world() -> (World, FakeN8n) {
         .as_str()
         .unwrap()
         .to_owned();
+    ok(
+        &app.post(
+            &format!("/api/tenants/{tenant}/dispositions"),
+            &admin,
+            json!({"code": "appointment_set", "label": "Appointment set", "success": true}),
+        )
+        .await,
+        "disposition",
+    );
     let ids = BTreeMap::from([
+        ("code", "appointment_set".to_owned()),
         ("campaignId", campaign),
         ("draftCampaignId", draft_campaign),
         ("id", tenant.clone()),
@@ -908,6 +944,7 @@ async fn snapshot(w: &World) -> Vec<Value> {
         w.fill("/api/tenants/{id}/lead-lists/{listId}/leads"),
         format!("/api/tenants/{t}/suppressions"),
         w.fill("/api/tenants/{id}/campaigns/{campaignId}"),
+        w.fill("/api/tenants/{id}/dispositions"),
     ] {
         let answer = w.app.get(&path, &admin).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);

@@ -57,6 +57,7 @@ fn call(tenant: &str, started: chrono::DateTime<Utc>, to: &str, retention: u32) 
         campaign_id: None,
         lead_id: None,
         campaign_attempt: None,
+        disposition: None,
         created_at: started,
         updated_at: started,
     }

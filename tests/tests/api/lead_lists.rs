@@ -249,6 +249,7 @@ async fn an_opt_out_heard_on_a_call_suppresses_the_caller_at_once() {
         campaign_id: None,
         lead_id: None,
         campaign_attempt: None,
+        disposition: None,
         created_at: now,
         updated_at: now,
     };
