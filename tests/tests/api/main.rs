@@ -12,6 +12,7 @@ mod campaigns;
 mod crate_graph;
 mod dev_server;
 mod dialing;
+mod dispositions;
 mod idempotency;
 mod identity;
 mod inbound_calls;
