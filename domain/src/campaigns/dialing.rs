@@ -153,6 +153,9 @@ pub struct CampaignLead {
     /// lead again, so a zone corrected later is the one the law is checked against).
     #[serde(default)]
     pub timezone: Option<crate::leads::timezones::LeadTimezone>,
+    /// A terminal disposition ended the lead's campaign: no further attempt.
+    #[serde(default)]
+    pub closed: bool,
     pub updated_at: DateTime<Utc>,
 }
 

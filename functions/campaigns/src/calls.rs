@@ -109,6 +109,7 @@ async fn place_call(
         lease_expires_at: None,
         recent_dials: Vec::new(),
         timezone: None,
+        closed: false,
         updated_at: now,
     };
     let enrolled = Enrollment {

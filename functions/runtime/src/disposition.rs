@@ -1,9 +1,10 @@
 //! The runtime reports how a call ended for the business: one of the tenant's dispositions,
 //! with free-form data. A second report replaces the first (the timeline says so); the same
 //! report again changes nothing. A `suppress` disposition puts the other party's number on the
-//! do-not-call list.
+//! do-not-call list; a `terminal` one on an outbound campaign call ends the lead's campaign.
 
-use gobi_domain::calls::{CallDisposition, DispositionSet};
+use gobi_domain::calls::{CallDisposition, Direction, DispositionSet};
+use gobi_domain::campaigns::dialer::close_lead;
 use gobi_domain::dispositions::model::valid_code;
 use gobi_domain::dispositions::store::disposition_not_found;
 
@@ -35,6 +36,8 @@ pub struct DispositionRecorded {
     pub unchanged: bool,
     /// The other party's number is on the do-not-call list now.
     pub suppressed: bool,
+    /// A terminal disposition on an outbound campaign call: the lead gets no further attempt.
+    pub lead_closed: bool,
 }
 
 /// Report the call's disposition.
@@ -88,7 +91,20 @@ pub(crate) async fn report_disposition(
         opt_out::suppress_other_party(&state, &call).await?;
         true
     };
-    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, code = %disposition.code, ?set, suppressed, "disposition");
+    let lead_closed = match (defined.terminal, call.direction, call.campaign_id) {
+        (true, Direction::Outbound, Some(campaign)) => {
+            close_lead(
+                &state.campaigns,
+                call.tenant_id,
+                campaign,
+                &call.to,
+                state.clock.now(),
+            )
+            .await?
+        }
+        _ => false,
+    };
+    tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, code = %disposition.code, ?set, suppressed, lead_closed, "disposition");
     let (replaced, unchanged) = match set {
         DispositionSet::First => (None, false),
         DispositionSet::Replaced { previous } => (Some(previous.code), false),
@@ -100,5 +116,6 @@ pub(crate) async fn report_disposition(
         replaced,
         unchanged,
         suppressed,
+        lead_closed,
     })))
 }

@@ -170,3 +170,89 @@ async fn calls_go_through_the_livekit_trunk_and_the_runtime_ends_them() {
         .unwrap_or_else(|| panic!("the retry's call: {calls:?}"));
     assert_eq!(retried["status"], "failed");
 }
+
+#[tokio::test]
+async fn a_terminal_disposition_ends_the_leads_campaign() {
+    let d = started_through_livekit(
+        &[ANSWERS, BUSY],
+        json!({"retry": {"maxAttempts": 3,
+            "busy": {"retry": true, "delayMinutes": 15},
+            "voicemail": {"retry": true, "delayMinutes": 15}}}),
+        431,
+    )
+    .await;
+    for (code, terminal) in [("left_message", true), ("not_interested", true)] {
+        let defined = d
+            .app
+            .post(
+                &format!("/api/tenants/{}/dispositions", d.tenant),
+                &tokens::admin(),
+                json!({"code": code, "label": code, "terminal": terminal}),
+            )
+            .await;
+        assert_eq!(defined.status, StatusCode::CREATED, "{}", defined.text);
+    }
+    let monday = to_monday(&d.app, 15, 0);
+    d.app.tick().await;
+    d.app.drain_dialer().await;
+    let disposition = |call: String, code: &'static str| {
+        let d = &d;
+        async move {
+            let answer = d
+                .app
+                .post(
+                    &format!("/internal/runtime/calls/{call}/disposition"),
+                    &tokens::internal("internal_operator", &d.tenant),
+                    json!({"code": code}),
+                )
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            answer.body["data"].clone()
+        }
+    };
+
+    // During a live call (a machine took it; the agent left a message): the lead is marked, and
+    // when the call ends as voicemail, which the policy would retry, the lead is done instead.
+    let machine = d.call_to(ANSWERS).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        disposition(machine.clone(), "left_message").await["lead_closed"],
+        true
+    );
+    d.report(
+        &machine,
+        json!([{"event_id": uuid::Uuid::new_v4(), "kind": "ended", "reason": "voicemail"}]),
+    )
+    .await;
+    // After the call (busy, a retry due): the retry is called off.
+    let busy = d.call_to(BUSY).await["id"].as_str().unwrap().to_owned();
+    d.report(
+        &busy,
+        json!([{"event_id": uuid::Uuid::new_v4(), "kind": "ended", "reason": "busy"}]),
+    )
+    .await;
+    assert_eq!(d.campaign().await["counts"]["retryScheduled"], 1);
+    assert_eq!(
+        disposition(busy, "not_interested").await["lead_closed"],
+        true
+    );
+
+    let campaign = d.campaign().await;
+    assert_eq!(campaign["counts"]["completed"], 2, "{campaign}");
+    assert_eq!(campaign["counts"]["retryScheduled"], 0, "{campaign}");
+    assert_eq!(campaign["outcomes"]["voicemail"], 1, "{campaign}");
+    // Past both retry delays, nothing more is dialed.
+    move_to(&d.app, monday + Duration::minutes(20));
+    d.app.tick().await;
+    d.app.drain_dialer().await;
+    let placed = d
+        .telephony
+        .livekit
+        .state
+        .lock()
+        .unwrap()
+        .sip_participants
+        .len();
+    assert_eq!(placed, 2, "no lead dialed again");
+    d.app.tick().await;
+    assert_eq!(d.campaign().await["state"], "completed");
+}

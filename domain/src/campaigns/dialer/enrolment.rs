@@ -69,6 +69,7 @@ impl Dialer {
                         lease_expires_at: None,
                         recent_dials: Vec::new(),
                         timezone: Some(lead.timezone),
+                        closed: false,
                         updated_at: now,
                     }
                 })

@@ -21,7 +21,7 @@ use super::model::{
 use super::store::{CampaignStore, Caps, Claim, ENROLL_PAGE, QUEUED_TIMEOUT_MINUTES};
 use super::windows::{next_opening, permit, zones_of};
 use crate::calls::{CallStore, CampaignCall};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::leads::model::{ConsentType, LeadState};
 use crate::leads::store::LeadStore;
 use crate::phone_numbers::store::PhoneNumberStore;
@@ -250,7 +250,11 @@ async fn end_attempt(
     details: (Option<String>, Option<String>),
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let (to, due) = after_attempt(outcome, attempt, &campaign.retry, now);
+    let (to, due) = if lead.closed {
+        (LeadStatus::Completed, None)
+    } else {
+        after_attempt(outcome, attempt, &campaign.retry, now)
+    };
     campaigns
         .finish(campaign, lead, attempt, outcome, details, to, due, now)
         .await
@@ -291,4 +295,45 @@ pub async fn call_ended(
         now,
     )
     .await
+}
+
+/// A terminal disposition on one of the campaign's calls: the lead gets no further attempt. A
+/// lead waiting (pending, queued, or for its retry) is completed now; one on a live call is
+/// marked, and completed when that attempt ends. `false` when there was nothing to close.
+pub async fn close_lead(
+    campaigns: &CampaignStore,
+    tenant: TenantId,
+    campaign_id: uuid::Uuid,
+    phone_number: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let Some(campaign) = campaigns.get(tenant, campaign_id).await? else {
+        return Ok(false);
+    };
+    // A lost race (the lead moved meanwhile) is read again; a few rounds settle it.
+    for _ in 0..3 {
+        let Some(lead) = campaigns.campaign_lead(campaign_id, phone_number).await? else {
+            return Ok(false);
+        };
+        let closing = |l: &mut CampaignLead| l.closed = true;
+        let moved = match lead.status {
+            _ if lead.closed => return Ok(false),
+            LeadStatus::Pending | LeadStatus::Queued | LeadStatus::RetryScheduled => {
+                campaigns
+                    .move_lead(&campaign, &lead, LeadStatus::Completed, None, closing, now)
+                    .await?
+            }
+            LeadStatus::Dialing => {
+                let due = lead.lease_expires_at;
+                campaigns
+                    .move_lead(&campaign, &lead, LeadStatus::Dialing, due, closing, now)
+                    .await?
+            }
+            _ => return Ok(false),
+        };
+        if moved {
+            return Ok(true);
+        }
+    }
+    Err(StoreError::concurrent("the campaign lead kept changing"))
 }
