@@ -28,76 +28,134 @@ pub enum DispositionSet {
     Unchanged,
 }
 
+/// The day counter of a disposition code (`disp_<code>`, beside `calls`, `answered`, ...).
+pub fn disposition_counter(code: &str) -> String {
+    format!("{DISPOSITION_COUNTER_PREFIX}{code}")
+}
+
+pub const DISPOSITION_COUNTER_PREFIX: &str = "disp_";
+
 impl CallStore {
-    /// Sets `call`'s disposition, unless it has the same code and data already; the timeline
-    /// records a `disposition` event for every change (with the code it replaced).
+    /// Sets the call's disposition, unless it has the same code and data already. One
+    /// transaction writes the call (on the condition that its disposition is still the one read),
+    /// a `disposition` event on its timeline (naming the code it replaced), and the day's
+    /// counters (the new code and `successes` up, the replaced ones down), so they stay exact
+    /// however reports repeat or race; a lost race is read again.
     pub async fn set_disposition(
         &self,
         call: &Call,
         disposition: &CallDisposition,
     ) -> StoreResult<DispositionSet> {
-        let value = serde_dynamo::to_attribute_value(disposition).map_err(anyhow::Error::new)?;
-        let code = AttributeValue::S(disposition.code.clone());
-        let data =
-            serde_dynamo::to_attribute_value(&disposition.data).map_err(anyhow::Error::new)?;
-        let written = self
-            .client
-            .update_item()
+        for _ in 0..3 {
+            let item = self
+                .call_item(call.tenant_id, call.id)
+                .await?
+                .ok_or_else(|| call_not_found(call.id))?;
+            let previous = item.call.disposition.clone();
+            if previous
+                .as_ref()
+                .is_some_and(|p| p.code == disposition.code && p.data == disposition.data)
+            {
+                return Ok(DispositionSet::Unchanged);
+            }
+            let writes = vec![
+                self.disposition_update(call, disposition, previous.as_ref())?,
+                self.disposition_event(call, disposition, previous.as_ref(), item.expires_at)?,
+            ];
+            let mut writes = writes;
+            let mut adds: std::collections::BTreeMap<String, i64> = Default::default();
+            *adds
+                .entry(disposition_counter(&disposition.code))
+                .or_default() += 1;
+            *adds.entry("successes".into()).or_default() += i64::from(disposition.success);
+            if let Some(previous) = &previous {
+                *adds.entry(disposition_counter(&previous.code)).or_default() -= 1;
+                *adds.entry("successes".into()).or_default() -= i64::from(previous.success);
+            }
+            let adds: Vec<(&str, i64)> = adds
+                .iter()
+                .filter(|(_, n)| **n != 0)
+                .map(|(name, n)| (name.as_str(), *n))
+                .collect();
+            if !adds.is_empty() {
+                writes.push(self.count(call.tenant_id, &kpi_day(call.started_at), &adds)?);
+            }
+            if dynamo::transact_guarded(&self.client, writes, 0, "setting a disposition").await? {
+                return Ok(match previous {
+                    Some(previous) => DispositionSet::Replaced { previous },
+                    None => DispositionSet::First,
+                });
+            }
+        }
+        Err(StoreError::concurrent(
+            "The call's disposition kept changing; report it again",
+        ))
+    }
+
+    /// The call's new disposition, on the condition that it still has `previous`.
+    fn disposition_update(
+        &self,
+        call: &Call,
+        disposition: &CallDisposition,
+        previous: Option<&CallDisposition>,
+    ) -> anyhow::Result<TransactWriteItem> {
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(
                 keys::tenant(call.tenant_id),
                 keys::call(call.id),
             )))
             .update_expression("SET disposition = :disposition")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(disposition) \
-                 OR disposition.code <> :code OR disposition.#data <> :data)",
-            )
-            .expression_attribute_names("#data", "data")
-            .expression_attribute_values(":disposition", value)
-            .expression_attribute_values(":code", code)
-            .expression_attribute_values(":data", data)
-            .return_values(ReturnValue::UpdatedOld)
-            .send()
-            .await;
-        let previous = match written {
-            Ok(output) => output
-                .attributes
-                .and_then(|mut old| old.remove("disposition"))
-                .map(serde_dynamo::from_attribute_value::<_, CallDisposition>)
-                .transpose()
-                .map_err(anyhow::Error::new)?,
-            // The call is gone, or has this disposition already.
-            Err(e) if dynamo::is_condition_failed(&e) => {
-                return match self.get(call.tenant_id, call.id).await? {
-                    Some(_) => Ok(DispositionSet::Unchanged),
-                    None => Err(call_not_found(call.id)),
-                };
-            }
-            Err(e) => {
-                return Err(StoreError::Dynamo(
-                    anyhow::Error::new(e).context("setting a disposition"),
-                ));
-            }
+            .expression_attribute_values(
+                ":disposition",
+                serde_dynamo::to_attribute_value(disposition)?,
+            );
+        update = match previous {
+            None => update
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(disposition)"),
+            Some(previous) => update
+                .condition_expression(
+                    "attribute_exists(pk) AND disposition.code = :code AND disposition.#at = :at",
+                )
+                .expression_attribute_names("#at", "at")
+                .expression_attribute_values(":code", AttributeValue::S(previous.code.clone()))
+                .expression_attribute_values(":at", dynamo::time(previous.at)?),
         };
+        Ok(TransactWriteItem::builder().update(update.build()?).build())
+    }
+
+    /// The timeline's entry for a new disposition; it expires with the call.
+    fn disposition_event(
+        &self,
+        call: &Call,
+        disposition: &CallDisposition,
+        previous: Option<&CallDisposition>,
+        expires_at: Option<i64>,
+    ) -> anyhow::Result<TransactWriteItem> {
         let mut detail = serde_json::json!({"code": disposition.code});
-        if let Some(previous) = &previous {
+        if let Some(previous) = previous {
             detail["replaced"] = previous.code.clone().into();
         }
-        self.record_event(
-            call.tenant_id,
-            &CallEvent {
-                id: uuid::Uuid::now_v7(),
-                call_id: call.id,
-                kind: "disposition".into(),
-                detail,
-                at: disposition.at,
-            },
-        )
-        .await?;
-        Ok(match previous {
-            Some(previous) => DispositionSet::Replaced { previous },
-            None => DispositionSet::First,
-        })
+        let event = CallEvent {
+            id: uuid::Uuid::now_v7(),
+            call_id: call.id,
+            kind: "disposition".into(),
+            detail,
+            at: disposition.at,
+        };
+        let item = SubItem {
+            pk: keys::tenant(call.tenant_id),
+            sk: format!("CALLEVT#{}#{}", call.id, event.id),
+            expires_at,
+            value: &event,
+        };
+        Ok(TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(dynamo::to_item(&item)?))
+                    .build()?,
+            )
+            .build())
     }
 }

@@ -16,6 +16,12 @@ pub struct DailyCounters {
     pub tool_executions: u64,
     #[serde(default)]
     pub tool_succeeded: u64,
+    /// Calls whose disposition counts as a success.
+    #[serde(default)]
+    pub successes: u64,
+    /// Calls by disposition code (the `disp_<code>` counters).
+    #[serde(skip)]
+    pub dispositions: std::collections::BTreeMap<String, u64>,
 }
 
 /// The counters' day for a moment (UTC).
@@ -29,7 +35,7 @@ impl CallStore {
         &self,
         tenant: TenantId,
         day: &str,
-        adds: &[(&str, u64)],
+        adds: &[(&str, i64)],
     ) -> anyhow::Result<TransactWriteItem> {
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -62,7 +68,7 @@ impl CallStore {
         at: DateTime<Utc>,
         succeeded: bool,
     ) -> StoreResult<()> {
-        let adds: Vec<(&str, u64)> = if succeeded {
+        let adds: Vec<(&str, i64)> = if succeeded {
             vec![("tool_executions", 1), ("tool_succeeded", 1)]
         } else {
             vec![("tool_executions", 1)]
@@ -96,7 +102,18 @@ impl CallStore {
                 .await
                 .map_err(|e| anyhow::Error::new(e).context("reading daily counters"))?;
             for item in output.items.unwrap_or_default() {
-                days.push(dynamo::from_item::<DailyCounters>(item)?);
+                let dispositions = item
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        let code = name.strip_prefix(DISPOSITION_COUNTER_PREFIX)?;
+                        let count = value.as_n().ok()?.parse::<i64>().ok()?;
+                        Some((code.to_owned(), u64::try_from(count).unwrap_or(0)))
+                    })
+                    .filter(|(_, count)| *count > 0)
+                    .collect();
+                let mut day = dynamo::from_item::<DailyCounters>(item)?;
+                day.dispositions = dispositions;
+                days.push(day);
             }
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),

@@ -211,7 +211,7 @@ impl CallStore {
         if status.is_final()
             && let Some(duration) = duration.filter(|d| *d > 0)
         {
-            adds.push(("duration_seconds", u64::from(duration)));
+            adds.push(("duration_seconds", i64::from(duration)));
         }
         let mut items = vec![
             TransactWriteItem::builder()

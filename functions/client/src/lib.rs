@@ -309,6 +309,12 @@ pub struct Kpi {
     pub average_duration_seconds: f64,
     pub tool_executions: u64,
     pub tool_success_rate: f64,
+    /// Calls whose disposition is a `success` one.
+    pub successes: u64,
+    /// successes / answered (0 when none were answered).
+    pub success_rate: f64,
+    /// Calls by disposition code (codes with none left out).
+    pub dispositions: std::collections::BTreeMap<String, u64>,
 }
 
 impl Kpi {
@@ -322,6 +328,9 @@ impl Kpi {
             average_duration_seconds: ratio(c.duration_seconds, c.answered),
             tool_executions: c.tool_executions,
             tool_success_rate: ratio(c.tool_succeeded, c.tool_executions),
+            successes: c.successes,
+            success_rate: ratio(c.successes, c.answered),
+            dispositions: c.dispositions.clone(),
         }
     }
 }
@@ -408,6 +417,10 @@ async fn kpis(
         total.duration_seconds += found.duration_seconds;
         total.tool_executions += found.tool_executions;
         total.tool_succeeded += found.tool_succeeded;
+        total.successes += found.successes;
+        for (code, count) in &found.dispositions {
+            *total.dispositions.entry(code.clone()).or_default() += count;
+        }
         days.push(DayKpi {
             date: day,
             kpi: Kpi::from_counters(&found),

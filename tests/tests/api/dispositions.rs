@@ -165,9 +165,23 @@ async fn one_disposition_per_call_replaced_on_record_and_suppressing_when_it_say
         async move { app.post(&path, &runtime, body).await }
     };
 
+    let kpis = || async {
+        let today = app.clock.now().date_naive();
+        let answer = app
+            .get(
+                &format!("/client/kpis?from={today}&to={today}"),
+                &tokens::client_viewer(&tenant),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["data"]["total"].clone()
+    };
     let first =
         report(json!({"code": "appointment_set", "data": {"slot": "2026-11-24T10:00"}})).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let counted = kpis().await;
+    assert_eq!(counted["dispositions"], json!({"appointment_set": 1}));
+    assert_eq!(counted["successes"], 1);
     assert_eq!(first.body["data"]["replaced"], Value::Null);
     assert_eq!(first.body["data"]["unchanged"], false);
     assert_eq!(first.body["data"]["disposition"]["success"], true);
@@ -180,6 +194,14 @@ async fn one_disposition_per_call_replaced_on_record_and_suppressing_when_it_say
     assert_eq!(second.status, StatusCode::OK, "{}", second.text);
     assert_eq!(second.body["data"]["replaced"], "appointment_set");
     assert_eq!(second.body["data"]["suppressed"], true);
+    // The day's counters follow the call's disposition: the replaced code and success are gone.
+    let counted = kpis().await;
+    assert_eq!(
+        counted["dispositions"],
+        json!({"do_not_call": 1}),
+        "{counted}"
+    );
+    assert_eq!(counted["successes"], 0);
     // A code the tenant has not defined.
     let unknown = report(json!({"code": "sold"})).await;
     assert_eq!(
@@ -237,4 +259,52 @@ async fn one_disposition_per_call_replaced_on_record_and_suppressing_when_it_say
         (foreign.status, foreign.code()),
         (StatusCode::NOT_FOUND, "CALL_NOT_FOUND")
     );
+}
+
+#[tokio::test]
+async fn racing_reports_leave_one_disposition_counted_once() {
+    let app = spawn_app().await;
+    let (tenant, call) = tenant_with_a_call(&app).await;
+    for code in ["a", "b", "c"] {
+        define(
+            &app,
+            &tenant,
+            json!({"code": code, "label": code, "success": code == "a"}),
+        )
+        .await;
+    }
+    let runtime = tokens::internal("internal_operator", &tenant);
+    let path = format!("/internal/runtime/calls/{call}/disposition");
+    let reports = (0..9).map(|i| {
+        let code = ["a", "b", "c"][i % 3];
+        app.post(&path, &runtime, json!({"code": code, "data": {"n": i}}))
+    });
+    for answer in futures::future::join_all(reports).await {
+        // Each lands, or (after three lost races) asks to be sent again.
+        assert!(
+            answer.status == StatusCode::OK || answer.code() == "CONCURRENT_MODIFICATION",
+            "{}",
+            answer.text
+        );
+    }
+    let shown = app
+        .get(
+            &format!("/client/calls/{call}"),
+            &tokens::client_viewer(&tenant),
+        )
+        .await;
+    let last = shown.body["data"]["disposition"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let today = app.clock.now().date_naive();
+    let kpis = app
+        .get(
+            &format!("/client/kpis?from={today}&to={today}"),
+            &tokens::client_viewer(&tenant),
+        )
+        .await;
+    let total = &kpis.body["data"]["total"];
+    assert_eq!(total["dispositions"], json!({ last.clone(): 1 }), "{total}");
+    assert_eq!(total["successes"], u64::from(last == "a"), "{total}");
 }
