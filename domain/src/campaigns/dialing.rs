@@ -180,6 +180,9 @@ pub struct Attempt {
     pub permit: Permit,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The code of the call's disposition, as the runtime last reported it.
+    #[serde(default)]
+    pub disposition: Option<String>,
 }
 
 /// Where a lead goes after an attempt with `outcome` (its `attempts`-th): done, or due again

@@ -91,6 +91,18 @@ pub(crate) async fn report_disposition(
         opt_out::suppress_other_party(&state, &call).await?;
         true
     };
+    // An outbound campaign call's attempt shows it too (also on a repeat, which heals an
+    // earlier report whose write here failed).
+    if let (Some(campaign), Some(attempt), Some(lead)) = (
+        call.campaign_id,
+        call.campaign_attempt,
+        call.lead_id.as_deref(),
+    ) {
+        state
+            .campaigns
+            .set_attempt_disposition(campaign, lead, attempt, &disposition.code)
+            .await?;
+    }
     let lead_closed = match (defined.terminal, call.direction, call.campaign_id) {
         (true, Direction::Outbound, Some(campaign)) => {
             close_lead(

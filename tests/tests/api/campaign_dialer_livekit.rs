@@ -236,6 +236,25 @@ async fn a_terminal_disposition_ends_the_leads_campaign() {
         true
     );
 
+    // Each attempt shows its call's disposition.
+    let attempts = d
+        .app
+        .get(
+            &format!(
+                "/api/tenants/{}/campaigns/{}/leads/{}/attempts",
+                d.tenant,
+                d.campaign,
+                BUSY.trim_start_matches('+')
+            ),
+            &tokens::admin(),
+        )
+        .await;
+    assert_eq!(attempts.status, StatusCode::OK, "{}", attempts.text);
+    assert_eq!(
+        attempts.body["data"][0]["disposition"], "not_interested",
+        "{}",
+        attempts.text
+    );
     let campaign = d.campaign().await;
     assert_eq!(campaign["counts"]["completed"], 2, "{campaign}");
     assert_eq!(campaign["counts"]["retryScheduled"], 0, "{campaign}");

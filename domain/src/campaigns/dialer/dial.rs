@@ -116,6 +116,7 @@ impl Dialer {
             permit: allowed,
             started_at: now,
             ended_at: None,
+            disposition: None,
         };
         let caps = Caps {
             campaign: campaign.pacing.max_concurrency,

@@ -383,6 +383,37 @@ impl CampaignStore {
         Ok(())
     }
 
+    /// Records the disposition code of an attempt's call (the latest report wins; repeating
+    /// it changes nothing). Nothing when the attempt is not there.
+    pub async fn set_attempt_disposition(
+        &self,
+        campaign: uuid::Uuid,
+        lead_id: &str,
+        attempt: u32,
+        code: &str,
+    ) -> StoreResult<()> {
+        let written = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(
+                keys::campaign(campaign),
+                keys::attempt(lead_id, attempt),
+            )))
+            .update_expression("SET disposition = :code")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":code", AttributeValue::S(code.to_owned()))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(e) if dynamo::is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(StoreError::Dynamo(
+                anyhow::Error::new(e).context("recording an attempt's disposition"),
+            )),
+        }
+    }
+
     /// Finishes attempt `attempt` of a dialing lead: its outcome recorded, the lead moved to
     /// `to` (due again at `due` for a retry), both leases released. `false` when the attempt
     /// was finished before (a repeated callback, or the sweep got there first).
