@@ -45,6 +45,7 @@ const RUNNING: &str = "RUNNING";
 
 mod dialing;
 mod enrolment;
+mod progress;
 pub use dialing::{Caps, Claim, QUEUED_TIMEOUT_MINUTES};
 pub use enrolment::ENROLL_PAGE;
 

@@ -8,6 +8,7 @@ mod crud;
 mod lifecycle;
 pub mod model;
 mod progress;
+mod report;
 
 use std::sync::Arc;
 
@@ -88,6 +89,7 @@ fn routes() -> OpenApiRouter<CampaignsState> {
         .merge(crud::routes())
         .merge(lifecycle::routes())
         .merge(progress::routes())
+        .merge(report::routes())
         .merge(calls::routes())
 }
 

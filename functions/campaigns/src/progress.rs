@@ -1,7 +1,7 @@
 //! A campaign's progress: its leads (by status) and each lead's attempts, with why each dial
 //! was allowed.
 
-use gobi_domain::campaigns::dialing::{Attempt, CampaignLead};
+use gobi_domain::campaigns::dialing::Attempt;
 use gobi_shared::error::Problems;
 use gobi_shared::response::count_up_to;
 
@@ -13,8 +13,8 @@ pub(crate) fn routes() -> OpenApiRouter<CampaignsState> {
         .routes(routes!(lead_attempts))
 }
 
-/// A campaign's leads in number order, cursor-paged; `status` keeps those in that status (of
-/// the page read).
+/// A campaign's leads in number order, cursor-paged; with `status`, those in that status (the
+/// page is read on until full, 2,000 leads examined at most).
 #[utoipa::path(
     get,
     path = "/api/tenants/{id}/campaigns/{campaignId}/leads",
@@ -38,13 +38,15 @@ async fn campaign_leads(
     p.finish()?;
     let (_, campaign) =
         authorized_campaign(&state, &principal, id, campaign_id, Role::Viewer).await?;
-    let (mut data, next_cursor) = state
+    let (data, next_cursor) = state
         .campaigns
-        .leads_page(campaign.id, limit.unwrap_or(50), query.cursor.as_deref())
+        .leads_page(
+            campaign.id,
+            query.status,
+            limit.unwrap_or(50),
+            query.cursor.as_deref(),
+        )
         .await?;
-    if let Some(wanted) = query.status {
-        data.retain(|l: &CampaignLead| l.status == wanted);
-    }
     Ok(Json(CampaignLeadsPage { data, next_cursor }))
 }
 

@@ -461,6 +461,12 @@ fn cases(w: &World) -> Vec<Case> {
         ),
         case(M::GET, "/api/tenants/{id}/campaigns/{campaignId}", "", None),
         case(
+            M::GET,
+            "/api/tenants/{id}/campaigns/{campaignId}/report",
+            "",
+            None,
+        ),
+        case(
             M::PUT,
             "/api/tenants/{id}/campaigns/{campaignId}",
             "",

@@ -274,4 +274,70 @@ async fn a_terminal_disposition_ends_the_leads_campaign() {
     assert_eq!(placed, 2, "no lead dialed again");
     d.app.tick().await;
     assert_eq!(d.campaign().await["state"], "completed");
+
+    // The report: a page of leads with their attempts, final outcome and disposition.
+    let base = format!("/api/tenants/{}/campaigns/{}/report", d.tenant, d.campaign);
+    let first = d
+        .app
+        .get(&format!("{base}?limit=1"), &tokens::admin())
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let row = &first.body["data"][0];
+    assert_eq!(row["phoneNumber"], ANSWERS, "{}", first.text);
+    assert_eq!(row["status"], "completed");
+    assert_eq!(row["finalOutcome"], "voicemail");
+    assert_eq!(row["disposition"], "left_message");
+    assert_eq!(row["attempts"].as_array().unwrap().len(), 1);
+    let cursor = first.body["nextCursor"].as_str().expect("a second page");
+    let second = d
+        .app
+        .get(&format!("{base}?limit=1&cursor={cursor}"), &tokens::admin())
+        .await;
+    let row = &second.body["data"][0];
+    assert_eq!(row["phoneNumber"], BUSY, "{}", second.text);
+    assert_eq!(row["finalOutcome"], "busy");
+    assert_eq!(row["disposition"], "not_interested");
+    // A full page may still name a cursor (DynamoDB stops at the limit); what follows is empty.
+    if let Some(cursor) = second.body["nextCursor"].as_str() {
+        let third = d
+            .app
+            .get(&format!("{base}?limit=1&cursor={cursor}"), &tokens::admin())
+            .await;
+        assert_eq!(third.body["data"], json!([]), "{}", third.text);
+        assert_eq!(third.body["nextCursor"], Value::Null);
+    }
+    // As CSV: one row per lead.
+    let csv = d
+        .app
+        .send(
+            http::Request::get(&base)
+                .header("authorization", format!("Bearer {}", tokens::admin()))
+                .header("accept", "text/csv")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "phoneNumber,leadId,status,skipReason,attempts,finalOutcome,disposition,lastAttemptAt,listId"
+    );
+    assert_eq!(lines.len(), 3, "{}", csv.text);
+    assert!(
+        lines[1].starts_with(&format!(
+            "{ANSWERS},{},completed,,1,voicemail,left_message,",
+            &ANSWERS[1..]
+        )),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "{BUSY},{},completed,,1,busy,not_interested,",
+            &BUSY[1..]
+        )),
+        "{}",
+        lines[2]
+    );
 }

@@ -27,11 +27,11 @@ pub(super) struct LeadItem {
 }
 
 #[derive(Serialize, Deserialize)]
-struct AttemptItem {
-    pk: String,
-    sk: String,
+pub(super) struct AttemptItem {
+    pub(super) pk: String,
+    pub(super) sk: String,
     #[serde(flatten)]
-    attempt: Attempt,
+    pub(super) attempt: Attempt,
 }
 
 /// What one write does to a campaign's counters, and what else it sets or requires.
@@ -504,41 +504,6 @@ impl CampaignStore {
             TransactWriteItem::builder().update(tenant_release).build(),
         ];
         Ok(dynamo::transact_guarded(&self.client, writes, 0, "finishing an attempt").await?)
-    }
-
-    /// A lead's attempts, in order.
-    pub async fn attempts(&self, campaign: uuid::Uuid, lead_id: &str) -> StoreResult<Vec<Attempt>> {
-        let items = dynamo::query_prefix(
-            &self.client,
-            &self.table,
-            keys::campaign(campaign),
-            format!("ATTEMPT#{lead_id}#"),
-            "reading attempts",
-        )
-        .await?;
-        Ok(items
-            .into_iter()
-            .map(|item| dynamo::from_item::<AttemptItem>(item).map(|i| i.attempt))
-            .collect::<anyhow::Result<Vec<_>>>()?)
-    }
-
-    /// A campaign's leads in number order, a page at a time.
-    pub async fn leads_page(
-        &self,
-        campaign: uuid::Uuid,
-        limit: u32,
-        cursor: Option<&str>,
-    ) -> StoreResult<(Vec<CampaignLead>, Option<String>)> {
-        let (items, next) = crate::paging::page::<LeadItem>(
-            &self.client,
-            &self.table,
-            keys::campaign(campaign),
-            "LEAD#",
-            limit,
-            cursor,
-        )
-        .await?;
-        Ok((items.into_iter().map(|i| i.lead).collect(), next))
     }
 
     /// Running campaigns, through the sparse `running` index.
