@@ -144,6 +144,16 @@ pub struct CircuitBreaker {
     pub window: u32,
 }
 
+/// A share of a campaign's calls for one version of its agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VersionWeight {
+    pub agent_version_id: AgentVersionId,
+    /// Relative to the other versions' weights.
+    #[schema(minimum = 1, maximum = 100, example = 50)]
+    pub weight: u32,
+}
+
 /// A campaign: an agent calling the leads of its lists (or answering its numbers) on a schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -156,6 +166,10 @@ pub struct Campaign {
     pub agent_id: AgentId,
     /// A pinned version; else the agent's active version when each call is placed.
     pub agent_version_id: Option<AgentVersionId>,
+    /// Calls split between versions of the agent by weight (instead of one pinned version), each
+    /// lead always with the same one, so versions can be compared.
+    #[serde(default)]
+    pub version_split: Vec<VersionWeight>,
     pub lead_list_ids: Vec<uuid::Uuid>,
     /// The tenant's own numbers the calls come from, in turn.
     #[schema(value_type = Vec<String>)]
@@ -273,4 +287,86 @@ pub struct Enrollment {
     pub enrolled: u64,
     /// Of them, leads of a marketing campaign without written consent (skipped `noConsent`).
     pub no_consent: u64,
+}
+
+impl Campaign {
+    /// The version a call to or from `lead_id` (its number's digits) runs: the pinned one, else
+    /// the split's pick for the lead (stable: the same lead, the same version), else none (the
+    /// agent's active version).
+    pub fn version_for(&self, lead_id: &str) -> Option<AgentVersionId> {
+        if self.agent_version_id.is_some() {
+            return self.agent_version_id;
+        }
+        let total: u64 = self.version_split.iter().map(|v| u64::from(v.weight)).sum();
+        if total == 0 {
+            return None;
+        }
+        // FNV-1a over the campaign and the lead: stable across processes and releases.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in self.id.as_bytes().iter().chain(lead_id.as_bytes()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let mut point = hash % total;
+        for share in &self.version_split {
+            let weight = u64::from(share.weight);
+            if point < weight {
+                return Some(share.agent_version_id);
+            }
+            point -= weight;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_split_gives_each_lead_one_version_in_proportion() {
+        let (a, b) = (AgentVersionId::new(), AgentVersionId::new());
+        let campaign = Campaign {
+            version_split: vec![
+                VersionWeight {
+                    agent_version_id: a,
+                    weight: 3,
+                },
+                VersionWeight {
+                    agent_version_id: b,
+                    weight: 1,
+                },
+            ],
+            ..serde_json::from_value(serde_json::json!({
+                "id": uuid::Uuid::nil(), "tenantId": uuid::Uuid::nil(), "name": "n",
+                "direction": "outbound", "purpose": "informational", "agentId": uuid::Uuid::nil(),
+                "agentVersionId": null, "leadListIds": [], "callerIds": [],
+                "schedule": {"windows": [], "timezone": "America/New_York"},
+                "pacing": {"maxConcurrency": 1, "maxCallsPerSecond": 1},
+                "retry": {}, "voicemail": "hangup", "variables": {}, "circuitBreaker": null,
+                "state": "draft", "pauseReason": null,
+                "createdAt": "2026-11-22T00:00:00Z", "updatedAt": "2026-11-22T00:00:00Z",
+                "startedAt": null, "finishedAt": null
+            }))
+            .unwrap()
+        };
+        let picks: Vec<_> = (0..4000)
+            .map(|i| campaign.version_for(&format!("1212555{i:04}")))
+            .collect();
+        let to_a = picks.iter().filter(|p| **p == Some(a)).count();
+        assert_eq!(picks.iter().filter(|p| **p == Some(b)).count(), 4000 - to_a);
+        assert!(
+            (2800..3200).contains(&to_a),
+            "{to_a} of 4000 to the weight-3 version"
+        );
+        assert_eq!(
+            campaign.version_for("12125550001"),
+            campaign.version_for("12125550001")
+        );
+        let pinned = Campaign {
+            agent_version_id: Some(b),
+            ..campaign
+        };
+        assert_eq!(pinned.version_for("12125550001"), Some(b));
+    }
 }

@@ -67,6 +67,7 @@ const SETTINGS: &[&str] = &[
     "purpose",
     "agentId",
     "agentVersionId",
+    "versionSplit",
     "leadListIds",
     "callerIds",
     "schedule",

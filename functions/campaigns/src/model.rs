@@ -16,7 +16,7 @@ use gobi_shared::ids::{AgentId, AgentVersionId, E164};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use gobi_domain::campaigns::model::CampaignState;
+use gobi_domain::campaigns::model::{CampaignState, VersionWeight};
 
 /// Lead lists a campaign calls, at most.
 pub const MAX_LISTS: usize = 20;
@@ -44,6 +44,10 @@ pub struct CampaignFields {
     pub purpose: Option<Purpose>,
     pub agent_id: Option<AgentId>,
     pub agent_version_id: Option<AgentVersionId>,
+    /// Split the calls between versions of the agent by weight (2 to 5 versions; instead of a
+    /// pinned `agentVersionId`); each lead always gets the same version. `[]` clears it.
+    #[schema(max_items = 5)]
+    pub version_split: Option<Vec<VersionWeight>>,
     #[schema(max_items = 20)]
     pub lead_list_ids: Option<Vec<uuid::Uuid>>,
     /// The tenant's own active numbers, E.164: an outbound campaign's calls come from them in
@@ -190,6 +194,25 @@ impl CampaignFields {
         if self.agent_version_id.is_some() {
             campaign.agent_version_id = self.agent_version_id;
         }
+        if let Some(split) = self.version_split {
+            let mut versions: Vec<_> = split.iter().map(|v| v.agent_version_id).collect();
+            versions.sort();
+            versions.dedup();
+            if split.len() == 1 || split.len() > 5 {
+                p.push("versionSplit", "must name 2 to 5 versions (or none)");
+            } else if versions.len() != split.len() {
+                p.push("versionSplit", "names a version twice");
+            } else if split.iter().any(|v| !(1..=100).contains(&v.weight)) {
+                p.push("versionSplit", "weights are 1 to 100");
+            }
+            campaign.version_split = split;
+        }
+        if campaign.agent_version_id.is_some() && !campaign.version_split.is_empty() {
+            p.push(
+                "versionSplit",
+                "a campaign pins one version (agentVersionId) or splits between several, not both",
+            );
+        }
         if let Some(lists) = self.lead_list_ids {
             p.check_batch("leadListIds", lists.len(), MAX_LISTS);
             let mut unique = lists.clone();
@@ -288,6 +311,19 @@ pub async fn check_references(
     match stores.agents.get(tenant.id, campaign.agent_id).await? {
         None => p.push("agentId", "no such agent in this tenant"),
         Some(_) => {
+            for (i, share) in campaign.version_split.iter().enumerate() {
+                if stores
+                    .agents
+                    .version(tenant.id, campaign.agent_id, share.agent_version_id)
+                    .await?
+                    .is_none()
+                {
+                    p.push(
+                        format!("versionSplit[{i}].agentVersionId"),
+                        "no such version of the agent",
+                    );
+                }
+            }
             if let Some(version) = campaign.agent_version_id {
                 if stores
                     .agents
@@ -365,6 +401,7 @@ pub fn blank(
         purpose: Purpose::Informational,
         agent_id: agent,
         agent_version_id: None,
+        version_split: Vec::new(),
         lead_list_ids: Vec::new(),
         caller_ids: Vec::new(),
         schedule: Schedule {

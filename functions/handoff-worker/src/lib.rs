@@ -130,10 +130,11 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
         tenant_id: call.tenant_id,
         call_id: call.id,
         agent_id: call.agent_id,
-        // A campaign's pinned version, else the agent's active one.
+        // A campaign's pinned version (or its split's pick for the lead), else the agent's
+        // active one.
         agent_version_id: campaign
             .as_ref()
-            .and_then(|(c, _)| c.agent_version_id)
+            .and_then(|(c, context)| c.version_for(&context.lead_id))
             .or_else(|| agent.as_ref().and_then(|a| a.active_version_id)),
         room_name,
         join_token,

@@ -177,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
         purpose: Purpose::Informational,
         agent_id: AgentId::new(),
         agent_version_id: None,
+        version_split: Vec::new(),
         lead_list_ids: vec![list.id],
         caller_ids: vec![E164::parse("+15557669999").map_err(|e| anyhow::anyhow!(e.0))?],
         schedule: Schedule {
