@@ -264,6 +264,38 @@ pub async fn batch_get(
     Ok(items)
 }
 
+/// Every item of partition `pk` whose sort key is from `from` to `to` (inclusive), in sort-key
+/// order, following every page; `doing` describes a failure.
+pub async fn query_between(
+    client: &Client,
+    table: &str,
+    pk: String,
+    from: String,
+    to: String,
+    doing: &'static str,
+) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+            .expression_attribute_values(":to", AttributeValue::S(to.clone()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context(doing))?;
+        items.extend(output.items.unwrap_or_default());
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
+    }
+}
+
 /// Every item of partition `pk` whose sort key starts with `prefix`, in sort-key order,
 /// following every page; strongly consistent, so a write just made is seen.
 pub async fn query_prefix(

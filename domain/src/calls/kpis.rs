@@ -86,39 +86,30 @@ impl CallStore {
         from: &str,
         to: &str,
     ) -> StoreResult<Vec<DailyCounters>> {
+        let items = dynamo::query_between(
+            &self.client,
+            &self.table,
+            keys::tenant(tenant),
+            format!("KPI#{from}"),
+            format!("KPI#{to}"),
+            "reading daily counters",
+        )
+        .await?;
         let mut days = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(keys::tenant(tenant)))
-                .expression_attribute_values(":from", s(format!("KPI#{from}")))
-                .expression_attribute_values(":to", s(format!("KPI#{to}")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("reading daily counters"))?;
-            for item in output.items.unwrap_or_default() {
-                let dispositions = item
-                    .iter()
-                    .filter_map(|(name, value)| {
-                        let code = name.strip_prefix(DISPOSITION_COUNTER_PREFIX)?;
-                        let count = value.as_n().ok()?.parse::<i64>().ok()?;
-                        Some((code.to_owned(), u64::try_from(count).unwrap_or(0)))
-                    })
-                    .filter(|(_, count)| *count > 0)
-                    .collect();
-                let mut day = dynamo::from_item::<DailyCounters>(item)?;
-                day.dispositions = dispositions;
-                days.push(day);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(days),
-            }
+        for item in items {
+            let dispositions = item
+                .iter()
+                .filter_map(|(name, value)| {
+                    let code = name.strip_prefix(DISPOSITION_COUNTER_PREFIX)?;
+                    let count = value.as_n().ok()?.parse::<i64>().ok()?;
+                    Some((code.to_owned(), u64::try_from(count).unwrap_or(0)))
+                })
+                .filter(|(_, count)| *count > 0)
+                .collect();
+            let mut day = dynamo::from_item::<DailyCounters>(item)?;
+            day.dispositions = dispositions;
+            days.push(day);
         }
+        Ok(days)
     }
 }

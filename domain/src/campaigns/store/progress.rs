@@ -63,31 +63,18 @@ impl CampaignStore {
         first: &str,
         last: &str,
     ) -> StoreResult<Vec<Attempt>> {
-        let mut attempts = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", AttributeValue::S(keys::campaign(campaign)))
-                .expression_attribute_values(
-                    ":from",
-                    AttributeValue::S(format!("ATTEMPT#{first}#")),
-                )
-                .expression_attribute_values(":to", AttributeValue::S(format!("ATTEMPT#{last}#~")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("reading a page's attempts"))?;
-            for item in output.items.unwrap_or_default() {
-                attempts.push(dynamo::from_item::<AttemptItem>(item)?.attempt);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(attempts),
-            }
-        }
+        let items = dynamo::query_between(
+            &self.client,
+            &self.table,
+            keys::campaign(campaign),
+            format!("ATTEMPT#{first}#"),
+            format!("ATTEMPT#{last}#~"),
+            "reading a page's attempts",
+        )
+        .await?;
+        Ok(items
+            .into_iter()
+            .map(|item| dynamo::from_item::<AttemptItem>(item).map(|i| i.attempt))
+            .collect::<anyhow::Result<Vec<_>>>()?)
     }
 }
