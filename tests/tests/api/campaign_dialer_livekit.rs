@@ -24,6 +24,24 @@ impl Dialing {
             .clone()
     }
 
+    /// The attempts on the lead with `number`.
+    async fn attempts_of(&self, number: &str) -> Value {
+        let answer = self
+            .app
+            .get(
+                &format!(
+                    "/api/tenants/{}/campaigns/{}/leads/{}/attempts",
+                    self.tenant,
+                    self.campaign,
+                    number.trim_start_matches('+')
+                ),
+                &tokens::admin(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.body["data"].clone()
+    }
+
     /// The runtime reports `events` on `call`; the answer's counts.
     async fn report(&self, call: &str, events: Value) -> Value {
         let runtime = tokens::internal("internal_operator", &self.tenant);
@@ -148,21 +166,8 @@ async fn calls_go_through_the_livekit_trunk_and_the_runtime_ends_them() {
     assert_eq!(campaign["counts"]["failed"], 1, "{campaign}");
     d.app.tick().await;
     assert_eq!(d.campaign().await["state"], "completed");
-    let attempts = d
-        .app
-        .get(
-            &format!(
-                "/api/tenants/{}/campaigns/{}/leads/{}/attempts",
-                d.tenant,
-                d.campaign,
-                BUSY.trim_start_matches('+')
-            ),
-            &tokens::admin(),
-        )
-        .await;
-    assert_eq!(attempts.status, StatusCode::OK, "{}", attempts.text);
-    let last = &attempts.body["data"][1];
-    assert_eq!(last["outcome"], "failed", "{}", attempts.text);
+    let attempts = d.attempts_of(BUSY).await;
+    assert_eq!(attempts[1]["outcome"], "failed", "{attempts}");
     let calls = d.app.calls_of(&d.tenant).await;
     let retried = calls
         .iter()
@@ -237,24 +242,8 @@ async fn a_terminal_disposition_ends_the_leads_campaign() {
     );
 
     // Each attempt shows its call's disposition.
-    let attempts = d
-        .app
-        .get(
-            &format!(
-                "/api/tenants/{}/campaigns/{}/leads/{}/attempts",
-                d.tenant,
-                d.campaign,
-                BUSY.trim_start_matches('+')
-            ),
-            &tokens::admin(),
-        )
-        .await;
-    assert_eq!(attempts.status, StatusCode::OK, "{}", attempts.text);
-    assert_eq!(
-        attempts.body["data"][0]["disposition"], "not_interested",
-        "{}",
-        attempts.text
-    );
+    let attempts = d.attempts_of(BUSY).await;
+    assert_eq!(attempts[0]["disposition"], "not_interested", "{attempts}");
     let campaign = d.campaign().await;
     assert_eq!(campaign["counts"]["completed"], 2, "{campaign}");
     assert_eq!(campaign["counts"]["retryScheduled"], 0, "{campaign}");
