@@ -8,6 +8,7 @@ mod call_records;
 mod campaign_dialer;
 mod campaign_dialer_livekit;
 mod campaign_dialer_random;
+mod campaign_versions;
 mod campaigns;
 mod crate_graph;
 mod dev_server;
