@@ -62,8 +62,8 @@ pub struct HandoffRequested {
     pub from: String,
     pub to: String,
     pub agent_id: Option<crate::ids::AgentId>,
-    /// The tenant's number the call came in on or went out from (absent for a call placed
-    /// through LiveKit, which names no number record).
+    /// The tenant's number the call came in on or went out from (absent when no number record
+    /// of the tenant's has it any more).
     #[serde(default)]
     pub phone_number_id: Option<crate::ids::PhoneNumberId>,
 }

@@ -99,6 +99,10 @@ async fn calls_go_through_the_livekit_trunk_and_the_runtime_ends_them() {
     assert_eq!(call["direction"], "outbound");
     assert_eq!(call["campaign_id"], json!(d.campaign));
     assert_eq!(call["campaign_attempt"], 1);
+    assert!(
+        call["phone_number_id"].is_string(),
+        "the caller id's number: {call}"
+    );
     assert_eq!(to_answers.room_name, format!("call-{call_id}"));
     assert_eq!(
         to_answers.participant_attributes.get("gobi.call_id"),

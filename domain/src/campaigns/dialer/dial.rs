@@ -237,6 +237,17 @@ impl Dialer {
         caller_id: &str,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
+        // The caller id's number record, when it is still the tenant's (per-number figures).
+        let number = match gobi_shared::ids::E164::parse(caller_id) {
+            Ok(e164) => self
+                .numbers
+                .route(&e164)
+                .await
+                .map_err(|e| e.to_string())?
+                .filter(|route| route.tenant_id == campaign.tenant_id)
+                .map(|route| route.phone_number_id),
+            Err(_) => None,
+        };
         let opened = Call::ringing(
             RingingCall {
                 tenant_id: campaign.tenant_id,
@@ -251,7 +262,7 @@ impl Dialer {
                 from: caller_id.to_owned(),
                 to: lead.phone_number.clone(),
                 agent_id: Some(campaign.agent_id),
-                phone_number_id: None,
+                phone_number_id: number,
                 retention_days: account.retention_days,
                 campaign: Some(CampaignCall {
                     campaign_id: campaign.id,
