@@ -486,9 +486,16 @@ async fn status_callback(
         .and_then(|t| chrono::DateTime::parse_from_rfc2822(t).ok())
         .map(|t| t.to_utc())
         .unwrap_or_else(|| state.clock.now());
-    // A campaign call's status ends its attempt; an answered one also has a call record.
+    // A campaign call's status ends its attempt; only an answered one has a call record (the
+    // answer webhook opened it), so one that was never answered has nothing more to read.
     if let Some(attempt) = CampaignAttempt::of(&uri) {
         campaign_call_status(&state, &attempt, values[1], &params).await?;
+        if matches!(
+            status,
+            CallStatus::Busy | CallStatus::NoAnswer | CallStatus::Failed | CallStatus::Canceled
+        ) {
+            return Ok(xml(StatusCode::OK, twiml::empty()));
+        }
     }
     match state.calls.by_sid(values[0]).await? {
         Some(call) => {
