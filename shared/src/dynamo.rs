@@ -6,6 +6,7 @@ use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -264,26 +265,17 @@ pub async fn batch_get(
     Ok(items)
 }
 
-/// Every item of partition `pk` whose sort key is from `from` to `to` (inclusive), in sort-key
-/// order, following every page; `doing` describes a failure.
-pub async fn query_between(
+/// Every item a query finds, following every page: `query` sets the query's table and
+/// conditions; `doing` describes a failure.
+pub async fn query_all(
     client: &Client,
-    table: &str,
-    pk: String,
-    from: String,
-    to: String,
+    query: impl Fn(QueryFluentBuilder) -> QueryFluentBuilder,
     doing: &'static str,
 ) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let output = client
-            .query()
-            .table_name(table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-            .expression_attribute_values(":from", AttributeValue::S(from.clone()))
-            .expression_attribute_values(":to", AttributeValue::S(to.clone()))
+        let output = query(client.query())
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -296,6 +288,26 @@ pub async fn query_between(
     }
 }
 
+/// Every item of partition `pk` whose sort key is from `from` to `to` (inclusive), in sort-key
+/// order, following every page; `doing` describes a failure.
+pub async fn query_between(
+    client: &Client,
+    table: &str,
+    pk: String,
+    from: String,
+    to: String,
+    doing: &'static str,
+) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
+    let query = |q: QueryFluentBuilder| {
+        q.table_name(table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+            .expression_attribute_values(":to", AttributeValue::S(to.clone()))
+    };
+    query_all(client, query, doing).await
+}
+
 /// Every item of partition `pk` whose sort key starts with `prefix`, in sort-key order,
 /// following every page; strongly consistent, so a write just made is seen.
 pub async fn query_prefix(
@@ -305,26 +317,14 @@ pub async fn query_prefix(
     prefix: String,
     doing: &'static str,
 ) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let output = client
-            .query()
-            .table_name(table)
+    let query = |q: QueryFluentBuilder| {
+        q.table_name(table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
             .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
             .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context(doing))?;
-        items.extend(output.items.unwrap_or_default());
-        match output.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(items),
-        }
-    }
+    };
+    query_all(client, query, doing).await
 }
 
 /// The opaque cursor of a page that ended at sort key `sk`.
@@ -371,27 +371,16 @@ pub async fn due_before(
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
     let cutoff = format!("{:013}", now.timestamp_millis().max(0));
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let output = client
-            .query()
-            .table_name(table)
+    let query = |q: QueryFluentBuilder| {
+        q.table_name(table)
             .index_name(index)
             .key_condition_expression("#pk = :partition AND #sk < :cutoff")
             .expression_attribute_names("#pk", format!("{index}pk"))
             .expression_attribute_names("#sk", format!("{index}sk"))
             .expression_attribute_values(":partition", AttributeValue::S(partition.to_owned()))
             .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.clone()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        items.extend(output.items.unwrap_or_default());
-        match output.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(items),
-        }
-    }
+    };
+    query_all(client, query, "reading a due index").await
 }
 
 /// The tenant owning the item whose `gsi1pk` is `id_key`, read from the keys-only `gsi1` index

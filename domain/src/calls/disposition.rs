@@ -58,11 +58,10 @@ impl CallStore {
             {
                 return Ok(DispositionSet::Unchanged);
             }
-            let writes = vec![
+            let mut writes = vec![
                 self.disposition_update(call, disposition, previous.as_ref())?,
                 self.disposition_event(call, disposition, previous.as_ref(), item.expires_at)?,
             ];
-            let mut writes = writes;
             let mut adds: std::collections::BTreeMap<String, i64> = Default::default();
             *adds
                 .entry(disposition_counter(&disposition.code))

@@ -146,22 +146,9 @@ impl Dialer {
                             .await?;
                         continue;
                     }
-                    let requeue = now + Duration::minutes(QUEUED_TIMEOUT_MINUTES);
-                    if self
-                        .campaigns
-                        .move_lead(
-                            campaign,
-                            &lead,
-                            LeadStatus::Queued,
-                            Some(requeue),
-                            |_| {},
-                            now,
-                        )
-                        .await?
-                    {
-                        // `maxCallsPerSecond`: the k-th dial of this tick waits k / rate seconds.
-                        let delay = dialed / campaign.pacing.max_calls_per_second.max(1);
-                        self.queue_dial(campaign, &lead, delay, now).await?;
+                    // `maxCallsPerSecond`: the k-th dial of this tick waits k / rate seconds.
+                    let delay = dialed / campaign.pacing.max_calls_per_second.max(1);
+                    if self.queue_lead(campaign, &lead, delay, now).await? {
                         free -= 1;
                         dialed += 1;
                         report.queued += 1;
@@ -169,22 +156,8 @@ impl Dialer {
                 }
                 LeadStatus::Queued => {
                     // Its job was lost (or is slow): queue it again; the claim keeps it once.
-                    let requeue = now + Duration::minutes(QUEUED_TIMEOUT_MINUTES);
-                    if self
-                        .campaigns
-                        .move_lead(
-                            campaign,
-                            &lead,
-                            LeadStatus::Queued,
-                            Some(requeue),
-                            |_| {},
-                            now,
-                        )
-                        .await?
-                    {
-                        self.queue_dial(campaign, &lead, 0, now).await?;
-                        report.requeued += 1;
-                    }
+                    let requeued = self.queue_lead(campaign, &lead, 0, now).await?;
+                    report.requeued += u32::from(requeued);
                 }
                 LeadStatus::Dialing => {
                     // Its call never reported: take the leases back and count it `noReport`.
@@ -239,6 +212,34 @@ impl Dialer {
             }
         };
         self.campaigns.set_dialing_state(campaign, &state).await
+    }
+
+    /// Moves the lead to `queued` (looked at again if its job is not claimed in time) and
+    /// queues its dial job, delivered after `delay_seconds`; `false` when another tick moved it
+    /// first (nothing queued).
+    async fn queue_lead(
+        &self,
+        campaign: &Campaign,
+        lead: &CampaignLead,
+        delay_seconds: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let requeue = now + Duration::minutes(QUEUED_TIMEOUT_MINUTES);
+        let moved = self
+            .campaigns
+            .move_lead(
+                campaign,
+                lead,
+                LeadStatus::Queued,
+                Some(requeue),
+                |_| {},
+                now,
+            )
+            .await?;
+        if moved {
+            self.queue_dial(campaign, lead, delay_seconds, now).await?;
+        }
+        Ok(moved)
     }
 
     /// A scheduled campaign whose start has come runs; an inbound one takes its numbers first

@@ -508,29 +508,20 @@ impl CampaignStore {
 
     /// Running campaigns, through the sparse `running` index.
     pub async fn running(&self) -> StoreResult<Vec<(TenantId, uuid::Uuid)>> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
+        let query = |q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder| {
+            q.table_name(&self.table)
                 .index_name("running")
                 .key_condition_expression("runPk = :run")
                 .expression_attribute_values(":run", AttributeValue::S(RUNNING.into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("listing running campaigns"))?;
-            for item in output.items.unwrap_or_default() {
+        };
+        dynamo::query_all(&self.client, query, "listing running campaigns")
+            .await?
+            .into_iter()
+            .map(|item| {
                 let campaign = dynamo::from_item::<CampaignItem>(item)?.campaign;
-                found.push((campaign.tenant_id, campaign.id));
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+                Ok((campaign.tenant_id, campaign.id))
+            })
+            .collect()
     }
 
     /// Keeps the last `keep` of the campaign's recent outcomes, if no attempt ended since they
