@@ -77,7 +77,7 @@ impl CallStore {
                 .map(|(name, n)| (name.as_str(), *n))
                 .collect();
             if !adds.is_empty() {
-                writes.push(self.count(call.tenant_id, &kpi_day(call.started_at), &adds)?);
+                writes.extend(self.count(&call.metric_scope(), &adds)?);
             }
             if dynamo::transact_guarded(&self.client, writes, 0, "setting a disposition").await? {
                 return Ok(match previous {

@@ -18,20 +18,22 @@ use crate::error::{StoreError, StoreResult};
 use gobi_shared::dynamo::{self, Backoff, s, time};
 use gobi_shared::ids::{AgentId, AgentVersionId, CallId, DispatchId, PhoneNumberId, TenantId};
 
+mod analytics;
 mod dispatches;
 mod disposition;
 mod handoff;
 mod keys;
-mod kpis;
+mod metrics;
 mod model;
 mod records;
 mod retention;
 mod store;
 
+pub use analytics::*;
 pub use dispatches::*;
 pub use disposition::*;
 pub use handoff::*;
-pub use kpis::*;
+pub use metrics::*;
 pub use model::*;
 pub use records::*;
 pub use store::*;

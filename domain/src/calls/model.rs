@@ -54,7 +54,18 @@ pub struct Call {
     pub from: String,
     pub to: String,
     pub agent_id: Option<AgentId>,
+    /// The agent version the call runs, chosen when it opened (a campaign's pin or split, else
+    /// the agent's active version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version_id: Option<AgentVersionId>,
     pub phone_number_id: Option<PhoneNumberId>,
+    /// The tenant's time zone when the call opened: its metrics count in this zone's hour and day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Who answered an outbound call, as Twilio's answering-machine detection said (`human`,
+    /// `machine_start`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
     pub status: CallStatus,
     pub started_at: DateTime<Utc>,
     /// Absent until answered (so `if_not_exists` keeps the first answer time).
@@ -140,8 +151,13 @@ pub struct RingingCall {
     pub from: String,
     pub to: String,
     pub agent_id: Option<AgentId>,
+    pub agent_version_id: Option<AgentVersionId>,
     pub phone_number_id: Option<PhoneNumberId>,
     pub retention_days: u32,
+    /// The tenant's time zone.
+    pub timezone: String,
+    /// Twilio's `AnsweredBy` (outbound calls with answering-machine detection).
+    pub answered_by: Option<String>,
     /// The campaign the call is part of.
     pub campaign: Option<CampaignCall>,
 }
@@ -172,7 +188,10 @@ impl Call {
             from: call.from.chars().take(64).collect(),
             to: call.to.chars().take(64).collect(),
             agent_id: call.agent_id,
+            agent_version_id: call.agent_version_id,
             phone_number_id: call.phone_number_id,
+            timezone: Some(call.timezone),
+            answered_by: call.answered_by,
             status: CallStatus::Ringing,
             started_at: now,
             answered_at: None,
@@ -190,6 +209,30 @@ impl Call {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Who and when the call counts for in the metrics: its tenant, agent, version, campaign and
+    /// the tenant's number on it, at the hour it began.
+    pub fn metric_scope(&self) -> super::MetricScope {
+        super::MetricScope {
+            tenant: self.tenant_id,
+            agent: self.agent_id,
+            version: self.agent_version_id,
+            campaign: self.campaign_id,
+            number: Some(match self.direction {
+                Direction::Inbound => self.to.clone(),
+                Direction::Outbound => self.from.clone(),
+            }),
+            timezone: self.timezone.clone(),
+            at: self.started_at,
+        }
+    }
+
+    /// Answered by a machine, as Twilio's answering-machine detection said.
+    pub fn answered_by_machine(&self) -> bool {
+        self.answered_by
+            .as_deref()
+            .is_some_and(|a| a.starts_with("machine") || a == "fax")
     }
 
     /// Placed by the dialer through LiveKit's SIP outbound trunk (no Twilio call behind it).

@@ -59,7 +59,15 @@ impl CallStore {
     ) -> StoreResult<bool> {
         let tenant = call.tenant_id;
         let sk = format!("CALLEVT#{}#{}", event.call_id, event.id);
-        let new = self.put_once(tenant, event.call_id, sk, event).await?;
+        // A transfer counts with its event, in one write.
+        let counts = if event.kind == "transferred" {
+            self.count(&call.metric_scope(), &[("transfers", 1)])?
+        } else {
+            Vec::new()
+        };
+        let new = self
+            .put_once(tenant, event.call_id, sk, event, counts)
+            .await?;
         if !new {
             return Ok(false);
         }
@@ -73,10 +81,8 @@ impl CallStore {
                 .expression_attribute_values(":at", time(event.at)?)
                 .build()
                 .map_err(anyhow::Error::new)?;
-            let items = vec![
-                TransactWriteItem::builder().update(answer).build(),
-                self.count(tenant, &kpi_day(call.started_at), &[("answered", 1)])?,
-            ];
+            let mut items = vec![TransactWriteItem::builder().update(answer).build()];
+            items.extend(self.count(&call.metric_scope(), &[("answered", 1)])?);
             // Lost on the guard: the call was answered already (and counted then).
             dynamo::transact_guarded(&self.client, items, 0, "applying an answered event").await?;
         } else if event.kind == "ended" {
@@ -109,6 +115,7 @@ impl CallStore {
             call,
             format!("TRANSCRIPT#{call}#{:010}", segment.sequence),
             segment,
+            Vec::new(),
         )
         .await
     }
@@ -175,6 +182,7 @@ impl CallStore {
             event.call_id,
             format!("CALLEVT#{}#{}", event.call_id, event.id),
             event,
+            Vec::new(),
         )
         .await
         .map(|_| ())

@@ -68,11 +68,16 @@ impl CallStore {
             expires_at: call.expiry(tenant_held),
             call: call.clone(),
         };
-        let items = vec![
+        let mut items = vec![
             self.put(dynamo::to_item(&marker)?, "attribute_not_exists(pk)")?,
             self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?,
-            self.count(call.tenant_id, &kpi_day(call.started_at), &[("calls", 1)])?,
         ];
+        let adds: &[(&str, i64)] = if call.answered_by_machine() {
+            &[("calls", 1), ("voicemail", 1)]
+        } else {
+            &[("calls", 1)]
+        };
+        items.extend(self.count(&call.metric_scope(), adds)?);
         if dynamo::transact_guarded(&self.client, items, 0, "opening a call").await? {
             return Ok((call.clone(), true));
         }
@@ -208,10 +213,13 @@ impl CallStore {
         if first_answer == Some(true) {
             adds.push(("answered", 1));
         }
+        let bucket;
         if status.is_final()
             && let Some(duration) = duration.filter(|d| *d > 0)
         {
+            bucket = talk_bucket(duration);
             adds.push(("duration_seconds", i64::from(duration)));
+            adds.push((bucket.as_str(), 1));
         }
         let mut items = vec![
             TransactWriteItem::builder()
@@ -219,7 +227,7 @@ impl CallStore {
                 .build(),
         ];
         if !adds.is_empty() {
-            items.push(self.count(call.tenant_id, &kpi_day(call.started_at), &adds)?);
+            items.extend(self.count(&call.metric_scope(), &adds)?);
         }
         Ok(dynamo::transact_guarded(&self.client, items, 0, "updating a call's status").await?)
     }
@@ -234,13 +242,15 @@ impl CallStore {
     }
 
     /// Writes a sub-item of a call once (`attribute_not_exists`): `true` when it is new. It
-    /// expires with the call.
+    /// expires with the call. `counts` (metric updates) go into the same write, so they count
+    /// once with it.
     pub(crate) async fn put_once<T: Serialize>(
         &self,
         tenant: TenantId,
         call: CallId,
         sk: String,
         value: &T,
+        counts: Vec<TransactWriteItem>,
     ) -> StoreResult<bool> {
         let expires_at = self
             .call_item(tenant, call)
@@ -253,21 +263,9 @@ impl CallStore {
             expires_at,
             value,
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(dynamo::to_item(&item)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::Dynamo(
-                anyhow::Error::new(e).context("recording call data"),
-            )),
-        }
+        let mut items = vec![self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?];
+        items.extend(counts);
+        Ok(dynamo::transact_guarded(&self.client, items, 0, "recording call data").await?)
     }
 
     pub(crate) async fn query_prefix(

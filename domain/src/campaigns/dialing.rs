@@ -183,6 +183,10 @@ pub struct Attempt {
     /// The code of the call's disposition, as the runtime last reported it.
     #[serde(default)]
     pub disposition: Option<String>,
+    /// The agent version the call runs (the campaign's pin or split, else the agent's active
+    /// version at the dial).
+    #[serde(default)]
+    pub agent_version_id: Option<gobi_shared::ids::AgentVersionId>,
 }
 
 /// Where a lead goes after an attempt with `outcome` (its `attempts`-th): done, or due again

@@ -43,9 +43,11 @@ pub mod keys {
 /// The `running` index's one partition: every running or scheduled campaign.
 const RUNNING: &str = "RUNNING";
 
+mod attempts;
 mod dialing;
 mod enrolment;
 mod progress;
+pub use attempts::AttemptEnd;
 pub use dialing::{Caps, Claim, QUEUED_TIMEOUT_MINUTES};
 pub use enrolment::ENROLL_PAGE;
 

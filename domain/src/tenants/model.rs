@@ -40,6 +40,10 @@ pub struct Tenant {
     #[serde(default = "default_max_concurrent_calls")]
     #[schema(example = 10)]
     pub max_concurrent_calls: u32,
+    /// The IANA time zone its analytics count hours and days in (default `UTC`).
+    #[serde(default = "default_timezone")]
+    #[schema(example = "America/New_York")]
+    pub timezone: String,
     /// A legal hold on the whole tenant: its call data does not expire and nothing is deleted.
     #[serde(default)]
     pub legal_hold: Option<LegalHold>,
@@ -156,6 +160,9 @@ pub struct CreateTenant {
     /// Live calls at once over all campaigns, 1 to 1000 (default 10).
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub max_concurrent_calls: Option<serde_json::Number>,
+    /// The IANA time zone its analytics count hours and days in (default `UTC`).
+    #[schema(example = "America/New_York")]
+    pub timezone: Option<String>,
 }
 
 /// `PUT /api/tenants/{id}`: only the fields sent change; `null` clears an optional field.
@@ -192,6 +199,9 @@ pub struct UpdateTenant {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = i64, required = false, minimum = 1, maximum = 1000)]
     pub max_concurrent_calls: Option<Option<serde_json::Number>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = String, required = false, example = "America/New_York")]
+    pub timezone: Option<Option<String>>,
 }
 
 /// An optional typed value: absent or null means none; anything sent must parse (send `null`,
@@ -226,8 +236,23 @@ fn max_concurrent_calls(raw: &serde_json::Number) -> Result<u32, String> {
         .ok_or_else(|| format!("must be a whole number between 1 and {MAX_CONCURRENT_CALLS_LIMIT}"))
 }
 
+/// The zone a tenant's analytics use unless it names one.
+pub const DEFAULT_TIMEZONE: &str = "UTC";
+
+fn default_timezone() -> String {
+    DEFAULT_TIMEZONE.to_owned()
+}
+
+/// An IANA time zone name (`America/New_York`), as the tz database (`chrono-tz`) knows it.
+pub fn timezone(raw: &str) -> Result<String, String> {
+    raw.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| "must be an IANA time zone name, e.g. America/New_York".to_owned())
+}
+
 /// A new tenant's validated fields.
 pub struct NewTenant {
+    pub timezone: String,
     pub retention_days: u32,
     pub max_concurrent_calls: u32,
     pub name: String,
@@ -254,6 +279,7 @@ impl NewTenant {
             max_users: self.max_users,
             retention_days: self.retention_days,
             max_concurrent_calls: self.max_concurrent_calls,
+            timezone: self.timezone,
             legal_hold: None,
             hold_job: None,
             created_at: now,
@@ -276,6 +302,7 @@ impl CreateTenant {
             max_users: None,
             retention_days: None,
             max_concurrent_calls: None,
+            timezone: None,
         }
     }
 
@@ -320,8 +347,16 @@ impl CreateTenant {
                 .map(max_concurrent_calls)
                 .unwrap_or(Ok(DEFAULT_MAX_CONCURRENT_CALLS)),
         );
+        let zone = p.check(
+            "timezone",
+            self.timezone
+                .as_deref()
+                .map(timezone)
+                .unwrap_or_else(|| Ok(default_timezone())),
+        );
         p.finish()?;
         Ok(NewTenant {
+            timezone: zone.expect("checked"),
             retention_days: retention_days.expect("checked"),
             max_concurrent_calls: max_calls.expect("checked"),
             name: name.expect("checked"),
@@ -349,6 +384,7 @@ pub struct TenantChanges {
     max_users: Option<u32>,
     retention_days: Option<u32>,
     max_concurrent_calls: Option<u32>,
+    timezone: Option<String>,
 }
 
 fn required<T>(value: Option<T>) -> Result<T, String> {
@@ -398,6 +434,9 @@ impl UpdateTenant {
                     required(v).and_then(|n| max_concurrent_calls(&n)),
                 )
             }),
+            timezone: self
+                .timezone
+                .and_then(|v| p.check("timezone", required(v).and_then(|z| timezone(&z)))),
         };
         p.finish()?;
         Ok(changes)
@@ -427,6 +466,7 @@ impl TenantChanges {
         set(&mut next.max_users, &self.max_users);
         set(&mut next.retention_days, &self.retention_days);
         set(&mut next.max_concurrent_calls, &self.max_concurrent_calls);
+        set(&mut next.timezone, &self.timezone);
         if next != *tenant {
             next.updated_at = now;
         }

@@ -28,15 +28,21 @@ async fn runtime_call(
     Ok(call)
 }
 
-/// The tools the call's agent may use: its active version's allowlist (`None` when it has none).
+/// The tools the call's agent may use: the allowlist of the version the call runs (chosen when
+/// it opened; for an older call, the agent's active one). Empty when it has none.
 async fn allowlist(state: &AutomationState, call: &Call) -> ApiResult<Vec<ToolId>> {
     let Some(agent_id) = call.agent_id else {
         return Ok(Vec::new());
     };
-    let Some(agent) = state.agents.get(call.tenant_id, agent_id).await? else {
-        return Ok(Vec::new());
+    let version = match call.agent_version_id {
+        Some(version) => Some(version),
+        None => state
+            .agents
+            .get(call.tenant_id, agent_id)
+            .await?
+            .and_then(|agent| agent.active_version_id),
     };
-    let Some(version) = agent.active_version_id else {
+    let Some(version) = version else {
         return Ok(Vec::new());
     };
     Ok(state
@@ -384,11 +390,7 @@ async fn execute(
     state.store.put_execution(&execution).await?;
     state
         .calls
-        .count_execution(
-            call.tenant_id,
-            finished,
-            status == ExecutionStatus::Succeeded,
-        )
+        .count_execution(call, status == ExecutionStatus::Succeeded)
         .await?;
     state
         .calls

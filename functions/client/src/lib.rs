@@ -1,18 +1,21 @@
 //! The `client` function: what a tenant's users may read about their calls. Calls (newest first,
 //! cursor-paged, filtered by a key-range Query), one call with its timeline, its transcript in
-//! order, its recording's metadata, and KPIs read from daily counters kept up to date as calls
-//! change. A `client_viewer` reads its own tenant; platform staff name a tenant.
+//! order, its recording's metadata, and KPIs and analytics read from counters kept up to date as
+//! calls change. A `client_viewer` reads its own tenant; platform staff name a tenant.
 
 use std::sync::Arc;
+
+mod analytics;
 
 use axum::Json;
 use axum::extract::{FromRef, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use gobi_domain::calls::{
-    Call, CallEvent, CallFilter, CallStatus, CallStore, DailyCounters, Direction, Recording,
-    TranscriptSegment, call_not_found,
+    AnalyticsQuery, AnalyticsReport, Call, CallEvent, CallFilter, CallStatus, CallStore, Counters,
+    DayRange, Dimension, Direction, Interval, MAX_RANGE_DAYS, MetricSummary, Recording,
+    TranscriptSegment, call_not_found, ratio,
 };
-use gobi_domain::tenants::store::tenant_not_found;
+use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
 use gobi_shared::Config;
 use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
@@ -26,13 +29,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The longest KPI range, in days.
-pub const MAX_KPI_DAYS: i64 = 366;
-
 /// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
 #[derive(Clone, FromRef)]
 pub struct ClientState {
     pub calls: CallStore,
+    /// The tenant's time zone decides where its days begin.
+    pub tenants: TenantStore,
+    /// Agents and versions, for comparisons.
+    pub agents: gobi_domain::agents::store::AgentStore,
     pub verifier: Arc<JwtVerifier>,
     /// "Today", for the KPIs' default period.
     pub clock: Clock,
@@ -46,7 +50,9 @@ impl ClientState {
         clock: Clock,
     ) -> Self {
         Self {
-            calls: CallStore::new(dynamodb, &config.tables.calls),
+            calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
+            tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
+            agents: gobi_domain::agents::store::AgentStore::new(dynamodb, &config.tables.agents),
             verifier,
             clock,
         }
@@ -60,6 +66,7 @@ fn routes() -> OpenApiRouter<ClientState> {
         .routes(routes!(get_transcript))
         .routes(routes!(get_recording))
         .routes(routes!(kpis))
+        .merge(analytics::routes())
 }
 
 pub fn router(state: ClientState) -> axum::Router {
@@ -289,10 +296,11 @@ async fn get_recording(
 #[into_params(parameter_in = Query)]
 pub struct KpiQuery {
     pub tenant_id: Option<TenantId>,
-    /// First day (UTC), `YYYY-MM-DD`; default: 29 days before `to` (30 days in all).
+    /// First day in the tenant's time zone, `YYYY-MM-DD`; default: 29 days before `to` (30
+    /// days in all).
     #[param(value_type = Option<String>, format = Date)]
     pub from: Option<NaiveDate>,
-    /// Last day (UTC), inclusive, at most 366 days after `from`; default: today.
+    /// Last day, inclusive, at most 366 days after `from`; default: today in the tenant's zone.
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
 }
@@ -305,7 +313,7 @@ pub struct Kpi {
     /// answered / calls (0 when there were none).
     pub answer_rate: f64,
     pub total_duration_seconds: u64,
-    /// Over answered calls (0 when none).
+    /// Over answered calls that ended (0 when none).
     pub average_duration_seconds: f64,
     pub tool_executions: u64,
     pub tool_success_rate: f64,
@@ -318,19 +326,19 @@ pub struct Kpi {
 }
 
 impl Kpi {
-    fn from_counters(c: &DailyCounters) -> Self {
-        let ratio = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    fn from_counters(c: &Counters) -> Self {
+        let figures = MetricSummary::from(c);
         Self {
             calls: c.calls,
             answered: c.answered,
-            answer_rate: ratio(c.answered, c.calls),
-            total_duration_seconds: c.duration_seconds,
-            average_duration_seconds: ratio(c.duration_seconds, c.answered),
+            answer_rate: figures.answer_rate,
+            total_duration_seconds: c.talk_seconds,
+            average_duration_seconds: figures.average_talk_seconds,
             tool_executions: c.tool_executions,
             tool_success_rate: ratio(c.tool_succeeded, c.tool_executions),
             successes: c.successes,
-            success_rate: ratio(c.successes, c.answered),
-            dispositions: c.dispositions.clone(),
+            success_rate: figures.success_rate,
+            dispositions: figures.dispositions,
         }
     }
 }
@@ -350,24 +358,28 @@ pub struct KpiReport {
     pub total: Kpi,
 }
 
-/// A KPI range with its defaults applied.
-struct ResolvedRange {
-    from: NaiveDate,
-    to: NaiveDate,
+/// The tenant's time zone (its days and hours), or the tenant's absence.
+async fn timezone_of(state: &ClientState, tenant: TenantId) -> ApiResult<String> {
+    Ok(state
+        .tenants
+        .get(tenant)
+        .await?
+        .ok_or_else(|| ApiError::from(tenant_not_found(tenant)))?
+        .timezone)
 }
 
-/// Days the KPIs cover when the request names no range.
-const DEFAULT_KPI_DAYS: u64 = 30;
-
 /// KPIs per day and in total, from counters kept as calls change: one Query whatever the range
-/// (the last 30 days unless `from`/`to` say otherwise).
+/// (the last 30 days unless `from`/`to` say otherwise; days are the tenant's).
 #[utoipa::path(
     get,
     path = "/client/kpis",
     tag = "Client",
     params(KpiQuery),
     security(("bearerAuth" = [])),
-    responses((status = 200, description = "The figures", body = DataResponse<KpiReport>))
+    responses(
+        (status = 200, description = "The figures", body = DataResponse<KpiReport>),
+        (status = 404, description = "TENANT_NOT_FOUND", body = ErrorBody),
+    )
 )]
 async fn kpis(
     principal: Principal,
@@ -375,57 +387,22 @@ async fn kpis(
     ApiQuery(query): ApiQuery<KpiQuery>,
 ) -> ApiResult<Json<DataResponse<KpiReport>>> {
     let tenant = tenant_of(&principal, query.tenant_id)?;
-    let to = query.to.unwrap_or_else(|| state.clock.now().date_naive());
-    let from = query.from.unwrap_or_else(|| {
-        to.checked_sub_days(chrono::Days::new(DEFAULT_KPI_DAYS - 1))
-            .unwrap_or(NaiveDate::MIN)
-    });
-    let query = ResolvedRange { from, to };
-    // Calendar dates as RFC 3339 writes them (years 0000 to 9999): a far-future day has no
-    // successor to walk to and would never be a call's day anyway.
-    for (field, date) in [("from", query.from), ("to", query.to)] {
-        if !(0..=9999).contains(&chrono::Datelike::year(&date)) {
-            return Err(ApiError::validation(
-                field,
-                "must be a date in years 0000 to 9999",
-            ));
-        }
-    }
-    let span = (query.to - query.from).num_days();
-    if !(0..MAX_KPI_DAYS).contains(&span) {
-        return Err(ApiError::validation(
-            "to",
-            "must be on or after from, at most 366 days later",
-        ));
-    }
-    let counters = state
-        .calls
-        .daily_counters(tenant, &query.from.to_string(), &query.to.to_string())
-        .await?;
-    let mut total = DailyCounters::default();
+    let zone = timezone_of(&state, tenant).await?;
+    let range = DayRange::resolve(
+        query.from,
+        query.to,
+        &zone,
+        state.clock.now(),
+        MAX_RANGE_DAYS,
+    )?;
+    let mut total = Counters::default();
     let mut days = Vec::new();
-    let mut next = Some(query.from);
-    while let Some(day) = next.filter(|d| *d <= query.to) {
-        let key = day.to_string();
-        let found = counters
-            .iter()
-            .find(|c| c.day == key)
-            .cloned()
-            .unwrap_or_default();
-        total.calls += found.calls;
-        total.answered += found.answered;
-        total.duration_seconds += found.duration_seconds;
-        total.tool_executions += found.tool_executions;
-        total.tool_succeeded += found.tool_succeeded;
-        total.successes += found.successes;
-        for (code, count) in &found.dispositions {
-            *total.dispositions.entry(code.clone()).or_default() += count;
-        }
+    for (date, counters) in state.calls.daily(tenant, range).await? {
+        total.add(&counters);
         days.push(DayKpi {
-            date: day,
-            kpi: Kpi::from_counters(&found),
+            date,
+            kpi: Kpi::from_counters(&counters),
         });
-        next = day.succ_opt();
     }
     Ok(Json(DataResponse::new(KpiReport {
         days,

@@ -91,13 +91,14 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
         .await
         .map_err(retry)?
         .ok_or_else(|| MessageError::Poison(call_not_found(call_id).to_string()))?;
-    let agent = match call.agent_id {
-        Some(agent) => state
+    // The version was chosen when the call opened; an older call's is chosen here.
+    let agent = match (call.agent_version_id, call.agent_id) {
+        (None, Some(agent)) => state
             .agents
             .get(call.tenant_id, agent)
             .await
             .map_err(retry)?,
-        None => None,
+        _ => None,
     };
     let campaign = context::for_call(&state.campaigns, &state.leads, &call)
         .await
@@ -130,12 +131,14 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
         tenant_id: call.tenant_id,
         call_id: call.id,
         agent_id: call.agent_id,
-        // A campaign's pinned version (or its split's pick for the lead), else the agent's
-        // active one.
-        agent_version_id: campaign
-            .as_ref()
-            .and_then(|(c, context)| c.version_for(&context.lead_id))
-            .or_else(|| agent.as_ref().and_then(|a| a.active_version_id)),
+        // The call's, else a campaign's pinned version (or its split's pick for the lead), else
+        // the agent's active one.
+        agent_version_id: call.agent_version_id.or_else(|| {
+            campaign
+                .as_ref()
+                .and_then(|(c, context)| c.version_for(&context.lead_id))
+                .or_else(|| agent.as_ref().and_then(|a| a.active_version_id))
+        }),
         room_name,
         join_token,
         status: DispatchStatus::Pending,

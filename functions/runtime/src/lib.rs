@@ -417,6 +417,7 @@ async fn end_livekit_attempt(
     let outcome = Outcome::from_runtime(ended.reason.as_deref(), answered);
     let done = call_ended(
         &state.campaigns,
+        &state.calls,
         &CampaignCallEnd {
             tenant: call.tenant_id,
             campaign_id,
@@ -424,6 +425,8 @@ async fn end_livekit_attempt(
             attempt,
             answered_by: None,
             error_code: None,
+            // Placed through LiveKit: recorded before it was dialed.
+            unrecorded: None,
         },
         outcome,
         state.clock.now(),

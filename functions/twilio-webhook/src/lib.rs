@@ -2,18 +2,23 @@
 //! rings and as the call's status changes. It answers with TwiML, records the call, and hands it
 //! to the voice runtime through SQS exactly once per CallSid.
 
+mod campaign_calls;
 pub mod signature;
 pub mod twiml;
+
+use campaign_calls::{CampaignAttempt, campaign_call_status};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use gobi_domain::agents::store::AgentStore;
 use gobi_domain::calls::{
     Call, CallStatus, CallStore, CampaignCall, Direction, HandoffError, RingingCall,
 };
-use gobi_domain::campaigns::dialer::CampaignCallEnd;
+use gobi_domain::campaigns::dialer::{CampaignCallEnd, UnrecordedDial};
 use gobi_domain::campaigns::dialing::Outcome;
+use gobi_domain::campaigns::store::CampaignStore;
 use gobi_domain::phone_numbers::store::PhoneNumberStore;
 use gobi_domain::tenants::store::TenantStore;
 use gobi_shared::Config;
@@ -54,6 +59,10 @@ pub struct WebhookState {
     pub calls: CallStore,
     pub numbers: PhoneNumberStore,
     pub tenants: TenantStore,
+    /// The agent's active version, and an inbound campaign's pin or split: the version a call
+    /// runs is chosen when it opens.
+    pub agents: AgentStore,
+    pub campaigns: CampaignStore,
     /// `None` when no queue is configured: calls are recorded but not handed off.
     pub publisher: Option<Publisher>,
     /// Set when signatures are checked: the auth token and the public base URL.
@@ -100,6 +109,8 @@ impl WebhookState {
             calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
             numbers: PhoneNumberStore::new(dynamodb.clone(), &config.tables.phone_numbers),
             tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
+            agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
+            campaigns: CampaignStore::new(dynamodb.clone(), &config.tables.campaigns),
             dialer: gobi_domain::campaigns::dialer::Dialer::from_config(
                 config,
                 dynamodb,
@@ -119,7 +130,7 @@ impl WebhookState {
 fn routes() -> OpenApiRouter<WebhookState> {
     OpenApiRouter::default()
         .routes(routes!(inbound))
-        .routes(routes!(outbound))
+        .routes(routes!(campaign_calls::outbound))
         .routes(routes!(status_callback))
 }
 
@@ -290,13 +301,40 @@ async fn inbound(
             return Ok(xml(StatusCode::OK, twiml::reject()));
         }
     };
-    let tenant = match state.tenants.get(route.tenant_id).await? {
+    // A running inbound campaign's number: its agent, and the call carries it.
+    let agent_id = route
+        .campaign
+        .as_ref()
+        .map(|c| c.agent_id)
+        .or(route.agent_id);
+    let lead_id = from.trim_start_matches('+').to_owned();
+    // The tenant, the agent and the campaign at once: one round trip.
+    let (tenant, agent, campaign) = tokio::try_join!(
+        state.tenants.get(route.tenant_id),
+        async {
+            match agent_id {
+                Some(agent) => state.agents.get(route.tenant_id, agent).await,
+                None => Ok(None),
+            }
+        },
+        async {
+            match &route.campaign {
+                Some(c) => state.campaigns.get(route.tenant_id, c.campaign_id).await,
+                None => Ok(None),
+            }
+        },
+    )?;
+    let tenant = match tenant {
         Some(tenant) if tenant.is_active => tenant,
         _ => {
             tracing::info!(tenant_id = %route.tenant_id, "call to an inactive tenant rejected");
             return Ok(xml(StatusCode::OK, twiml::reject()));
         }
     };
+    // The campaign's pin or split pick for the caller, else the agent's active version.
+    let version = campaign
+        .and_then(|c| c.version_for(&lead_id))
+        .or_else(|| agent.and_then(|a| a.active_version_id));
 
     let opened = Call::ringing(
         RingingCall {
@@ -305,17 +343,15 @@ async fn inbound(
             direction: Direction::Inbound,
             from: from.to_owned(),
             to: to_e164.as_str().to_owned(),
-            // A running inbound campaign's number: its agent, and the call carries it.
-            agent_id: route
-                .campaign
-                .as_ref()
-                .map(|c| c.agent_id)
-                .or(route.agent_id),
+            agent_id,
+            agent_version_id: version,
             phone_number_id: Some(route.phone_number_id),
             retention_days: tenant.retention_days,
+            timezone: tenant.timezone.clone(),
+            answered_by: None,
             campaign: route.campaign.as_ref().map(|c| CampaignCall {
                 campaign_id: c.campaign_id,
-                lead_id: from.trim_start_matches('+').to_owned(),
+                lead_id,
                 attempt: None,
             }),
         },
@@ -386,78 +422,6 @@ fn answer(state: &WebhookState, call: &Call) -> String {
     }
 }
 
-/// A campaign's call answered: recorded (outbound, with its campaign and lead) and handed to
-/// the runtime like an inbound call; a machine is hung up on when the campaign says so.
-#[utoipa::path(
-    post,
-    path = "/twilio/webhook/outbound",
-    tag = "Twilio",
-    request_body(content = InboundForm, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 200, description = "TwiML: Connect/Stream, Dial/Sip, or Hangup", content_type = "text/xml", body = String),
-        (status = 400, description = "VALIDATION_ERROR: CallSid, To or From missing", body = gobi_shared::error::ErrorBody),
-        (status = 403, description = "INVALID_TWILIO_SIGNATURE", body = gobi_shared::error::ErrorBody),
-        (status = 503, description = "HANDOFF_UNAVAILABLE", body = gobi_shared::error::ErrorBody),
-    )
-)]
-#[tracing::instrument(skip_all)]
-async fn outbound(
-    State(state): State<WebhookState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let params = signed_form(&state, &uri, &headers, &body)?;
-    let values = require(&params, &["CallSid", "To", "From"])?;
-    let (call_sid, to, from) = (values[0], values[1], values[2]);
-    let hang_up = || Ok(xml(StatusCode::OK, twiml::hang_up()));
-    let (Some(attempt), Some(dialer)) = (CampaignAttempt::of(&uri), &state.dialer) else {
-        return hang_up();
-    };
-    let Some(campaign) = dialer
-        .campaigns
-        .get(attempt.tenant, attempt.campaign)
-        .await?
-    else {
-        return hang_up();
-    };
-    let tenant = match state.tenants.get(campaign.tenant_id).await? {
-        Some(tenant) if tenant.is_active => tenant,
-        _ => return hang_up(),
-    };
-    let machine = param(&params, "AnsweredBy").is_some_and(|a| a.starts_with("machine"));
-    if machine && campaign.voicemail == gobi_domain::campaigns::model::VoicemailAction::Hangup {
-        return hang_up();
-    }
-    // The caller id is one of the tenant's own numbers.
-    let Ok(caller) = E164::parse(from) else {
-        return hang_up();
-    };
-    let Some(route) = state.numbers.route(&caller).await? else {
-        return hang_up();
-    };
-    let opened = Call::ringing(
-        RingingCall {
-            tenant_id: campaign.tenant_id,
-            call_sid: call_sid.to_owned(),
-            direction: Direction::Outbound,
-            from: from.to_owned(),
-            to: to.to_owned(),
-            agent_id: Some(campaign.agent_id),
-            phone_number_id: Some(route.phone_number_id),
-            retention_days: tenant.retention_days,
-            campaign: Some(CampaignCall {
-                campaign_id: campaign.id,
-                lead_id: attempt.lead.trim_start_matches('+').to_owned(),
-                attempt: Some(attempt.attempt),
-            }),
-        },
-        state.clock.now(),
-    );
-    let call = open_and_hand_off(&state, &tenant, &opened).await?;
-    Ok(xml(StatusCode::OK, answer(&state, &call)))
-}
-
 /// Twilio's call status callbacks: a call only ever moves forward.
 #[utoipa::path(
     post,
@@ -486,18 +450,25 @@ async fn status_callback(
         .and_then(|t| chrono::DateTime::parse_from_rfc2822(t).ok())
         .map(|t| t.to_utc())
         .unwrap_or_else(|| state.clock.now());
-    // A campaign call's status ends its attempt; only an answered one has a call record (the
-    // answer webhook opened it), so one that was never answered has nothing more to read.
-    if let Some(attempt) = CampaignAttempt::of(&uri) {
-        campaign_call_status(&state, &attempt, values[1], &params).await?;
-        if matches!(
-            status,
-            CallStatus::Busy | CallStatus::NoAnswer | CallStatus::Failed | CallStatus::Canceled
-        ) {
+    // A campaign call's status ends its attempt. Only an answered one can have a call record
+    // (the answer webhook opened it), so one never answered has nothing more to read; one
+    // without a record counts in the metrics with its attempt's end.
+    let attempt = CampaignAttempt::of(&uri);
+    let never_answered = matches!(
+        status,
+        CallStatus::Busy | CallStatus::NoAnswer | CallStatus::Failed | CallStatus::Canceled
+    );
+    let call = match attempt {
+        Some(_) if never_answered => None,
+        _ => state.calls.by_sid(values[0]).await?,
+    };
+    if let Some(attempt) = &attempt {
+        campaign_call_status(&state, attempt, values[1], &params, call.is_none()).await?;
+        if call.is_none() {
             return Ok(xml(StatusCode::OK, twiml::empty()));
         }
     }
-    match state.calls.by_sid(values[0]).await? {
+    match call {
         Some(call) => {
             let moved = state.calls.advance(&call, status, duration, at).await?;
             tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, ?status, applied = moved.is_some(), "call status");
@@ -505,62 +476,4 @@ async fn status_callback(
         None => tracing::info!("status callback for an unknown call ignored"),
     }
     Ok(xml(StatusCode::OK, twiml::empty()))
-}
-
-/// The campaign attempt a status callback URL names (the dialer puts it in the query, which
-/// Twilio's signature covers).
-struct CampaignAttempt {
-    tenant: gobi_shared::ids::TenantId,
-    campaign: uuid::Uuid,
-    lead: String,
-    attempt: u32,
-}
-
-impl CampaignAttempt {
-    fn of(uri: &Uri) -> Option<Self> {
-        let query: Vec<(String, String)> = url::form_urlencoded::parse(uri.query()?.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let get = |name: &str| param(&query, name).map(str::to_owned);
-        Some(Self {
-            tenant: get("tenantId")?.parse().ok()?,
-            campaign: get("campaignId")?.parse().ok()?,
-            lead: get("lead")?,
-            attempt: get("attempt")?.parse().ok()?,
-        })
-    }
-}
-
-/// A campaign call's status: a final one ends its attempt (outcome, leases released, retry).
-async fn campaign_call_status(
-    state: &WebhookState,
-    attempt: &CampaignAttempt,
-    call_status: &str,
-    params: &[(String, String)],
-) -> ApiResult<()> {
-    let Some(dialer) = &state.dialer else {
-        tracing::warn!("campaign call status without a dialer configured");
-        return Ok(());
-    };
-    let answered_by = param(params, "AnsweredBy");
-    // Not final yet (ringing, in progress): nothing ends.
-    let Some(outcome) = Outcome::from_twilio(call_status, answered_by) else {
-        return Ok(());
-    };
-    let ended = dialer
-        .call_ended(
-            &CampaignCallEnd {
-                tenant: attempt.tenant,
-                campaign_id: attempt.campaign,
-                phone_number: &attempt.lead,
-                attempt: attempt.attempt,
-                answered_by,
-                error_code: param(params, "ErrorCode").or_else(|| param(params, "SipResponseCode")),
-            },
-            outcome,
-            state.clock.now(),
-        )
-        .await?;
-    tracing::info!(tenant_id = %attempt.tenant, campaign_id = %attempt.campaign, attempt = attempt.attempt, call_status, ended, "campaign call status");
-    Ok(())
 }

@@ -119,6 +119,7 @@ fn cases(w: &World) -> Vec<Case> {
     let integration = &w.ids["integrationId"];
     let dispatch = &w.ids["dispatchId"];
     let agent = &w.ids["agentId"];
+    let version = &w.ids["versionId"];
     let tenant_q = format!("tenant_id={t}");
     let today = w.app.clock.now().date_naive();
     use Method as M;
@@ -532,6 +533,24 @@ fn cases(w: &World) -> Vec<Case> {
             M::GET,
             "/client/kpis",
             &format!("{tenant_q}&from={today}&to={today}"),
+            None,
+        ),
+        case(
+            M::GET,
+            "/client/analytics",
+            &format!("{tenant_q}&groupBy=agent"),
+            None,
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/analytics",
+            "groupBy=version",
+            None,
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/agents/{agentId}/compare",
+            &format!("versionA={version}&versionB={version}"),
             None,
         ),
         last(case(
@@ -951,6 +970,7 @@ async fn snapshot(w: &World) -> Vec<Value> {
         format!("/api/tenants/{t}/suppressions"),
         w.fill("/api/tenants/{id}/campaigns/{campaignId}"),
         w.fill("/api/tenants/{id}/dispositions"),
+        format!("/client/analytics?tenant_id={t}&groupBy=agent"),
     ] {
         let answer = w.app.get(&path, &admin).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);

@@ -365,6 +365,21 @@ async fn an_answered_campaign_call_is_recorded_and_handed_to_the_runtime() {
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
     assert_eq!(ended.body["data"]["status"], "completed", "{}", ended.text);
     assert_eq!(ended.body["data"]["duration_seconds"], 42, "{}", ended.text);
+    // It counts once in the campaign's figures, through its record (not again as a dial).
+    let figures = d
+        .app
+        .get(
+            &format!("/api/tenants/{}/analytics?groupBy=campaign", d.tenant),
+            &tokens::admin(),
+        )
+        .await;
+    let total = &figures.body["data"]["groups"][0]["total"];
+    assert_eq!(
+        (&total["calls"], &total["answered"], &total["talkSeconds"]),
+        (&json!(1), &json!(1), &json!(42)),
+        "{}",
+        figures.text
+    );
 }
 
 #[tokio::test]

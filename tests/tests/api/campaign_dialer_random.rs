@@ -254,6 +254,40 @@ async fn random_outcomes_keep_every_rule_at_the_stand_in() {
         "{campaign}"
     );
     assert_eq!(campaign["liveCalls"], 0);
+    // The campaign's analytics count every dial that reported, with a call record (answered
+    // ones) or without (the rest): a machine is answered and voicemail; a call that never
+    // reported is left out.
+    let analytics = d
+        .app
+        .get(
+            &format!(
+                "/api/tenants/{}/analytics?groupBy=campaign&from={}&to={}",
+                d.tenant,
+                now.date_naive() - Duration::days(30),
+                now.date_naive() + Duration::days(1)
+            ),
+            &gobi_tests::tokens::admin(),
+        )
+        .await;
+    assert_eq!(analytics.status, http::StatusCode::OK, "{}", analytics.text);
+    let figures = &analytics.body["data"]["groups"][0];
+    assert_eq!(figures["key"], d.campaign.as_str(), "{}", analytics.text);
+    let figures = &figures["total"];
+    assert_eq!(
+        figures["calls"],
+        dials.len() - count(&[CallOutcome::Never]),
+        "{figures}"
+    );
+    assert_eq!(
+        figures["answered"],
+        count(&[CallOutcome::Answered, CallOutcome::Machine]),
+        "{figures}"
+    );
+    assert_eq!(
+        figures["voicemail"],
+        count(&[CallOutcome::Machine]),
+        "{figures}"
+    );
     assert!(
         nights >= 1,
         "the campaign never said it waited for the morning"

@@ -1,6 +1,7 @@
 //! The end-to-end suite as one test binary (one link instead of one per file), a module per area.
 
 mod agents;
+mod analytics;
 mod auth;
 mod automation;
 mod bola;

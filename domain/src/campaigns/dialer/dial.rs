@@ -104,6 +104,14 @@ impl Dialer {
             return Ok(Dialed::Moot);
         };
         let caller_id = caller_for(&campaign, &lead, attempt);
+        let version = match campaign.version_for(&lead.lead_id) {
+            Some(version) => Some(version),
+            None => self
+                .agents
+                .get(tenant, campaign.agent_id)
+                .await?
+                .and_then(|agent| agent.active_version_id),
+        };
         let record = Attempt {
             campaign_id: campaign.id,
             lead_id: lead.lead_id.clone(),
@@ -117,6 +125,7 @@ impl Dialer {
             started_at: now,
             ended_at: None,
             disposition: None,
+            agent_version_id: version,
         };
         let caps = Caps {
             campaign: campaign.pacing.max_concurrency,
@@ -152,10 +161,13 @@ impl Dialer {
         };
         let placed = match &self.sip {
             Some(sip) => {
-                self.place_over_sip(sip, &account, &campaign, &dialing, &caller_id, now)
+                self.place_over_sip(sip, &account, &campaign, &dialing, &record, now)
                     .await
             }
-            None => self.place(&campaign, &dialing, &caller_id, attempt).await,
+            None => {
+                self.place(&campaign, &dialing, &caller_id, &record, &account)
+                    .await
+            }
         };
         match placed {
             Ok(call_sid) => {
@@ -167,13 +179,28 @@ impl Dialer {
             }
             Err(reason) => {
                 tracing::warn!(tenant_id = %tenant, campaign_id = %campaign.id, attempt, reason = %reason, "call not placed");
+                // Through LiveKit the call was recorded before it was placed; through Twilio it
+                // never was, and the dial counts by itself.
+                let metrics = match &self.sip {
+                    Some(_) => Vec::new(),
+                    None => UnrecordedDial {
+                        caller_id: &caller_id,
+                        agent_version_id: version,
+                        timezone: Some(&account.timezone),
+                    }
+                    .counts(&self.calls, &campaign, Outcome::Failed, now)?,
+                };
                 end_attempt(
                     &self.campaigns,
                     &campaign,
                     &dialing,
                     attempt,
                     Outcome::Failed,
-                    (None, Some(reason.clone())),
+                    AttemptEnd {
+                        error_code: Some(reason.clone()),
+                        metrics,
+                        ..AttemptEnd::default()
+                    },
                     now,
                 )
                 .await?;
@@ -188,7 +215,8 @@ impl Dialer {
         campaign: &Campaign,
         lead: &CampaignLead,
         caller_id: &str,
-        attempt: u32,
+        attempt: &Attempt,
+        account: &Tenant,
     ) -> Result<String, String> {
         let (Some(twilio), Some(base)) = (&self.twilio, &self.webhook_base) else {
             return Err("Twilio is not configured".into());
@@ -199,13 +227,19 @@ impl Dialer {
         let mut status = base
             .join("/twilio/webhook/status")
             .map_err(|e| e.to_string())?;
-        // Both URLs name the attempt (Twilio's signature covers their query).
+        // Both URLs name the attempt, the version it runs and the tenant's zone its figures
+        // count in (Twilio's signature covers their query).
         for url in [&mut answer, &mut status] {
-            url.query_pairs_mut()
+            let mut query = url.query_pairs_mut();
+            query
                 .append_pair("tenantId", &campaign.tenant_id.to_string())
                 .append_pair("campaignId", &campaign.id.to_string())
                 .append_pair("lead", &lead.phone_number)
-                .append_pair("attempt", &attempt.to_string());
+                .append_pair("attempt", &attempt.attempt.to_string())
+                .append_pair("timezone", &account.timezone);
+            if let Some(version) = attempt.agent_version_id {
+                query.append_pair("agentVersionId", &version.to_string());
+            }
         }
         let call = OutboundCall {
             to: &lead.phone_number,
@@ -234,9 +268,10 @@ impl Dialer {
         account: &Tenant,
         campaign: &Campaign,
         lead: &CampaignLead,
-        caller_id: &str,
+        attempt: &Attempt,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
+        let caller_id = attempt.caller_id.as_str();
         // The caller id's number record, when it is still the tenant's (per-number figures).
         let number = match gobi_shared::ids::E164::parse(caller_id) {
             Ok(e164) => self
@@ -262,8 +297,11 @@ impl Dialer {
                 from: caller_id.to_owned(),
                 to: lead.phone_number.clone(),
                 agent_id: Some(campaign.agent_id),
+                agent_version_id: attempt.agent_version_id,
                 phone_number_id: number,
                 retention_days: account.retention_days,
+                timezone: account.timezone.clone(),
+                answered_by: None,
                 campaign: Some(CampaignCall {
                     campaign_id: campaign.id,
                     lead_id: lead.lead_id.clone(),

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use gobi_shared::events::{Envelope, Publisher};
-use gobi_shared::ids::TenantId;
+use gobi_shared::ids::{AgentVersionId, TenantId};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -18,9 +18,10 @@ use super::law;
 use super::model::{
     Campaign, CampaignState, DialingState, Direction, Enrollment, PauseReason, Purpose,
 };
-use super::store::{CampaignStore, Caps, Claim, ENROLL_PAGE, QUEUED_TIMEOUT_MINUTES};
+use super::store::{AttemptEnd, CampaignStore, Caps, Claim, ENROLL_PAGE, QUEUED_TIMEOUT_MINUTES};
 use super::windows::{next_opening, permit, zones_of};
-use crate::calls::{CallStore, CampaignCall};
+use crate::agents::store::AgentStore;
+use crate::calls::{CallStore, CampaignCall, MetricScope};
 use crate::error::{StoreError, StoreResult};
 use crate::leads::model::{ConsentType, LeadState};
 use crate::leads::store::LeadStore;
@@ -73,6 +74,8 @@ pub struct Dialer {
     /// Twilio: the dialer opens the call record and hands it to the runtime itself.
     pub sip: Option<SipDialer>,
     pub calls: CallStore,
+    /// The agent's active version, for a campaign that pins none.
+    pub agents: AgentStore,
     /// Inbound campaigns' numbers, taken when a scheduled one starts and let go when it ends.
     pub numbers: PhoneNumberStore,
     /// The handoff queue (calls placed through LiveKit).
@@ -91,6 +94,49 @@ pub struct CampaignCallEnd<'a> {
     pub answered_by: Option<&'a str>,
     /// Twilio's error or the SIP code.
     pub error_code: Option<&'a str>,
+    /// Set when no call record was opened for it (never answered, or a machine hung up on):
+    /// the dial counts in the metrics by itself, with its end.
+    pub unrecorded: Option<UnrecordedDial<'a>>,
+}
+
+/// A dial with no call record: what its metrics need.
+#[derive(Debug, Clone, Copy)]
+pub struct UnrecordedDial<'a> {
+    /// The caller id (the tenant's number).
+    pub caller_id: &'a str,
+    /// The version the call would have run.
+    pub agent_version_id: Option<AgentVersionId>,
+    /// The tenant's time zone at the dial.
+    pub timezone: Option<&'a str>,
+}
+
+impl UnrecordedDial<'_> {
+    /// The metric updates of this dial, ended with `outcome`, begun at `at`: a call, answered
+    /// when someone or something took it (a person whose call the answer webhook did not open,
+    /// say), and voicemail when a machine did.
+    fn counts(
+        &self,
+        calls: &CallStore,
+        campaign: &Campaign,
+        outcome: Outcome,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>> {
+        let scope = MetricScope {
+            tenant: campaign.tenant_id,
+            agent: Some(campaign.agent_id),
+            version: self.agent_version_id,
+            campaign: Some(campaign.id),
+            number: Some(self.caller_id.to_owned()),
+            timezone: self.timezone.map(str::to_owned),
+            at,
+        };
+        let adds: &[(&str, i64)] = match outcome {
+            Outcome::Voicemail => &[("calls", 1), ("answered", 1), ("voicemail", 1)],
+            Outcome::Answered => &[("calls", 1), ("answered", 1)],
+            _ => &[("calls", 1)],
+        };
+        calls.count(&scope, adds)
+    }
 }
 
 /// What one tick did for one campaign.
@@ -160,6 +206,7 @@ impl Dialer {
             webhook_base: config.twilio.webhook_base_url.clone(),
             sip: SipDialer::from_config(&config.livekit),
             calls: CallStore::new(dynamodb.clone(), &config.tables.calls),
+            agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
             numbers: PhoneNumberStore::new(dynamodb, &config.tables.phone_numbers),
             handoffs: config
                 .handoff_queue_url
@@ -235,7 +282,7 @@ impl Dialer {
         outcome: Outcome,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        call_ended(&self.campaigns, call, outcome, now).await
+        call_ended(&self.campaigns, &self.calls, call, outcome, now).await
     }
 }
 
@@ -247,7 +294,7 @@ async fn end_attempt(
     lead: &CampaignLead,
     attempt: u32,
     outcome: Outcome,
-    details: (Option<String>, Option<String>),
+    details: AttemptEnd,
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let (to, due) = if lead.closed {
@@ -262,9 +309,11 @@ async fn end_attempt(
 
 /// A campaign call's end, reported by Twilio's status callback or (for a call placed through
 /// LiveKit) the runtime: its attempt ends with `outcome`, if it is still the lead's live
-/// attempt. `false` when it had ended before. Needs the campaigns table alone.
+/// attempt. `false` when it had ended before. A dial with no call record counts in the
+/// calls table's metrics in the same write.
 pub async fn call_ended(
     campaigns: &CampaignStore,
+    calls: &CallStore,
     call: &CampaignCallEnd<'_>,
     outcome: Outcome,
     now: DateTime<Utc>,
@@ -281,10 +330,17 @@ pub async fn call_ended(
     if lead.status != LeadStatus::Dialing || lead.attempts != call.attempt {
         return Ok(false);
     }
-    let details = (
-        call.answered_by.map(str::to_owned),
-        call.error_code.map(str::to_owned),
-    );
+    // The dial began at the lead's last dial.
+    let dialed_at = lead.recent_dials.iter().max().copied().unwrap_or(now);
+    let metrics = match &call.unrecorded {
+        Some(dial) => dial.counts(calls, &campaign, outcome, dialed_at)?,
+        None => Vec::new(),
+    };
+    let details = AttemptEnd {
+        answered_by: call.answered_by.map(str::to_owned),
+        error_code: call.error_code.map(str::to_owned),
+        metrics,
+    };
     end_attempt(
         campaigns,
         &campaign,

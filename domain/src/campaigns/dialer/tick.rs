@@ -167,7 +167,8 @@ impl Dialer {
                         &lead,
                         lead.attempts,
                         Outcome::NoReport,
-                        (None, None),
+                        // Whether a call record counts it is unknown: the metrics leave it out.
+                        AttemptEnd::default(),
                         now,
                     )
                     .await?;
