@@ -8,7 +8,7 @@ TEST_DYNAMODB_PORT ?= 8100
 TEST_MOTO_PORT ?= 5100
 TEST_SERVER_PORT ?= 3100
 
-.PHONY: dev test bench-import bench-dialer token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction build-CampaignsFunction build-DialerFunction
+.PHONY: dev test bench-import bench-dialer token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction build-CampaignsFunction build-DialerFunction build-WebhooksFunction build-WebhookWorkerFunction
 
 dev: .env
 	@$(STACK) start
@@ -97,6 +97,12 @@ build-CampaignsFunction:
 
 build-DialerFunction:
 	@infra/lambda-package.sh gobi-dialer
+
+build-WebhooksFunction:
+	@infra/lambda-package.sh gobi-webhooks
+
+build-WebhookWorkerFunction:
+	@infra/lambda-package.sh gobi-webhook-worker
 
 build-LeadImportWorkerFunction:
 	@infra/lambda-package.sh gobi-lead-import

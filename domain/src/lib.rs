@@ -15,3 +15,4 @@ pub mod telephony;
 pub mod tenants;
 pub mod tools;
 pub mod users;
+pub mod webhooks;

@@ -47,6 +47,7 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
     let runtime = gobi_runtime::router(gobi_runtime::RuntimeState::new(
         config,
         clients.dynamodb.clone(),
+        clients.sqs.clone(),
         verifier.clone(),
         clock.clone(),
     ));
@@ -86,9 +87,18 @@ pub fn routes(config: &Config, clients: &Clients, clock: &Clock) -> anyhow::Resu
         verifier.clone(),
         clock.clone(),
     ));
+    let webhooks = gobi_webhooks::router(gobi_webhooks::WebhooksState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+        clients.kms.clone(),
+        verifier.clone(),
+        clock.clone(),
+    ));
     // Each function's routes run as that function, so its AWS requests are checked against its
     // own policy (`aws_requests`).
     Ok(scoped("SystemFunction", system)
+        .merge(scoped("WebhooksFunction", webhooks))
         .merge(scoped("ClientFunction", client))
         .merge(scoped("LeadListsFunction", lead_lists))
         .merge(scoped("CampaignsFunction", campaigns))
@@ -113,8 +123,15 @@ pub fn spawn_scheduler(
         clients.dynamodb.clone(),
         clients.sqs.clone(),
     );
+    let webhooks = gobi_domain::webhooks::delivery::Deliverer::from_config(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+        None,
+    );
     let state = gobi_scheduler::SchedulerState::new(config, clients.dynamodb.clone(), clock)
-        .with_dialer(dialer);
+        .with_dialer(dialer)
+        .with_webhooks(webhooks);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         loop {
@@ -240,4 +257,23 @@ pub fn spawn_dialer_worker(config: &Config, clients: &Clients, clock: Clock) -> 
         async move { gobi_dialer::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await }
     });
     Ok(())
+}
+
+/// Consumes the webhook queue as Lambda's SQS integration would, with the same handler.
+pub fn spawn_webhook_worker(config: &Config, clients: &Clients, clock: Clock) {
+    let Some(queue_url) = config.webhook_queue_url.clone() else {
+        return;
+    };
+    let state = Arc::new(gobi_webhook_worker::WorkerState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+        clients.kms.clone(),
+        clock,
+    ));
+    let sqs = clients.sqs.clone();
+    spawn_poll_loop("WebhookWorkerFunction", "webhook poll failed", move || {
+        let (state, sqs, queue_url) = (state.clone(), sqs.clone(), queue_url.clone());
+        async move { gobi_webhook_worker::poll_once(&state, &sqs, &queue_url, LONG_POLL_SECONDS).await }
+    });
 }

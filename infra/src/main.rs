@@ -28,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
             app::spawn_legal_hold_worker(&config, &clients, clock.clone())?;
             app::spawn_lead_import_worker(&config, &clients, clock.clone())?;
             app::spawn_dialer_worker(&config, &clients, clock.clone())?;
+            app::spawn_webhook_worker(&config, &clients, clock.clone());
             app::spawn_scheduler(
                 &config,
                 &clients,
@@ -101,6 +102,13 @@ async fn provision_all(config: &mut Config) -> anyhow::Result<app::Clients> {
             provision::ensure_queue(&sqs, &template, "DialerQueue", "gobi-dialer")
                 .await
                 .context("creating the dialer queue")?,
+        );
+    }
+    if config.webhook_queue_url.is_none() {
+        config.webhook_queue_url = Some(
+            provision::ensure_queue(&sqs, &template, "WebhookQueue", "gobi-webhooks")
+                .await
+                .context("creating the webhook queue")?,
         );
     }
     let s3 = gobi_domain::leads::files::s3_client(&sdk, config.s3_force_path_style);

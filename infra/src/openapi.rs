@@ -27,6 +27,7 @@ pub fn document() -> OpenApi {
         gobi_client::openapi(),
         gobi_lead_lists::openapi(),
         gobi_campaigns::openapi(),
+        gobi_webhooks::openapi(),
         gobi_tenants::openapi(),
     ])
 }

@@ -71,6 +71,8 @@ pub struct Tables {
     pub leads: String,
     /// Campaigns.
     pub campaigns: String,
+    /// Tenants' webhook endpoints and their deliveries.
+    pub webhooks: String,
 }
 
 impl Tables {
@@ -86,6 +88,7 @@ impl Tables {
             ("IdempotencyTable", self.idempotency.as_str()),
             ("LeadsTable", self.leads.as_str()),
             ("CampaignsTable", self.campaigns.as_str()),
+            ("WebhooksTable", self.webhooks.as_str()),
         ]
     }
 }
@@ -169,6 +172,16 @@ pub struct Config {
     pub lead_import_queue_url: Option<String>,
     /// The `dialer` worker's queue: campaign enrolment and dial jobs (`DIALER_QUEUE_URL`).
     pub dialer_queue_url: Option<String>,
+    /// Events for tenants' webhooks, and their deliveries (`WEBHOOK_QUEUE_URL`); without it no
+    /// event is sent.
+    pub webhook_queue_url: Option<String>,
+    /// Seconds between a failed webhook delivery and each retry, in order
+    /// (`WEBHOOK_RETRY_SCHEDULE`: `5s,1m,5m,30m,1h,2h,4h,8h,8h` by default, about 24 hours in all);
+    /// each wait is jittered by up to a fifth either way.
+    pub webhook_retry_schedule: Vec<u64>,
+    /// An endpoint whose deliveries have failed for this long with no success is disabled
+    /// (`WEBHOOK_DISABLE_AFTER`, default `3d`).
+    pub webhook_disable_after_seconds: u64,
     /// The S3 bucket of lead files and import error reports (`IMPORTS_BUCKET`).
     pub imports_bucket: Option<String>,
     /// Address S3 buckets by path instead of host name (`S3_FORCE_PATH_STYLE`, for S3
@@ -351,7 +364,26 @@ impl Config {
                 .unwrap_or_else(|| format!("{table_prefix}-campaigns")),
             phone_numbers: get("PHONE_NUMBERS_TABLE")
                 .unwrap_or_else(|| format!("{table_prefix}-phone-numbers")),
+            webhooks: get("WEBHOOKS_TABLE").unwrap_or_else(|| format!("{table_prefix}-webhooks")),
         };
+        let webhook_retry_schedule = get("WEBHOOK_RETRY_SCHEDULE")
+            .as_deref()
+            .unwrap_or(DEFAULT_WEBHOOK_RETRY_SCHEDULE)
+            .split(',')
+            .map(|d| seconds_of(d.trim()))
+            .collect::<Option<Vec<u64>>>()
+            .filter(|s| (1..=20).contains(&s.len()))
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "WEBHOOK_RETRY_SCHEDULE",
+                    "1 to 20 durations separated by commas, e.g. 5s,1m,2h",
+                )
+            })?;
+        let webhook_disable_after_seconds = get("WEBHOOK_DISABLE_AFTER")
+            .as_deref()
+            .map(|d| seconds_of(d.trim()))
+            .unwrap_or(Some(3 * 86_400))
+            .ok_or_else(|| ConfigError::invalid("WEBHOOK_DISABLE_AFTER", "a duration, e.g. 3d"))?;
 
         let twilio = TwilioConfig {
             api_base_url: parse_url("TWILIO_API_BASE_URL", Some("https://api.twilio.com"))?
@@ -437,6 +469,9 @@ impl Config {
             legal_hold_queue_url: get("LEGAL_HOLD_QUEUE_URL"),
             lead_import_queue_url: get("LEAD_IMPORT_QUEUE_URL"),
             dialer_queue_url: get("DIALER_QUEUE_URL"),
+            webhook_queue_url: get("WEBHOOK_QUEUE_URL"),
+            webhook_retry_schedule,
+            webhook_disable_after_seconds,
             imports_bucket: get("IMPORTS_BUCKET"),
             s3_force_path_style: get("S3_FORCE_PATH_STYLE")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
@@ -456,129 +491,24 @@ impl Config {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The retry schedule unless configured: about 24 hours of retries, closer together first.
+pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &str = "5s,1m,5m,30m,1h,2h,4h,8h,8h";
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_map(&map)
-    }
-
-    #[test]
-    fn defaults_apply_when_nothing_is_set() {
-        let c = config(&[]).unwrap();
-        assert_eq!(c.port, 3000);
-        assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.tables.tenants, "gobi-tenants");
-        assert_eq!(c.twilio.api_base_url.as_str(), "https://api.twilio.com/");
-        assert!(c.cors_origins.is_empty());
-    }
-
-    #[test]
-    fn values_are_read_and_parsed() {
-        let c = config(&[
-            ("PORT", "4000"),
-            ("NODE_ENV", "production"),
-            ("CORS_ORIGIN", "https://a.example, https://b.example"),
-            ("JWT_SECRET", "s3cret"),
-            (
-                "JWT_PUBLIC_KEY",
-                "-----BEGIN PUBLIC KEY-----\\nAAA\\n-----END PUBLIC KEY-----",
-            ),
-            ("TABLE_PREFIX", "t1"),
-            ("JWT_ISSUER", "gobi"),
-            ("JWT_AUDIENCE", "gobi-api"),
-        ])
-        .unwrap();
-        assert_eq!(c.port, 4000);
-        assert!(c.environment.is_production());
-        assert_eq!(
-            c.cors_origins,
-            vec!["https://a.example", "https://b.example"]
-        );
-        assert_eq!(c.jwt.secret.unwrap().expose_secret(), "s3cret");
-        assert!(c.jwt.public_key.unwrap().contains("\nAAA\n"));
-        assert_eq!(c.tables.tenants, "t1-tenants");
-    }
-
-    #[test]
-    fn production_refuses_unsigned_webhooks_and_unchecked_issuers() {
-        let production = [
-            ("NODE_ENV", "production"),
-            ("JWT_ISSUER", "gobi"),
-            ("JWT_AUDIENCE", "gobi-api"),
-        ];
-        assert!(
-            config(&production).unwrap().twilio.validate_signature,
-            "on by default"
-        );
-        let mut unsigned = production.to_vec();
-        unsigned.push(("TWILIO_VALIDATE_SIGNATURE", "false"));
-        assert_eq!(
-            config(&unsigned).unwrap_err().name,
-            "TWILIO_VALIDATE_SIGNATURE"
-        );
-        assert_eq!(
-            config(&[("NODE_ENV", "production"), ("JWT_AUDIENCE", "a")])
-                .unwrap_err()
-                .name,
-            "JWT_ISSUER"
-        );
-        assert_eq!(
-            config(&[("NODE_ENV", "production"), ("JWT_ISSUER", "i")])
-                .unwrap_err()
-                .name,
-            "JWT_AUDIENCE"
-        );
-        // Outside production it may be switched off, for local smoke tests.
-        assert!(
-            !config(&[("TWILIO_VALIDATE_SIGNATURE", "false")])
-                .unwrap()
-                .twilio
-                .validate_signature
-        );
-    }
-
-    #[test]
-    fn sip_credentials_come_in_pairs_and_are_long_enough() {
-        assert_eq!(
-            config(&[("LIVEKIT_SIP_AUTH_USERNAME", "gobi")])
-                .unwrap_err()
-                .name,
-            "LIVEKIT_SIP_AUTH_USERNAME"
-        );
-        assert_eq!(
-            config(&[
-                ("LIVEKIT_SIP_AUTH_USERNAME", "gobi"),
-                ("LIVEKIT_SIP_AUTH_PASSWORD", "short")
-            ])
-            .unwrap_err()
-            .name,
-            "LIVEKIT_SIP_AUTH_PASSWORD"
-        );
-        let c = config(&[(
-            "LIVEKIT_SIP_ALLOWED_ADDRESSES",
-            "54.172.60.0/30, 54.244.51.0/30",
-        )])
-        .unwrap();
-        assert!(c.livekit.sip_secured());
-        assert_eq!(c.livekit.sip_allowed_addresses.len(), 2);
-    }
-
-    #[test]
-    fn bad_values_are_refused_with_their_name() {
-        assert_eq!(config(&[("PORT", "eighty")]).unwrap_err().name, "PORT");
-        assert_eq!(
-            config(&[("NODE_ENV", "moon")]).unwrap_err().name,
-            "NODE_ENV"
-        );
-        assert_eq!(
-            config(&[("LIVEKIT_URL", "not a url")]).unwrap_err().name,
-            "LIVEKIT_URL"
-        );
-    }
+/// Seconds in `5s`, `10m`, `2h`, `3d` or a bare number of seconds.
+fn seconds_of(text: &str) -> Option<u64> {
+    let (number, unit) = match text.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    number.parse::<u64>().ok()?.checked_mul(scale)
 }
+
+#[cfg(test)]
+mod tests;

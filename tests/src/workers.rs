@@ -59,6 +59,25 @@ impl TestApp {
         .await
     }
 
+    /// Runs the webhook worker on the app's queue until it is empty (events fanned out, each
+    /// delivery attempted once); the messages handled.
+    pub async fn drain_webhooks(&self) -> usize {
+        let state = gobi_webhook_worker::WorkerState::new(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            self.kms.clone(),
+            self.clock.clone(),
+        );
+        let queue = self.config.webhook_queue_url.clone().expect("queue");
+        drain(
+            "WebhookWorkerFunction",
+            Some("webhook messages failed"),
+            || gobi_webhook_worker::poll_once(&state, &self.sqs, &queue, 0),
+        )
+        .await
+    }
+
     /// Runs the dialer worker on the app's queue until it is empty; the messages handled.
     pub async fn drain_dialer(&self) -> usize {
         let state = self.dialer_worker();
@@ -82,7 +101,13 @@ impl TestApp {
             self.dynamodb.clone(),
             self.clock.clone(),
         )
-        .with_dialer(dialer);
+        .with_dialer(dialer)
+        .with_webhooks(gobi_domain::webhooks::delivery::Deliverer::from_config(
+            &self.config,
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            None,
+        ));
         as_function("SchedulerFunction", gobi_scheduler::run(&state))
             .await
             .expect("scheduler run")

@@ -69,10 +69,16 @@ impl DayRange {
 
 /// `GET …/analytics`: what to group by, per hour or day, over which days.
 #[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AnalyticsQuery {
+    /// `/client/analytics`: platform staff name the tenant (a tenant's users read their own).
+    /// Under `/api/tenants/{id}` the path names it, and another here is refused.
+    #[serde(rename = "tenant_id")]
+    #[param(rename = "tenant_id", value_type = Option<String>, format = Uuid)]
+    pub tenant_id: Option<TenantId>,
     /// What each group is (default: the tenant as one group).
+    #[param(rename = "groupBy")]
     pub group_by: Option<Dimension>,
     /// `day` (default) or `hour` (ranges of at most 31 days).
     pub interval: Option<Interval>,

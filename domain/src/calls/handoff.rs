@@ -7,6 +7,7 @@ use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested, Publish
 
 use super::{Call, CallStore};
 use crate::error::StoreError;
+use crate::webhooks::{EventSink, EventType};
 
 /// Why a call was not handed off.
 #[derive(Debug, thiserror::Error)]
@@ -19,16 +20,27 @@ pub enum HandoffError {
 }
 
 /// Opens `opened` (or finds the call its CallSid opened before) and, unless done already, queues
-/// its handoff. The call as stored.
+/// its handoff; a new call sends `call.started` to the tenant's webhooks. The call as stored.
 pub async fn open_and_hand_off(
     calls: &CallStore,
     handoffs: Option<&Publisher>,
+    events: &EventSink,
     opened: &Call,
     tenant_held: bool,
     now: DateTime<Utc>,
 ) -> Result<Call, HandoffError> {
     let (call, created) = calls.open(opened, tenant_held).await?;
     tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, direction = ?call.direction, created, "call opened");
+    if created {
+        events
+            .emit(
+                call.tenant_id,
+                EventType::CallStarted,
+                call.event_data(),
+                now,
+            )
+            .await;
+    }
     if call.handoff_sent {
         return Ok(call);
     }

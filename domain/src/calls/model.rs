@@ -228,6 +228,28 @@ impl Call {
         }
     }
 
+    /// What the tenant's webhooks are told of the call (`call.*` events).
+    pub fn event_data(&self) -> serde_json::Value {
+        serde_json::json!({
+            "callId": self.id,
+            "direction": self.direction,
+            "from": self.from,
+            "to": self.to,
+            "status": self.status,
+            "agentId": self.agent_id,
+            "agentVersionId": self.agent_version_id,
+            "phoneNumberId": self.phone_number_id,
+            "campaignId": self.campaign_id,
+            "leadId": self.lead_id,
+            "startedAt": self.started_at,
+            "answeredAt": self.answered_at,
+            "endedAt": self.ended_at,
+            "durationSeconds": self.duration_seconds,
+            "endReason": self.end_reason,
+            "disposition": self.disposition,
+        })
+    }
+
     /// Answered by a machine, as Twilio's answering-machine detection said.
     pub fn answered_by_machine(&self) -> bool {
         self.answered_by

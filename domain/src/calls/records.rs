@@ -44,6 +44,15 @@ pub struct Recording {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// What a runtime event changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuntimeEventApplied {
+    /// Not seen before (a re-send is not).
+    pub new: bool,
+    /// It answered the call (the first answer, whoever reported it).
+    pub answered: bool,
+}
+
 impl CallStore {
     /// A runtime-reported event, once per event id; `answered` and `ended` also update the call.
     /// A call counts as answered once, whichever comes first: this event or Twilio's
@@ -56,7 +65,7 @@ impl CallStore {
         call: &Call,
         event: &CallEvent,
         end_reason: Option<&str>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<RuntimeEventApplied> {
         let tenant = call.tenant_id;
         let sk = format!("CALLEVT#{}#{}", event.call_id, event.id);
         // A transfer counts with its event, in one write.
@@ -69,8 +78,9 @@ impl CallStore {
             .put_once(tenant, event.call_id, sk, event, counts)
             .await?;
         if !new {
-            return Ok(false);
+            return Ok(RuntimeEventApplied::default());
         }
+        let mut answered = false;
         let key = dynamo::key(keys::tenant(tenant), keys::call(event.call_id));
         if event.kind == "answered" {
             let answer = Update::builder()
@@ -84,7 +94,9 @@ impl CallStore {
             let mut items = vec![TransactWriteItem::builder().update(answer).build()];
             items.extend(self.count(&call.metric_scope(), &[("answered", 1)])?);
             // Lost on the guard: the call was answered already (and counted then).
-            dynamo::transact_guarded(&self.client, items, 0, "applying an answered event").await?;
+            answered =
+                dynamo::transact_guarded(&self.client, items, 0, "applying an answered event")
+                    .await?;
         } else if event.kind == "ended" {
             self.client
                 .update_item()
@@ -100,7 +112,10 @@ impl CallStore {
                 .await
                 .map_err(|e| anyhow::Error::new(e).context("applying a call event"))?;
         }
-        Ok(true)
+        Ok(RuntimeEventApplied {
+            new: true,
+            answered,
+        })
     }
 
     /// A transcript segment, once per sequence number.

@@ -1,6 +1,7 @@
 //! The campaigns table: a tenant's campaigns (`TENANT#<tenant>` / `CAMPAIGN#<id>`). Changes are
 //! conditional on the campaign as read (`updatedAt`) or on its state, never read-then-write.
 
+use crate::webhooks::EventType;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -94,6 +95,9 @@ fn state_value(state: CampaignState) -> anyhow::Result<AttributeValue> {
 pub struct CampaignStore {
     client: Client,
     table: String,
+    /// Where a state change tells the tenant's webhooks (`campaign.started`, `.paused`,
+    /// `.completed`); none unless [`Self::with_events`].
+    events: crate::webhooks::EventSink,
 }
 
 impl CampaignStore {
@@ -101,7 +105,18 @@ impl CampaignStore {
         Self {
             client,
             table: table.into(),
+            events: crate::webhooks::EventSink::default(),
         }
+    }
+
+    /// Where this store's changes are told to the tenant's webhooks.
+    pub fn events(&self) -> &crate::webhooks::EventSink {
+        &self.events
+    }
+
+    /// The same, telling the tenant's webhooks of state changes.
+    pub fn with_events(self, events: crate::webhooks::EventSink) -> Self {
+        Self { events, ..self }
     }
 
     fn item(
@@ -207,7 +222,8 @@ impl CampaignStore {
         }
     }
 
-    /// Moves a campaign from one of `from` to `to`: `false` when it was in none of them.
+    /// Moves a campaign from one of `from` to `to`: `false` when it was in none of them. A move
+    /// that starts, pauses or completes it is told to the tenant's webhooks.
     pub async fn transition(
         &self,
         tenant: TenantId,
@@ -265,7 +281,24 @@ impl CampaignStore {
             .send()
             .await;
         match written {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                let starts = !from.contains(&CampaignState::Paused);
+                let kind = match to {
+                    CampaignState::Running if starts => Some(EventType::CampaignStarted),
+                    CampaignState::Paused => Some(EventType::CampaignPaused),
+                    CampaignState::Completed => Some(EventType::CampaignCompleted),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    let data = serde_json::json!({
+                        "campaignId": id,
+                        "state": to,
+                        "pauseReason": pause_reason,
+                    });
+                    self.events.emit(tenant, kind, data, now).await;
+                }
+                Ok(true)
+            }
             Err(e) if dynamo::is_condition_failed(&e) => Ok(false),
             Err(e) => Err(anyhow::Error::new(e)
                 .context("changing a campaign's state")

@@ -7,8 +7,6 @@ mod execution;
 mod integrations;
 pub mod model;
 pub mod n8n;
-pub mod outbound;
-pub mod secrets;
 mod tools;
 pub use gobi_domain::integrations::store;
 
@@ -39,8 +37,9 @@ use utoipa_axum::routes;
 
 use crate::model::*;
 use crate::n8n::{N8nRequest, Outcome};
-use crate::secrets::{SealedFor, SecretBox};
 use crate::store::{AutomationStore, integration_not_found};
+use gobi_shared::outbound;
+use gobi_shared::secrets::{SealedFor, SecretBox};
 
 /// n8n's answer is kept up to this size in the execution record.
 const MAX_RECORDED_RESPONSE: usize = 8 * 1024;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::outbound::CheckedUrl;
+use gobi_shared::outbound::CheckedUrl;
 
 /// One request to n8n.
 #[derive(Debug, Clone)]

@@ -63,9 +63,11 @@ impl CampaignsState {
     ) -> Self {
         let tables = &config.tables;
         Self {
-            dialer: Dialer::from_config(config, dynamodb.clone(), sqs),
+            dialer: Dialer::from_config(config, dynamodb.clone(), sqs.clone()),
             idempotency: IdempotencyStore::new(dynamodb.clone(), &tables.idempotency),
-            campaigns: CampaignStore::new(dynamodb.clone(), &tables.campaigns),
+            campaigns: CampaignStore::new(dynamodb.clone(), &tables.campaigns).with_events(
+                gobi_domain::webhooks::EventSink::from_config(config, sqs.clone()),
+            ),
             tenants: TenantStore::new(dynamodb.clone(), &tables.tenants),
             agents: AgentStore::new(dynamodb.clone(), &tables.agents),
             leads: LeadStore::new(dynamodb.clone(), &tables.leads),

@@ -18,27 +18,6 @@ pub(crate) fn routes() -> OpenApiRouter<ClientState> {
         .routes(routes!(compare_versions))
 }
 
-/// `GET /client/analytics`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ClientAnalyticsQuery {
-    /// Platform staff name the tenant.
-    pub tenant_id: Option<TenantId>,
-    /// What each group is (default: the tenant as one group).
-    #[serde(rename = "groupBy")]
-    #[param(rename = "groupBy")]
-    pub group_by: Option<Dimension>,
-    /// `day` (default) or `hour` (ranges of at most 31 days).
-    pub interval: Option<Interval>,
-    /// First day in the tenant's time zone, `YYYY-MM-DD`; default: 29 days before `to`.
-    #[param(value_type = Option<String>, format = Date)]
-    pub from: Option<NaiveDate>,
-    /// Last day, inclusive (at most 366 days after `from`); default: today in the tenant's zone.
-    #[param(value_type = Option<String>, format = Date)]
-    pub to: Option<NaiveDate>,
-}
-
 /// Call figures grouped by agent, version, campaign or number, per hour or day, from counters
 /// kept as calls change: one Query whatever the range (a `client_viewer` reads its own tenant;
 /// platform staff pass `tenant_id`).
@@ -46,7 +25,7 @@ pub struct ClientAnalyticsQuery {
     get,
     path = "/client/analytics",
     tag = "Client",
-    params(ClientAnalyticsQuery),
+    params(AnalyticsQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The figures", body = DataResponse<AnalyticsReport>),
@@ -57,40 +36,15 @@ pub struct ClientAnalyticsQuery {
 async fn analytics(
     principal: Principal,
     State(state): State<ClientState>,
-    ApiQuery(query): ApiQuery<ClientAnalyticsQuery>,
+    ApiQuery(query): ApiQuery<AnalyticsQuery>,
 ) -> ApiResult<Json<DataResponse<AnalyticsReport>>> {
     let tenant = tenant_of(&principal, query.tenant_id)?;
     let zone = timezone_of(&state, tenant).await?;
-    let asked = AnalyticsQuery {
-        group_by: query.group_by,
-        interval: query.interval,
-        from: query.from,
-        to: query.to,
-    };
     let report = state
         .calls
-        .analytics(tenant, &zone, &asked, state.clock.now())
+        .analytics(tenant, &zone, &query, state.clock.now())
         .await?;
     Ok(Json(DataResponse::new(report)))
-}
-
-/// `GET /api/tenants/{id}/analytics`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct TenantAnalyticsQuery {
-    /// What each group is (default: the tenant as one group).
-    #[serde(rename = "groupBy")]
-    #[param(rename = "groupBy")]
-    pub group_by: Option<Dimension>,
-    /// `day` (default) or `hour` (ranges of at most 31 days).
-    pub interval: Option<Interval>,
-    /// First day in the tenant's time zone, `YYYY-MM-DD`; default: 29 days before `to`.
-    #[param(value_type = Option<String>, format = Date)]
-    pub from: Option<NaiveDate>,
-    /// Last day, inclusive (at most 366 days after `from`); default: today in the tenant's zone.
-    #[param(value_type = Option<String>, format = Date)]
-    pub to: Option<NaiveDate>,
 }
 
 /// The tenant's call figures, as `/client/analytics` gives them.
@@ -98,7 +52,7 @@ pub struct TenantAnalyticsQuery {
     get,
     path = "/api/tenants/{id}/analytics",
     tag = "Analytics",
-    params(("id" = TenantId, Path, description = "Tenant id"), TenantAnalyticsQuery),
+    params(("id" = TenantId, Path, description = "Tenant id"), AnalyticsQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The figures", body = DataResponse<AnalyticsReport>),
@@ -110,18 +64,18 @@ async fn tenant_analytics(
     principal: Principal,
     State(state): State<ClientState>,
     ApiPath(id): ApiPath<TenantId>,
-    ApiQuery(query): ApiQuery<TenantAnalyticsQuery>,
+    ApiQuery(query): ApiQuery<AnalyticsQuery>,
 ) -> ApiResult<Json<DataResponse<AnalyticsReport>>> {
     let tenant = authorized_tenant(&state.tenants, &principal, id, Role::Viewer).await?;
-    let asked = AnalyticsQuery {
-        group_by: query.group_by,
-        interval: query.interval,
-        from: query.from,
-        to: query.to,
-    };
+    if query.tenant_id.is_some_and(|named| named != id) {
+        return Err(ApiError::validation(
+            "tenant_id",
+            "the path names the tenant; leave tenant_id out",
+        ));
+    }
     let report = state
         .calls
-        .analytics(id, &tenant.timezone, &asked, state.clock.now())
+        .analytics(id, &tenant.timezone, &query, state.clock.now())
         .await?;
     Ok(Json(DataResponse::new(report)))
 }

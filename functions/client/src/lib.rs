@@ -12,8 +12,8 @@ use axum::extract::{FromRef, State};
 use chrono::{DateTime, NaiveDate, Utc};
 use gobi_domain::calls::{
     AnalyticsQuery, AnalyticsReport, Call, CallEvent, CallFilter, CallStatus, CallStore, Counters,
-    DayRange, Dimension, Direction, Interval, MAX_RANGE_DAYS, MetricSummary, Recording,
-    TranscriptSegment, call_not_found, ratio,
+    DayRange, Direction, MAX_RANGE_DAYS, MetricSummary, Recording, TranscriptSegment,
+    call_not_found, ratio,
 };
 use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
 use gobi_shared::Config;

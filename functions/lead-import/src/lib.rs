@@ -45,6 +45,8 @@ pub struct WorkerState {
     pub files: ImportFiles,
     /// Its own queue: a list's deletion queues its next round here.
     pub jobs: Publisher,
+    /// The tenant's webhooks: `import.completed`.
+    pub events: gobi_domain::webhooks::EventSink,
     pub clock: Clock,
 }
 
@@ -61,6 +63,7 @@ impl WorkerState {
         Ok(Self {
             leads: LeadStore::new(clients.dynamodb, &config.tables.leads),
             files: ImportFiles::new(clients.s3, bucket),
+            events: gobi_domain::webhooks::EventSink::from_config(config, clients.sqs.clone()),
             jobs: Publisher::new(clients.sqs, queue),
             clock,
         })
@@ -216,18 +219,29 @@ async fn run_import(
             } else {
                 ImportState::CompletedWithErrors
             };
-            leads
-                .move_import(
-                    scope,
-                    import.id,
-                    &[ImportState::Importing],
-                    done,
-                    None,
-                    state.clock.now(),
-                )
+            let now = state.clock.now();
+            let moved = leads
+                .move_import(scope, import.id, &[ImportState::Importing], done, None, now)
                 .await
                 .map_err(MessageError::retry)?;
             tracing::info!(tenant_id = %tenant, import_id = %import.id, rejected, "import finished");
+            if moved {
+                let data = serde_json::json!({
+                    "importId": import.id,
+                    "listId": import.list_id,
+                    "state": done,
+                    "rejected": rejected,
+                });
+                state
+                    .events
+                    .emit(
+                        tenant,
+                        gobi_domain::webhooks::EventType::ImportCompleted,
+                        data,
+                        now,
+                    )
+                    .await;
+            }
             Ok(Outcome::Imported(done))
         }
         Ran::Unreadable(why) => {

@@ -10,6 +10,12 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let sdk = dynamo::sdk_config().await;
     let verifier = Arc::new(JwtVerifier::new(&config.jwt)?);
-    let state = RuntimeState::new(&config, dynamo::client(&sdk), verifier, Clock::system());
+    let state = RuntimeState::new(
+        &config,
+        dynamo::client(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
+        verifier,
+        Clock::system(),
+    );
     http::serve(router(state), &config).await
 }

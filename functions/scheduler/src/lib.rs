@@ -1,13 +1,15 @@
 //! The `scheduler` function: the work EventBridge triggers every minute: persisting online →
 //! offline for agents whose heartbeat expired, expiring runtime dispatches nobody claimed (the
 //! second seed's `expire_runtime_dispatches` job), and the campaign tick (due leads queued for
-//! the dialer, lost jobs queued again, expired leases taken back). The local server calls the
-//! same [`run`] on an interval.
+//! the dialer, lost jobs queued again, expired leases taken back), and webhook deliveries whose
+//! retry fell due. The local server calls the same [`run`] on an interval.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use gobi_domain::agents::store::{AgentStore, SweepReport};
 use gobi_domain::calls::CallStore;
 use gobi_domain::campaigns::dialer::{Dialer, TickReport};
+use gobi_domain::webhooks::delivery::Deliverer;
+use gobi_domain::webhooks::{EventSink, EventType};
 use gobi_shared::Config;
 use gobi_shared::time::Clock;
 use lambda_runtime::LambdaEvent;
@@ -19,6 +21,10 @@ pub struct SchedulerState {
     pub calls: CallStore,
     /// The campaign tick's dialer, when a dialer queue is configured.
     pub dialer: Option<Dialer>,
+    /// Webhook deliveries due again, when a webhook queue is configured.
+    pub webhooks: Option<Deliverer>,
+    /// The tenant's webhooks: `agent.offline`.
+    pub events: EventSink,
     pub clock: Clock,
 }
 
@@ -28,6 +34,8 @@ impl SchedulerState {
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
             calls: CallStore::new(dynamodb, &config.tables.calls),
             dialer: None,
+            webhooks: None,
+            events: EventSink::default(),
             clock,
         }
     }
@@ -35,6 +43,15 @@ impl SchedulerState {
     /// The same, with the campaign tick.
     pub fn with_dialer(self, dialer: Option<Dialer>) -> Self {
         Self { dialer, ..self }
+    }
+
+    /// The same, with webhook retries (only with a webhook queue to put them on).
+    pub fn with_webhooks(self, webhooks: Deliverer) -> Self {
+        Self {
+            events: webhooks.events.clone(),
+            webhooks: webhooks.queue.is_some().then_some(webhooks),
+            ..self
+        }
     }
 }
 
@@ -45,6 +62,8 @@ pub struct SchedulerReport {
     /// Pending dispatches expired (their tokens scrubbed) in this run.
     pub dispatches_expired: u32,
     pub campaigns: TickReport,
+    /// Webhook deliveries queued for their retry (or a lapsed attempt).
+    pub webhook_retries: usize,
 }
 
 /// One run of every scheduled job.
@@ -56,6 +75,13 @@ pub async fn run(state: &SchedulerState) -> anyhow::Result<SchedulerReport> {
         .map_err(|e| anyhow::anyhow!("heartbeat sweep: {e}"))?;
     if heartbeats.examined > 0 {
         tracing::info!(?heartbeats, "heartbeat sweep");
+    }
+    for (tenant, agent) in &heartbeats.went_offline {
+        let data = serde_json::json!({ "agentId": agent, "status": "offline" });
+        state
+            .events
+            .emit(*tenant, EventType::AgentOffline, data, state.clock.now())
+            .await;
     }
     let now = state.clock.now();
     let mut dispatches_expired = 0;
@@ -87,10 +113,21 @@ pub async fn run(state: &SchedulerState) -> anyhow::Result<SchedulerReport> {
             tracing::info!(?campaigns, "campaign tick");
         }
     }
+    let mut webhook_retries = 0;
+    if let Some(webhooks) = &state.webhooks {
+        webhook_retries = webhooks
+            .requeue_due(state.clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("webhook retries: {e}"))?;
+        if webhook_retries > 0 {
+            tracing::info!(webhook_retries, "webhook retries queued");
+        }
+    }
     Ok(SchedulerReport {
         heartbeats,
         dispatches_expired,
         campaigns,
+        webhook_retries,
     })
 }
 

@@ -14,7 +14,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         dynamodb.clone(),
         aws_sdk_sqs::Client::new(&sdk),
     );
-    let state = SchedulerState::new(&config, dynamodb, Clock::system()).with_dialer(dialer);
+    let webhooks = gobi_domain::webhooks::delivery::Deliverer::from_config(
+        &config,
+        dynamodb.clone(),
+        aws_sdk_sqs::Client::new(&sdk),
+        None,
+    );
+    let state = SchedulerState::new(&config, dynamodb, Clock::system())
+        .with_dialer(dialer)
+        .with_webhooks(webhooks);
     let state = &state;
     lambda_runtime::run(service_fn(move |event| handle(state, event))).await
 }

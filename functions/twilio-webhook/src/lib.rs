@@ -21,6 +21,7 @@ use gobi_domain::campaigns::dialing::Outcome;
 use gobi_domain::campaigns::store::CampaignStore;
 use gobi_domain::phone_numbers::store::PhoneNumberStore;
 use gobi_domain::tenants::store::TenantStore;
+use gobi_domain::webhooks::EventType;
 use gobi_shared::Config;
 use gobi_shared::config::SipAuth;
 use gobi_shared::error::{ApiError, ApiResult};
@@ -63,6 +64,8 @@ pub struct WebhookState {
     /// runs is chosen when it opens.
     pub agents: AgentStore,
     pub campaigns: CampaignStore,
+    /// The tenant's webhooks: calls started, answered, ended.
+    pub events: gobi_domain::webhooks::EventSink,
     /// `None` when no queue is configured: calls are recorded but not handed off.
     pub publisher: Option<Publisher>,
     /// Set when signatures are checked: the auth token and the public base URL.
@@ -111,6 +114,7 @@ impl WebhookState {
             tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
             agents: AgentStore::new(dynamodb.clone(), &config.tables.agents),
             campaigns: CampaignStore::new(dynamodb.clone(), &config.tables.campaigns),
+            events: gobi_domain::webhooks::EventSink::from_config(config, sqs.clone()),
             dialer: gobi_domain::campaigns::dialer::Dialer::from_config(
                 config,
                 dynamodb,
@@ -372,6 +376,7 @@ async fn open_and_hand_off(
     gobi_domain::calls::open_and_hand_off(
         &state.calls,
         state.publisher.as_ref(),
+        &state.events,
         opened,
         tenant.legal_hold.is_some(),
         now,
@@ -471,6 +476,20 @@ async fn status_callback(
     match call {
         Some(call) => {
             let moved = state.calls.advance(&call, status, duration, at).await?;
+            if let Some(now) = &moved {
+                let events = [
+                    (call.answered_at.is_none() && now.answered_at.is_some())
+                        .then_some(EventType::CallAnswered),
+                    (!call.status.is_final() && now.status.is_final())
+                        .then_some(EventType::CallEnded),
+                ];
+                for kind in events.into_iter().flatten() {
+                    state
+                        .events
+                        .emit(call.tenant_id, kind, now.event_data(), at)
+                        .await;
+                }
+            }
             tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, ?status, applied = moved.is_some(), "call status");
         }
         None => tracing::info!("status callback for an unknown call ignored"),

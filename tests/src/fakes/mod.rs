@@ -5,6 +5,7 @@
 pub mod livekit;
 pub mod n8n;
 pub mod twilio;
+pub mod webhook_receiver;
 
 use std::net::SocketAddr;
 

@@ -14,7 +14,7 @@ const AUTH_TOKEN: &str = "twilio-test-token";
 
 /// A tenant in `timezone` with an agent (version 1 published) answering `number`:
 /// (tenant, agent, version).
-async fn line(
+pub(crate) async fn line(
     app: &TestApp,
     label: &str,
     timezone: &str,
@@ -53,7 +53,7 @@ async fn line(
     (tenant, agent, version)
 }
 
-async fn twilio(app: &TestApp, path: &str, params: &[(&str, &str)]) {
+pub(crate) async fn twilio(app: &TestApp, path: &str, params: &[(&str, &str)]) {
     let params: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -75,7 +75,7 @@ async fn twilio(app: &TestApp, path: &str, params: &[(&str, &str)]) {
 }
 
 /// An inbound call to `number` (Twilio's webhook): its id.
-async fn ring(app: &TestApp, tenant: &str, sid: &str, number: &str) -> String {
+pub(crate) async fn ring(app: &TestApp, tenant: &str, sid: &str, number: &str) -> String {
     let form = [
         ("CallSid", sid),
         ("From", "+14158675309"),

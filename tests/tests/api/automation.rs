@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use gobi_automation::secrets::{SealedFor, SecretBox};
 use gobi_automation::store::AutomationStore;
 use gobi_domain::calls::{Call, CallStatus, CallStore, Direction};
 use gobi_shared::ids::{CallId, TenantId};
+use gobi_shared::secrets::{SealedFor, SecretBox};
 use gobi_tests::fakes::{self, n8n::FakeN8n};
 use gobi_tests::{Answer, TestApp, TestAppOptions, spawn_app_with, tokens};
 use http::StatusCode;

@@ -339,6 +339,50 @@ fn cases(w: &World) -> Vec<Case> {
             "",
             None,
         )),
+        case(M::GET, "/api/tenants/{id}/webhooks", "", None),
+        case(
+            M::POST,
+            "/api/tenants/{id}/webhooks",
+            "",
+            Some(json!({"url": "http://127.0.0.1:9/b", "eventTypes": ["call.started"]})),
+        ),
+        case(M::GET, "/api/tenants/{id}/webhooks/{endpointId}", "", None),
+        case(
+            M::PUT,
+            "/api/tenants/{id}/webhooks/{endpointId}",
+            "",
+            Some(json!({"url": "http://127.0.0.1:9/b-took-it"})),
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/webhooks/{endpointId}/deliveries",
+            "",
+            None,
+        ),
+        case(
+            M::GET,
+            "/api/tenants/{id}/webhooks/{endpointId}/deliveries/{deliveryId}",
+            "",
+            None,
+        ),
+        last(case(
+            M::POST,
+            "/api/tenants/{id}/webhooks/{endpointId}/deliveries/{deliveryId}/redeliver",
+            "",
+            None,
+        )),
+        last(case(
+            M::POST,
+            "/api/tenants/{id}/webhooks/{endpointId}/rotate-secret",
+            "",
+            None,
+        )),
+        last(case(
+            M::DELETE,
+            "/api/tenants/{id}/webhooks/{endpointId}",
+            "",
+            None,
+        )),
         case(M::GET, "/api/tenants/{id}/lead-lists", "", None),
         case(
             M::POST,
@@ -751,6 +795,18 @@ async fn world() -> (World, FakeN8n) {
         .await,
         "allowlist",
     );
+    let endpoint = ok(
+        &app.post(
+            &format!("/api/tenants/{tenant}/webhooks"),
+            &admin,
+            json!({"url": "http://127.0.0.1:9/a", "eventTypes": ["call.started"]}),
+        )
+        .await,
+        "webhook endpoint",
+    )["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let inbound = post_signed(
         &app,
         "/twilio/webhook/inbound",
@@ -782,6 +838,19 @@ async fn world() -> (World, FakeN8n) {
         "calls",
     );
     let call = calls["data"][0]["id"].as_str().unwrap().to_owned();
+    // The call's `call.started`, delivered (and failing: nothing listens on port 9).
+    app.drain_webhooks().await;
+    let delivery = ok(
+        &app.get(
+            &format!("/api/tenants/{tenant}/webhooks/{endpoint}/deliveries"),
+            &admin,
+        )
+        .await,
+        "deliveries",
+    )["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let dispatch = ok(
         &app.get(
             &format!("/internal/runtime/dispatches?call_id={call}"),
@@ -916,6 +985,8 @@ async fn world() -> (World, FakeN8n) {
     );
     let ids = BTreeMap::from([
         ("code", "appointment_set".to_owned()),
+        ("endpointId", endpoint),
+        ("deliveryId", delivery),
         ("campaignId", campaign),
         ("draftCampaignId", draft_campaign),
         ("id", tenant.clone()),
@@ -971,6 +1042,8 @@ async fn snapshot(w: &World) -> Vec<Value> {
         w.fill("/api/tenants/{id}/campaigns/{campaignId}"),
         w.fill("/api/tenants/{id}/dispositions"),
         format!("/client/analytics?tenant_id={t}&groupBy=agent"),
+        format!("/api/tenants/{t}/webhooks"),
+        w.fill("/api/tenants/{id}/webhooks/{endpointId}/deliveries/{deliveryId}"),
     ] {
         let answer = w.app.get(&path, &admin).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);

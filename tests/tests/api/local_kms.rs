@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use gobi_automation::secrets::{SealedFor, SecretBox};
 use gobi_infra::provision;
 use gobi_shared::ids::TenantId;
+use gobi_shared::secrets::{SealedFor, SecretBox};
 use gobi_tests::{free_port, workspace_root};
 use secrecy::{ExposeSecret, SecretString};
 

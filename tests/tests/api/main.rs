@@ -32,3 +32,4 @@ mod suppression_import;
 mod system;
 mod template_routes;
 mod tenants;
+mod webhooks;

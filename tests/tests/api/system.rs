@@ -35,6 +35,7 @@ async fn health_db_is_503_when_dynamodb_is_unreachable() {
         clock: gobi_shared::time::Clock::system(),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         s3: aws_sdk_s3::Client::new(&sdk),
+        kms: aws_sdk_kms::Client::new(&sdk),
         router,
     };
     let started = std::time::Instant::now();
@@ -252,6 +253,7 @@ async fn app_with_dynamodb_at(endpoint: &str) -> gobi_tests::TestApp {
         clock,
         dynamodb: clients.dynamodb,
         s3: clients.s3,
+        kms: clients.kms,
         router,
     }
 }

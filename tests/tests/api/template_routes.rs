@@ -39,6 +39,8 @@ fn expected_by_function() -> Vec<(&'static str, BTreeSet<(String, String)>)> {
         ("gobi-dialer", BTreeSet::new()),
         ("gobi-twilio-webhook", BTreeSet::new()),
         ("gobi-tenants", documented(&gobi_tenants::openapi())),
+        ("gobi-webhooks", documented(&gobi_webhooks::openapi())),
+        ("gobi-webhook-worker", BTreeSet::new()),
     ]
 }
 

@@ -11,7 +11,7 @@ pub struct ExpiredHeartbeat {
 }
 
 /// What one sweep did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     /// Agents whose heartbeat had expired per the index.
     pub examined: u32,
@@ -19,6 +19,9 @@ pub struct SweepReport {
     pub marked_offline: u32,
     /// A heartbeat landed meanwhile: left online.
     pub kept_online: u32,
+    /// The agents persisted as offline, by tenant.
+    #[serde(skip)]
+    pub went_offline: Vec<(TenantId, AgentId)>,
 }
 
 impl AgentStore {
@@ -119,6 +122,7 @@ impl AgentStore {
             report.examined += 1;
             if self.mark_offline(&expired, now).await? {
                 report.marked_offline += 1;
+                report.went_offline.push((expired.tenant, expired.agent));
             } else {
                 report.kept_online += 1;
             }

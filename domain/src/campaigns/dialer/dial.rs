@@ -313,6 +313,7 @@ impl Dialer {
         let call = open_and_hand_off(
             &self.calls,
             self.handoffs.as_ref(),
+            &self.events,
             &opened,
             account.legal_hold.is_some(),
             now,

@@ -80,6 +80,8 @@ pub struct Dialer {
     pub numbers: PhoneNumberStore,
     /// The handoff queue (calls placed through LiveKit).
     pub handoffs: Option<Publisher>,
+    /// The tenant's webhooks: calls started, leads and campaigns completed, campaigns paused.
+    pub events: crate::webhooks::EventSink,
 }
 
 /// The campaign call that ended, and what its provider said about it.
@@ -198,7 +200,8 @@ impl Dialer {
     ) -> Option<Self> {
         let queue = config.dialer_queue_url.clone()?;
         Some(Self {
-            campaigns: CampaignStore::new(dynamodb.clone(), &config.tables.campaigns),
+            campaigns: CampaignStore::new(dynamodb.clone(), &config.tables.campaigns)
+                .with_events(crate::webhooks::EventSink::from_config(config, sqs.clone())),
             leads: LeadStore::new(dynamodb.clone(), &config.tables.leads),
             tenants: TenantStore::new(dynamodb.clone(), &config.tables.tenants),
             jobs: Publisher::new(sqs.clone(), queue),
@@ -211,7 +214,8 @@ impl Dialer {
             handoffs: config
                 .handoff_queue_url
                 .clone()
-                .map(|queue| Publisher::new(sqs, queue)),
+                .map(|queue| Publisher::new(sqs.clone(), queue)),
+            events: crate::webhooks::EventSink::from_config(config, sqs),
         })
     }
 
@@ -302,9 +306,39 @@ async fn end_attempt(
     } else {
         after_attempt(outcome, attempt, &campaign.retry, now)
     };
-    campaigns
+    let finished = campaigns
         .finish(campaign, lead, attempt, outcome, details, to, due, now)
-        .await
+        .await?;
+    if finished && to == LeadStatus::Completed {
+        lead_completed(campaigns, campaign, lead, Some(outcome), now).await;
+    }
+    Ok(finished)
+}
+
+/// Tells the tenant's webhooks that a campaign's lead is done.
+async fn lead_completed(
+    campaigns: &CampaignStore,
+    campaign: &Campaign,
+    lead: &CampaignLead,
+    outcome: Option<Outcome>,
+    now: DateTime<Utc>,
+) {
+    let data = serde_json::json!({
+        "campaignId": campaign.id,
+        "leadId": lead.lead_id,
+        "phoneNumber": lead.phone_number,
+        "attempts": lead.attempts,
+        "outcome": outcome,
+    });
+    campaigns
+        .events()
+        .emit(
+            campaign.tenant_id,
+            crate::webhooks::EventType::LeadCompleted,
+            data,
+            now,
+        )
+        .await;
 }
 
 /// A campaign call's end, reported by Twilio's status callback or (for a call placed through
@@ -375,9 +409,13 @@ pub async fn close_lead(
         let moved = match lead.status {
             _ if lead.closed => return Ok(false),
             LeadStatus::Pending | LeadStatus::Queued | LeadStatus::RetryScheduled => {
-                campaigns
+                let moved = campaigns
                     .move_lead(&campaign, &lead, LeadStatus::Completed, None, closing, now)
-                    .await?
+                    .await?;
+                if moved {
+                    lead_completed(campaigns, &campaign, &lead, lead.last_outcome, now).await;
+                }
+                moved
             }
             LeadStatus::Dialing => {
                 let due = lead.lease_expires_at;

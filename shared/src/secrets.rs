@@ -1,11 +1,11 @@
-//! Integration secrets and tools' header values are encrypted by KMS under an encryption context
+//! Integration secrets, tools' header values and webhook signing secrets are encrypted by KMS under an encryption context
 //! of the tenant and the object they belong to, so a ciphertext only decrypts for what it was
 //! made for. Plaintext is never stored, logged or returned.
 
+use crate::ids::{TenantId, ToolId};
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use gobi_shared::ids::{TenantId, ToolId};
 use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Clone, Debug)]
@@ -21,12 +21,15 @@ pub enum SealedFor {
     Integration(uuid::Uuid),
     /// A tool endpoint's header values.
     ToolHeaders(ToolId),
+    /// A webhook endpoint's signing secret.
+    WebhookEndpoint(uuid::Uuid),
 }
 
 fn context(tenant: TenantId, owner: SealedFor) -> [(String, String); 2] {
     let owner = match owner {
         SealedFor::Integration(id) => ("integration_id".into(), id.to_string()),
         SealedFor::ToolHeaders(id) => ("tool_headers_id".into(), id.to_string()),
+        SealedFor::WebhookEndpoint(id) => ("webhook_endpoint_id".into(), id.to_string()),
     };
     [("tenant_id".into(), tenant.to_string()), owner]
 }

@@ -1,11 +1,11 @@
-//! Outbound URLs a tenant gives GOBI (n8n base URLs) are SSRF-checked: https only, and no
-//! address that reaches GOBI's own network (loopback, private, link-local and cloud metadata,
-//! carrier-grade NAT, multicast), unless the environment is local. The addresses found are the
-//! ones connected to, so DNS cannot change its answer between the check and the call.
+//! Outbound URLs a tenant gives GOBI (n8n base URLs, webhook endpoints) are SSRF-checked: https
+//! only, and no address that reaches GOBI's own network (loopback, private, link-local and cloud
+//! metadata, carrier-grade NAT, multicast), unless the environment is local. The addresses found
+//! are the ones connected to, so DNS cannot change its answer between the check and the call.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use gobi_shared::error::ApiError;
+use crate::error::ApiError;
 use url::Url;
 
 /// A URL that passed the check, with the addresses to connect to.
@@ -15,11 +15,8 @@ pub struct CheckedUrl {
     pub addresses: Vec<SocketAddr>,
 }
 
-fn refused(reason: impl Into<String>) -> ApiError {
-    ApiError::Validation(vec![gobi_shared::error::FieldError::new(
-        "base_url",
-        reason.into(),
-    )])
+fn refused(field: &str, reason: impl Into<String>) -> ApiError {
+    ApiError::Validation(vec![crate::error::FieldError::new(field, reason.into())])
 }
 
 fn internal_v4(ip: Ipv4Addr) -> bool {
@@ -69,23 +66,57 @@ pub fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
-/// Checks `raw`; `allow_local` (local and test environments) permits http and internal addresses.
+/// What a URL may reach besides the public internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Public addresses over https only (production).
+    Public,
+    /// Also http and this machine's loopback (local and test runs: the stand-ins listen there);
+    /// every other internal address is still refused.
+    Loopback,
+    /// Also http and every internal address (local runs of n8n on a private network).
+    Internal,
+}
+
+impl Reach {
+    fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            Self::Public => !is_internal(ip),
+            Self::Loopback => ip.is_loopback() || !is_internal(ip),
+            Self::Internal => true,
+        }
+    }
+}
+
+/// Checks `raw` (an n8n base URL); `allow_local` (local and test environments) permits http and
+/// internal addresses.
 pub async fn check(raw: &str, allow_local: bool) -> Result<CheckedUrl, ApiError> {
+    let reach = if allow_local {
+        Reach::Internal
+    } else {
+        Reach::Public
+    };
+    check_url(raw, "base_url", reach).await
+}
+
+/// Checks `raw` for what it may `reach`; a refusal names `field`.
+pub async fn check_url(raw: &str, field: &str, reach: Reach) -> Result<CheckedUrl, ApiError> {
+    let refused = |reason: String| refused(field, reason);
     let url = Url::parse(raw.trim()).map_err(|e| refused(format!("is not a URL: {e}")))?;
     match url.scheme() {
         "https" => {}
-        "http" if allow_local => {}
-        "http" => return Err(refused("must use https")),
+        "http" if reach != Reach::Public => {}
+        "http" => return Err(refused("must use https".into())),
         other => return Err(refused(format!("scheme {other} is not allowed"))),
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(refused(
-            "may not carry credentials; use auth_type and secret",
+            "may not carry credentials; use auth_type and secret".into(),
         ));
     }
     let host = url
         .host_str()
-        .ok_or_else(|| refused("needs a host"))?
+        .ok_or_else(|| refused("needs a host".into()))?
         .trim_matches(['[', ']'])
         .to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
@@ -99,9 +130,9 @@ pub async fn check(raw: &str, allow_local: bool) -> Result<CheckedUrl, ApiError>
     if addresses.is_empty() {
         return Err(refused(format!("host {host} does not resolve")));
     }
-    if !allow_local && addresses.iter().any(|a| is_internal(a.ip())) {
+    if !addresses.iter().all(|a| reach.allows(a.ip())) {
         return Err(refused(
-            "reaches a loopback, private, link-local or metadata address",
+            "reaches a loopback, private, link-local or metadata address".into(),
         ));
     }
     Ok(CheckedUrl { url, addresses })
@@ -164,5 +195,25 @@ mod tests {
         }
         assert!(check("https://8.8.8.8/webhook", false).await.is_ok());
         assert!(check("http://127.0.0.1:5678", true).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn loopback_reach_allows_this_machine_alone() {
+        assert!(
+            check_url("http://127.0.0.1:9/hook", "url", Reach::Loopback)
+                .await
+                .is_ok()
+        );
+        for url in [
+            "http://10.0.0.5/hook",
+            "http://192.168.1.1/hook",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[fd00::1]/hook",
+        ] {
+            assert!(
+                check_url(url, "url", Reach::Loopback).await.is_err(),
+                "{url}"
+            );
+        }
     }
 }

@@ -1,0 +1,74 @@
+//! Webhooks to the tenant's systems, as the Standard Webhooks specification says: functions
+//! emit events onto the webhook queue ([`EventSink`]); the `webhook-worker` fans each out to the
+//! tenant's active endpoints that subscribe to it (one delivery per endpoint, numbered by the
+//! endpoint's counter) and attempts each delivery — signed (`webhook-id`, `webhook-timestamp`,
+//! `webhook-signature`, with the `standardwebhooks` crate), SSRF-checked, every attempt recorded
+//! — retrying on the configured schedule with jitter through the scheduler's tick. An endpoint
+//! that has failed for the configured time with no success is disabled, and the tenant's other
+//! endpoints get an `endpoint.disabled` event.
+
+pub mod delivery;
+pub mod model;
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use gobi_shared::events::{Envelope, Publisher};
+use gobi_shared::ids::TenantId;
+use serde::{Deserialize, Serialize};
+
+pub use model::{EventType, WebhookEvent};
+
+/// The webhook queue's messages: an event to fan out.
+pub const WEBHOOK_EVENT: &str = "webhooks.event";
+/// … and one delivery's attempt.
+pub const WEBHOOK_DELIVERY: &str = "webhooks.deliver";
+
+/// A delivery due for an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryDue {
+    pub endpoint_id: uuid::Uuid,
+    pub delivery_id: uuid::Uuid,
+}
+
+/// Where functions send events for the tenant's webhooks; without a queue configured nothing
+/// is sent.
+#[derive(Clone, Debug, Default)]
+pub struct EventSink {
+    queue: Option<Publisher>,
+}
+
+impl EventSink {
+    pub fn from_config(config: &gobi_shared::Config, sqs: aws_sdk_sqs::Client) -> Self {
+        Self {
+            queue: config
+                .webhook_queue_url
+                .clone()
+                .map(|url| Publisher::new(sqs, url)),
+        }
+    }
+
+    /// Sends `kind` with `data` for `tenant`. Best effort: the change it reports is already
+    /// made, so a failure to queue is logged, not returned (see ARCHITECTURE.md).
+    pub async fn emit(
+        &self,
+        tenant: TenantId,
+        kind: EventType,
+        data: serde_json::Value,
+        at: DateTime<Utc>,
+    ) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        let event = WebhookEvent {
+            id: uuid::Uuid::now_v7(),
+            kind,
+            occurred_at: at,
+            data,
+        };
+        let envelope = Envelope::new(WEBHOOK_EVENT, at, tenant, None, event);
+        if let Err(e) = queue.send(&envelope).await {
+            tracing::error!(tenant_id = %tenant, event = kind.name(), error = format!("{e:#}"), "webhook event not queued");
+        }
+    }
+}
