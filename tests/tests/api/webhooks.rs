@@ -387,3 +387,66 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_the_others_are_told() {
         (StatusCode::CONFLICT, "WEBHOOK_DISABLED")
     );
 }
+
+#[tokio::test]
+async fn campaign_lead_and_agent_changes_reach_the_webhooks() {
+    const LEAD: &str = "+12125550901";
+    let d = crate::dialing::started(&[LEAD], json!({}), 440).await;
+    let app = &d.app;
+    let (receiver, url) = receiver(0).await;
+    add_endpoint(
+        app,
+        &d.tenant,
+        &url,
+        json!(["lead.completed", "campaign.paused", "agent.offline"]),
+    )
+    .await;
+    // The lead is called, answers, and the call ends: the lead is done.
+    crate::dialing::to_monday(app, 15, 0);
+    app.tick().await;
+    app.drain_dialer().await;
+    d.telephony.twilio.answer_calls(&d.base).await;
+    d.telephony.twilio.finish_calls(&d.base).await;
+    app.drain_webhooks().await;
+    // Paused by hand.
+    let paused = app
+        .post(
+            &format!("/api/tenants/{}/campaigns/{}/pause", d.tenant, d.campaign),
+            &tokens::admin(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.text);
+    // The campaign's agent goes quiet: the sweep marks it offline.
+    let agent = d.campaign().await["agentId"].as_str().unwrap().to_owned();
+    let beat = app
+        .post(
+            "/internal/runtime/heartbeat",
+            &tokens::internal("internal_operator", &d.tenant),
+            json!({"agent_id": agent, "worker_id": "w1", "status": "available", "active_calls": 0, "capacity": 4}),
+        )
+        .await;
+    assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
+    app.clock
+        .advance(Duration::seconds(app.config.heartbeat_timeout_seconds + 5));
+    app.tick().await;
+    app.drain_webhooks().await;
+
+    let got: Vec<Value> = receiver.received().iter().map(|r| r.json()).collect();
+    let types: Vec<&str> = got.iter().map(|g| g["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["lead.completed", "campaign.paused", "agent.offline"],
+        "{got:?}"
+    );
+    assert_eq!(got[0]["data"]["phoneNumber"], LEAD);
+    assert_eq!(got[0]["data"]["outcome"], "answered");
+    assert_eq!(got[1]["data"]["pauseReason"], "manual");
+    assert_eq!(got[2]["data"]["agentId"], agent.as_str());
+    assert_eq!(
+        got.iter()
+            .map(|g| g["sequence"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+}
