@@ -24,7 +24,7 @@ const CLAIM_SECONDS: i64 = 60;
 /// Characters of the receiver's answer kept with an attempt.
 const SNIPPET_CHARS: usize = 256;
 /// Due deliveries one tick queues, at most.
-const REQUEUE_LIMIT: usize = 500;
+const REQUEUE_LIMIT: i32 = 500;
 
 /// A new signing secret: `whsec_` and 32 random bytes in base64, as Standard Webhooks gives them.
 pub fn new_secret() -> anyhow::Result<SecretString> {
@@ -172,7 +172,10 @@ impl Deliverer {
                     .and_then(|d| d.sequence),
             };
             if numbered.is_none() {
-                let sequence = self.store.next_sequence(tenant, endpoint.id).await?;
+                let Some(sequence) = self.store.next_sequence(tenant, endpoint.id).await? else {
+                    // Deleted meanwhile: its deliveries expire with it.
+                    continue;
+                };
                 self.store
                     .set_sequence(endpoint.id, event.id, sequence)
                     .await?;
@@ -327,8 +330,16 @@ impl Deliverer {
             .await
             .map_err(|e| format!("no answer: {e}"))?;
         let code = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        Ok((code, text))
+        // The answer's start is all that is kept: read no more than that from the receiver.
+        let mut response = response;
+        let mut body = Vec::new();
+        while body.len() < SNIPPET_CHARS * 4 {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        Ok((code, String::from_utf8_lossy(&body).into_owned()))
     }
 
     /// A success clears the endpoint's failing mark; a failure sets it, and one that has lasted

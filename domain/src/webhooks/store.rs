@@ -256,9 +256,14 @@ impl WebhookStore {
         }
     }
 
-    /// The endpoint's next delivery number (an atomic counter on the endpoint).
-    pub async fn next_sequence(&self, tenant: TenantId, id: uuid::Uuid) -> StoreResult<u64> {
-        let output = self
+    /// The endpoint's next delivery number (an atomic counter on the endpoint); `None` when the
+    /// endpoint is gone.
+    pub async fn next_sequence(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+    ) -> StoreResult<Option<u64>> {
+        let result = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -268,12 +273,19 @@ impl WebhookStore {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(ReturnValue::UpdatedNew)
             .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("numbering a delivery"))?;
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(e) if dynamo::is_condition_failed(&e) => return Ok(None),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context("numbering a delivery").into());
+            }
+        };
         output
             .attributes
             .and_then(|a| a.get("deliveries").cloned())
             .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
+            .map(Some)
             .ok_or_else(|| StoreError::Dynamo(anyhow::anyhow!("no delivery number came back")))
     }
 

@@ -96,8 +96,9 @@ pub struct EndpointFields {
     pub description: Option<String>,
 }
 
-/// An endpoint with its signing secret: shown at creation and rotation, never again.
-#[derive(Debug, Serialize, ToSchema)]
+/// An endpoint with its signing secret: shown at creation and rotation, never again (and never
+/// in `Debug`).
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointWithSecret {
     #[serde(flatten)]

@@ -263,9 +263,26 @@ impl WebhookStore {
     }
 
     /// Deliveries due by `now` (retries, and attempts whose claim lapsed), at most `limit`.
-    pub async fn due(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<DueDelivery>> {
-        let items = dynamo::due_before(&self.client, &self.table, DUE_INDEX, DUE, now).await?;
-        Ok(items
+    pub async fn due(&self, now: DateTime<Utc>, limit: i32) -> StoreResult<Vec<DueDelivery>> {
+        // One page, oldest first: a backlog is worked off `limit` a tick.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("duepk = :due AND duesk < :cutoff")
+            .expression_attribute_values(":due", s(DUE))
+            .expression_attribute_values(
+                ":cutoff",
+                s(format!("{:013}", now.timestamp_millis().max(0))),
+            )
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading due deliveries"))?;
+        Ok(output
+            .items
+            .unwrap_or_default()
             .iter()
             .filter_map(|item| {
                 let key = item.get("duesk")?.as_s().ok()?;
@@ -276,7 +293,6 @@ impl WebhookStore {
                     delivery: parts.next()?.parse().ok()?,
                 })
             })
-            .take(limit)
             .collect())
     }
 }
