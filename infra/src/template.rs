@@ -282,7 +282,7 @@ mod tests {
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Makefile"))
                 .unwrap();
         let functions = template.function_binaries();
-        assert_eq!(functions.len(), 16, "{functions:?}");
+        assert_eq!(functions.len(), 18, "{functions:?}");
         for (logical_id, binary) in functions {
             let target = format!("build-{logical_id}:\n\t@infra/lambda-package.sh {binary}\n");
             assert!(makefile.contains(&target), "the Makefile lacks {target:?}");
