@@ -96,8 +96,8 @@ pub struct EndpointFields {
     pub description: Option<String>,
 }
 
-/// An endpoint with its signing secret: shown at creation and rotation, never again (and never
-/// in `Debug`).
+/// An endpoint with its signing secret: shown at creation and rotation, never again.
+// No `Debug`: the secret never reaches a log.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointWithSecret {
