@@ -400,6 +400,7 @@ async fn rotate_secret(
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `nextCursor` of the page before.
     pub cursor: Option<String>,
