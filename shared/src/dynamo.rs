@@ -361,16 +361,23 @@ pub fn due_key(at: chrono::DateTime<chrono::Utc>, id: impl std::fmt::Display) ->
     format!("{:013}#{id}", at.timestamp_millis().max(0))
 }
 
+/// The due-key prefix of `now`: every [`due_key`] that fell due before `now` sorts below it.
+pub fn due_cutoff(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{:013}", now.timestamp_millis().max(0))
+}
+
 /// Every item of a sparse due index (`<index>pk` = `partition`, `<index>sk` from [`due_key`])
-/// that fell due before `now`: time-based work without a Scan.
+/// that fell due before `now`, oldest first: time-based work without a Scan. With `limit`, one
+/// page of at most that many (a backlog is worked off a page at a time); without, every page.
 pub async fn due_before(
     client: &Client,
     table: &str,
     index: &str,
     partition: &str,
     now: chrono::DateTime<chrono::Utc>,
+    limit: Option<i32>,
 ) -> anyhow::Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
-    let cutoff = format!("{:013}", now.timestamp_millis().max(0));
+    let cutoff = due_cutoff(now);
     let query = |q: QueryFluentBuilder| {
         q.table_name(table)
             .index_name(index)
@@ -380,7 +387,15 @@ pub async fn due_before(
             .expression_attribute_values(":partition", AttributeValue::S(partition.to_owned()))
             .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.clone()))
     };
-    query_all(client, query, "reading a due index").await
+    let Some(limit) = limit else {
+        return query_all(client, query, "reading a due index").await;
+    };
+    let output = query(client.query())
+        .limit(limit)
+        .send()
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("reading a due index"))?;
+    Ok(output.items.unwrap_or_default())
 }
 
 /// The tenant owning the item whose `gsi1pk` is `id_key`, read from the keys-only `gsi1` index

@@ -236,6 +236,7 @@ impl CallStore {
             keys::PENDING_INDEX,
             keys::PENDING,
             now,
+            None,
         )
         .await
         .map_err(|e| e.context("finding expired dispatches"))?;

@@ -4,7 +4,7 @@
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
-use gobi_shared::events::{Envelope, Publisher};
+use gobi_shared::events::Envelope;
 use gobi_shared::ids::TenantId;
 use gobi_shared::outbound::{Reach, check_url};
 use gobi_shared::secrets::{SealedFor, SecretBox};
@@ -87,8 +87,7 @@ pub enum Attempted {
 pub struct Deliverer {
     pub store: WebhookStore,
     pub secrets: Option<SecretBox>,
-    /// The webhook queue (deliveries, and `endpoint.disabled` events).
-    pub queue: Option<Publisher>,
+    /// The webhook queue: deliveries' attempts and `endpoint.disabled` events go on it.
     pub events: EventSink,
     pub schedule: Vec<u64>,
     pub disable_after: Duration,
@@ -108,10 +107,6 @@ impl Deliverer {
                 (Some(kms), Some(key)) => Some(SecretBox::new(kms, key)),
                 _ => None,
             },
-            queue: config
-                .webhook_queue_url
-                .clone()
-                .map(|url| Publisher::new(sqs.clone(), url)),
             events: EventSink::from_config(config, sqs),
             schedule: config.webhook_retry_schedule.clone(),
             disable_after: Duration::seconds(
@@ -126,7 +121,7 @@ impl Deliverer {
     }
 
     async fn queue_attempt(&self, tenant: TenantId, due: DeliveryDue, now: DateTime<Utc>) {
-        let Some(queue) = &self.queue else {
+        let Some(queue) = &self.events.queue else {
             return;
         };
         let envelope = Envelope::new(WEBHOOK_DELIVERY, now, tenant, None, due);

@@ -39,6 +39,11 @@ pub struct EventSink {
 }
 
 impl EventSink {
+    /// Whether a webhook queue is configured (without one, nothing is sent).
+    pub fn is_configured(&self) -> bool {
+        self.queue.is_some()
+    }
+
     pub fn from_config(config: &gobi_shared::Config, sqs: aws_sdk_sqs::Client) -> Self {
         Self {
             queue: config

@@ -93,6 +93,8 @@ pub(crate) async fn report_events(
     p.finish()?;
     let now = state.clock.now();
     let (mut accepted, mut duplicates) = (0, 0);
+    // What the batch did that the tenant's webhooks are told.
+    let mut told = Vec::new();
     for e in &batch.events {
         let kind = match e.kind {
             RuntimeEventKind::Custom => {
@@ -127,20 +129,21 @@ pub(crate) async fn report_events(
             duplicates += 1;
         }
         if applied.answered {
-            let answered = state.calls.get(call.tenant_id, call.id).await?;
-            let data = answered.as_ref().unwrap_or(&call).event_data();
-            state
-                .events
-                .emit(call.tenant_id, EventType::CallAnswered, data, now)
-                .await;
+            told.push(EventType::CallAnswered);
         }
         // Twilio's final status ends the others.
         if applied.new && e.kind == RuntimeEventKind::Ended && call.placed_through_livekit() {
-            let ended = state.calls.get(call.tenant_id, call.id).await?;
-            let data = ended.as_ref().unwrap_or(&call).event_data();
+            told.push(EventType::CallEnded);
+        }
+    }
+    // The call as the batch left it, read once, for the tenant's webhooks.
+    if !told.is_empty() {
+        let now_call = state.calls.get(call.tenant_id, call.id).await?;
+        let data = now_call.as_ref().unwrap_or(&call).event_data();
+        for kind in told {
             state
                 .events
-                .emit(call.tenant_id, EventType::CallEnded, data, now)
+                .emit(call.tenant_id, kind, data.clone(), now)
                 .await;
         }
     }

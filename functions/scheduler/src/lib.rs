@@ -49,7 +49,7 @@ impl SchedulerState {
     pub fn with_webhooks(self, webhooks: Deliverer) -> Self {
         Self {
             events: webhooks.events.clone(),
-            webhooks: webhooks.queue.is_some().then_some(webhooks),
+            webhooks: webhooks.events.is_configured().then_some(webhooks),
             ..self
         }
     }

@@ -138,6 +138,7 @@ impl AgentStore {
             keys::ONLINE_INDEX,
             keys::ONLINE,
             now,
+            None,
         )
         .await
         .map_err(|e| e.context("finding expired heartbeats"))?;

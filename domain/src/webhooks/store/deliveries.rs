@@ -178,7 +178,7 @@ impl WebhookStore {
             .expression_attribute_values(
                 ":now_key",
                 // Every due key at `now` sorts before this one.
-                s(format!("{:013}~", now.timestamp_millis().max(0))),
+                s(format!("{}~", dynamo::due_cutoff(now))),
             )
             .expression_attribute_values(
                 ":now_ms",
@@ -264,25 +264,10 @@ impl WebhookStore {
 
     /// Deliveries due by `now` (retries, and attempts whose claim lapsed), at most `limit`.
     pub async fn due(&self, now: DateTime<Utc>, limit: i32) -> StoreResult<Vec<DueDelivery>> {
-        // One page, oldest first: a backlog is worked off `limit` a tick.
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(DUE_INDEX)
-            .key_condition_expression("duepk = :due AND duesk < :cutoff")
-            .expression_attribute_values(":due", s(DUE))
-            .expression_attribute_values(
-                ":cutoff",
-                s(format!("{:013}", now.timestamp_millis().max(0))),
-            )
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("reading due deliveries"))?;
-        Ok(output
-            .items
-            .unwrap_or_default()
+        // One page: a backlog is worked off `limit` a tick.
+        let items =
+            dynamo::due_before(&self.client, &self.table, DUE_INDEX, DUE, now, Some(limit)).await?;
+        Ok(items
             .iter()
             .filter_map(|item| {
                 let key = item.get("duesk")?.as_s().ok()?;
