@@ -169,7 +169,12 @@ pub fn spawn_handoff_worker(config: &Config, clients: &Clients, clock: Clock) {
     let Some(queue_url) = config.handoff_queue_url.clone() else {
         return;
     };
-    let state = gobi_handoff_worker::WorkerState::new(config, clients.dynamodb.clone(), clock);
+    let state = gobi_handoff_worker::WorkerState::new(
+        config,
+        clients.dynamodb.clone(),
+        clients.sqs.clone(),
+        clock,
+    );
     let state = Arc::new(state);
     let sqs = clients.sqs.clone();
     spawn_poll_loop("HandoffWorkerFunction", "handoff poll failed", move || {

@@ -27,6 +27,26 @@ pub const LOG_VARIABLE: &str = "GOBI_AWS_REQUEST_LOG";
 
 tokio::task_local! {
     static FUNCTION: &'static str;
+    static COUNTED: std::sync::Arc<Mutex<Vec<String>>>;
+}
+
+/// Runs `work` and returns, beside its output, every AWS request it sent, in order, one entry
+/// per HTTP request (a retry is another request): `dynamodb:Query`, `sqs:SendMessage`, ...
+/// The request-count goals are tests over these (counts, not times).
+pub async fn counted<F: Future>(work: F) -> (F::Output, Vec<String>) {
+    let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let output = COUNTED.scope(requests.clone(), work).await;
+    let sent = requests.lock().map(|r| r.clone()).unwrap_or_default();
+    (output, sent)
+}
+
+/// Notes one request in the [`counted`] scope it is sent from, if any.
+fn count(operation: String) {
+    let _ = COUNTED.try_with(|requests| {
+        if let Ok(mut requests) = requests.lock() {
+            requests.push(operation);
+        }
+    });
 }
 
 /// Runs `work` as the function `logical_id` (a function's logical id in `template.yaml`).
@@ -152,6 +172,24 @@ pub fn s3_action(method: &str, uri: &str) -> Option<(String, String)> {
     Some((action.to_owned(), bucket))
 }
 
+/// A request's operation as `service:Operation` (S3's by its IAM action).
+fn operation_name(target: &str, method: &str, uri: &str) -> String {
+    match target.split_once('.') {
+        Some((service, operation)) => {
+            let service = match service {
+                s if s.starts_with("DynamoDB") => "dynamodb",
+                "AmazonSQS" => "sqs",
+                "TrentService" => "kms",
+                other => other,
+            };
+            format!("{service}:{operation}")
+        }
+        None => s3_action(method, uri)
+            .map(|(action, _)| action)
+            .unwrap_or_else(|| format!("unknown:{method}")),
+    }
+}
+
 /// The encryption context's keys, sorted (empty for requests without one).
 pub fn context_keys(body: &Value) -> Vec<String> {
     body["EncryptionContext"]
@@ -192,11 +230,12 @@ impl Intercept for RecordAwsRequests {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        count(operation_name(target, request.method(), request.uri()));
         let Ok(function) = FUNCTION.try_with(|f| *f) else {
             return Ok(());
         };
-        let request = context.request();
-        let target = request.headers().get("x-amz-target").unwrap_or_default();
         if target.is_empty() {
             let recorded: Vec<AwsRequest> = s3_action(request.method(), request.uri())
                 .into_iter()

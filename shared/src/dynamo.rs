@@ -205,21 +205,81 @@ pub async fn read_item(
     Ok(output.item)
 }
 
+/// A transaction item that writes nothing and holds while the item at `key` of `table` meets
+/// `condition` (with `values`).
+pub fn condition_check(
+    table: &str,
+    key: std::collections::HashMap<String, AttributeValue>,
+    condition: &str,
+    values: &[(&str, AttributeValue)],
+) -> anyhow::Result<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let mut check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(condition);
+    for (name, value) in values {
+        check = check.expression_attribute_values(*name, value.clone());
+    }
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .condition_check(check.build()?)
+        .build())
+}
+
+/// How a transaction whose items carry conditions ended.
+#[derive(Debug)]
+pub enum TransactOutcome {
+    Written,
+    /// The condition of the item at `index` failed (the first, in request order); `item` is
+    /// that item as it was, when its write asked for it
+    /// (`ReturnValuesOnConditionCheckFailure::AllOld`) and it existed.
+    ConditionFailed {
+        index: usize,
+        item: Option<std::collections::HashMap<String, AttributeValue>>,
+    },
+}
+
+/// Runs a transaction (retried while it only lost a race, [`transact`]) and tells which
+/// condition failed, if one did; any other failure is an internal error described by `doing`.
+pub async fn transact_conditional(
+    client: &Client,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    doing: &'static str,
+) -> anyhow::Result<TransactOutcome> {
+    let error = match transact(client, items, Backoff::default()).await {
+        Ok(()) => return Ok(TransactOutcome::Written),
+        Err(e) => e,
+    };
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        error.as_service_error()
+        && let Some((index, reason)) = cancelled
+            .cancellation_reasons()
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+    {
+        return Ok(TransactOutcome::ConditionFailed {
+            index,
+            item: reason.item().filter(|i| !i.is_empty()).cloned(),
+        });
+    }
+    Err(anyhow::Error::new(error).context(doing))
+}
+
 /// Runs a transaction whose item `guard` carries the condition that decides it: `true` when
 /// written, `false` when that condition failed (the caller decides what losing means); any
-/// other failure is an internal error described by `doing`.
+/// other failure, another item's condition among them, is an internal error described by `doing`.
 pub async fn transact_guarded(
     client: &Client,
     items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
     guard: usize,
     doing: &'static str,
 ) -> anyhow::Result<bool> {
-    match transact(client, items, Backoff::default()).await {
-        Ok(()) => Ok(true),
-        Err(e) if cancellation_reasons(&e).is_some_and(|r| item_condition_failed(&r, guard)) => {
-            Ok(false)
+    match transact_conditional(client, items, doing).await? {
+        TransactOutcome::Written => Ok(true),
+        TransactOutcome::ConditionFailed { index, .. } if index == guard => Ok(false),
+        TransactOutcome::ConditionFailed { index, .. } => {
+            anyhow::bail!("{doing}: the condition of transaction item {index} failed")
         }
-        Err(e) => Err(anyhow::Error::new(e).context(doing)),
     }
 }
 

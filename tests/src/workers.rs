@@ -139,6 +139,7 @@ impl TestApp {
         let state = gobi_handoff_worker::WorkerState::new(
             &self.config,
             self.dynamodb.clone(),
+            self.sqs.clone(),
             self.clock.clone(),
         );
         let queue = self.config.handoff_queue_url.clone().expect("queue");

@@ -243,6 +243,31 @@ impl AgentStore {
         Ok(self.get_item(tenant, id).await?.map(|i| i.agent))
     }
 
+    /// A transaction item that holds while the agent's active version is `version` (none: no
+    /// active version, or no agent).
+    pub fn active_version_check(
+        &self,
+        tenant: TenantId,
+        agent: AgentId,
+        version: Option<AgentVersionId>,
+    ) -> anyhow::Result<TransactWriteItem> {
+        let key = dynamo::key(keys::tenant(tenant), keys::agent(agent));
+        match version {
+            Some(version) => dynamo::condition_check(
+                &self.table,
+                key,
+                "active_version_id = :version",
+                &[(":version", s(version.to_string()))],
+            ),
+            None => dynamo::condition_check(
+                &self.table,
+                key,
+                "attribute_not_exists(active_version_id)",
+                &[],
+            ),
+        }
+    }
+
     /// The tenant of an agent known only by id (the internal routes), from the keys-only index.
     pub async fn tenant_of(&self, id: AgentId) -> StoreResult<Option<TenantId>> {
         Ok(

@@ -84,9 +84,15 @@ impl Dispatch {
 }
 
 impl CallStore {
-    /// Creates the call's one dispatch, or returns the one that exists: `(dispatch, true)` when new.
+    /// Creates the call's one dispatch, or returns the one that exists: `(dispatch, true)` when
+    /// new. The same transaction takes the handoff off the call's CallSid marker (`call_sid`),
+    /// so a webhook redelivered afterwards does not queue it again.
     #[tracing::instrument(skip_all, fields(tenant_id = %dispatch.tenant_id, call_id = %dispatch.call_id))]
-    pub async fn create_dispatch(&self, dispatch: &Dispatch) -> StoreResult<(Dispatch, bool)> {
+    pub async fn create_dispatch(
+        &self,
+        dispatch: &Dispatch,
+        call_sid: &str,
+    ) -> StoreResult<(Dispatch, bool)> {
         let link = Update::builder()
             .table_name(&self.table)
             .set_key(Some(dynamo::key(
@@ -108,9 +114,17 @@ impl CallStore {
             expires_ms: dispatch.expires_at.timestamp_millis(),
             dispatch: dispatch.clone(),
         };
+        let handed_off = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(dynamo::key(keys::call_sid(call_sid), "CALLSID")))
+            .update_expression("REMOVE handoff_due")
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(anyhow::Error::new)?;
         let items = vec![
             TransactWriteItem::builder().update(link).build(),
             self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?,
+            TransactWriteItem::builder().update(handed_off).build(),
         ];
         if dynamo::transact_guarded(&self.client, items, 0, "creating a dispatch").await? {
             return Ok((dispatch.clone(), true));

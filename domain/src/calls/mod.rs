@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{StoreError, StoreResult};
-use gobi_shared::dynamo::{self, Backoff, s, time};
+use gobi_shared::dynamo::{self, Backoff, TransactOutcome, s, time};
 use gobi_shared::ids::{AgentId, AgentVersionId, CallId, DispatchId, PhoneNumberId, TenantId};
 
 mod analytics;

@@ -75,8 +75,6 @@ pub struct Call {
     pub ended_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<u32>,
-    /// The handoff event reached the queue.
-    pub handoff_sent: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatch_id: Option<DispatchId>,
     /// How `end` happened, as the runtime reported it.
@@ -197,7 +195,6 @@ impl Call {
             answered_at: None,
             ended_at: None,
             duration_seconds: None,
-            handoff_sent: false,
             dispatch_id: None,
             end_reason: None,
             retention_days: call.retention_days,
@@ -296,6 +293,10 @@ pub(crate) struct SidMarker {
     pub(crate) sk: String,
     pub(crate) tenant_id: TenantId,
     pub(crate) call_id: CallId,
+    /// Set when the call opens, removed by the transaction that creates its dispatch: while it
+    /// is set, a redelivered webhook queues the handoff again (the worker is idempotent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) handoff_due: bool,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// How opening a call ended ([`CallStore::open_guarded`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Opening {
+    /// Written now: the call as stored.
+    New(Box<Call>),
+    /// Its CallSid opened this call before; `handoff_due` while no dispatch was created for it.
+    Existing {
+        tenant_id: TenantId,
+        call_id: CallId,
+        handoff_due: bool,
+    },
+    /// The guard at this index (of those given) failed: nothing was written.
+    Stale(usize),
+}
+
 #[derive(Clone, Debug)]
 pub struct CallStore {
     pub(crate) client: Client,
@@ -51,13 +66,36 @@ impl CallStore {
 
     /// Opens the call for `call.call_sid` and counts it, or finds the one an earlier delivery
     /// opened: `(call, true)` when it is new. `tenant_held`: the tenant is under legal hold.
-    #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %call.id))]
     pub async fn open(&self, call: &Call, tenant_held: bool) -> StoreResult<(Call, bool)> {
+        match self.open_guarded(call, tenant_held, Vec::new()).await? {
+            Opening::New(call) => Ok((*call, true)),
+            Opening::Existing { .. } | Opening::Stale(_) => {
+                let existing = self
+                    .by_sid(&call.call_sid)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("CallSid marker without a call"))?;
+                Ok((existing, false))
+            }
+        }
+    }
+
+    /// Opens the call for `call.call_sid` and counts it, in one transaction that also holds
+    /// `guards` (condition checks on what the call was made from, and writes that go with it):
+    /// the call as stored when new, else which call its CallSid opened before (from the
+    /// marker's condition failure, no read), else the index of the guard that failed.
+    #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %call.id))]
+    pub async fn open_guarded(
+        &self,
+        call: &Call,
+        tenant_held: bool,
+        guards: Vec<TransactWriteItem>,
+    ) -> StoreResult<Opening> {
         let marker = SidMarker {
             pk: keys::call_sid(&call.call_sid),
             sk: "CALLSID".into(),
             tenant_id: call.tenant_id,
             call_id: call.id,
+            handoff_due: true,
         };
         let item = CallItem {
             pk: keys::tenant(call.tenant_id),
@@ -68,8 +106,15 @@ impl CallStore {
             expires_at: call.expiry(tenant_held),
             call: call.clone(),
         };
+        let marker_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(dynamo::to_item(&marker)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(anyhow::Error::new)?;
         let mut items = vec![
-            self.put(dynamo::to_item(&marker)?, "attribute_not_exists(pk)")?,
+            TransactWriteItem::builder().put(marker_put).build(),
             self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?,
         ];
         let adds: &[(&str, i64)] = if call.answered_by_machine() {
@@ -78,14 +123,28 @@ impl CallStore {
             &[("calls", 1)]
         };
         items.extend(self.count(&call.metric_scope(), adds)?);
-        if dynamo::transact_guarded(&self.client, items, 0, "opening a call").await? {
-            return Ok((call.clone(), true));
+        let first_guard = items.len();
+        items.extend(guards);
+        match dynamo::transact_conditional(&self.client, items, "opening a call").await? {
+            TransactOutcome::Written => Ok(Opening::New(Box::new(call.clone()))),
+            TransactOutcome::ConditionFailed { index: 0, item } => {
+                let marker: SidMarker =
+                    dynamo::from_item(item.ok_or_else(|| {
+                        anyhow::anyhow!("a CallSid marker's failure without it")
+                    })?)?;
+                Ok(Opening::Existing {
+                    tenant_id: marker.tenant_id,
+                    call_id: marker.call_id,
+                    handoff_due: marker.handoff_due,
+                })
+            }
+            TransactOutcome::ConditionFailed { index, .. } if index >= first_guard => {
+                Ok(Opening::Stale(index - first_guard))
+            }
+            TransactOutcome::ConditionFailed { index, .. } => Err(StoreError::Dynamo(
+                anyhow::anyhow!("opening a call: the condition of item {index} failed"),
+            )),
         }
-        let existing = self
-            .by_sid(&call.call_sid)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("CallSid marker without a call"))?;
-        Ok((existing, false))
     }
 
     /// The call Twilio knows by this CallSid: the marker, then the call.
@@ -111,23 +170,6 @@ impl CallStore {
             Some(tenant) => self.get(tenant, id).await,
             None => Ok(None),
         }
-    }
-
-    pub async fn mark_handoff_sent(&self, call: &Call) -> StoreResult<()> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(dynamo::key(
-                keys::tenant(call.tenant_id),
-                keys::call(call.id),
-            )))
-            .update_expression("SET handoff_sent = :yes")
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("marking a handoff sent"))?;
-        Ok(())
     }
 
     /// Applies a status callback, only if it moves the call forward; `None` when it did not

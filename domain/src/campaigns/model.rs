@@ -290,33 +290,43 @@ pub struct Enrollment {
 }
 
 impl Campaign {
-    /// The version a call to or from `lead_id` (its number's digits) runs: the pinned one, else
-    /// the split's pick for the lead (stable: the same lead, the same version), else none (the
-    /// agent's active version).
+    /// The version a call to or from `lead_id` (its number's digits) runs ([`pick_version`]).
     pub fn version_for(&self, lead_id: &str) -> Option<AgentVersionId> {
-        if self.agent_version_id.is_some() {
-            return self.agent_version_id;
-        }
-        let total: u64 = self.version_split.iter().map(|v| u64::from(v.weight)).sum();
-        if total == 0 {
-            return None;
-        }
-        // FNV-1a over the campaign and the lead: stable across processes and releases.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in self.id.as_bytes().iter().chain(lead_id.as_bytes()) {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        let mut point = hash % total;
-        for share in &self.version_split {
-            let weight = u64::from(share.weight);
-            if point < weight {
-                return Some(share.agent_version_id);
-            }
-            point -= weight;
-        }
-        None
+        pick_version(self.id, self.agent_version_id, &self.version_split, lead_id)
     }
+}
+
+/// The version a call of campaign `campaign` to or from `lead_id` (its number's digits) runs:
+/// the `pinned` one, else the `split`'s pick for the lead (stable: the same lead, the same
+/// version), else none (the agent's active version).
+pub fn pick_version(
+    campaign: uuid::Uuid,
+    pinned: Option<AgentVersionId>,
+    split: &[VersionWeight],
+    lead_id: &str,
+) -> Option<AgentVersionId> {
+    if pinned.is_some() {
+        return pinned;
+    }
+    let total: u64 = split.iter().map(|v| u64::from(v.weight)).sum();
+    if total == 0 {
+        return None;
+    }
+    // FNV-1a over the campaign and the lead: stable across processes and releases.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in campaign.as_bytes().iter().chain(lead_id.as_bytes()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut point = hash % total;
+    for share in split {
+        let weight = u64::from(share.weight);
+        if point < weight {
+            return Some(share.agent_version_id);
+        }
+        point -= weight;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -156,6 +156,22 @@ impl CampaignStore {
             .map(|i| i.campaign))
     }
 
+    /// A transaction item that holds while the campaign is as it was at `updated_at` (its
+    /// settings and state change only with `updatedAt`).
+    pub fn unchanged_check(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        updated_at: DateTime<Utc>,
+    ) -> anyhow::Result<aws_sdk_dynamodb::types::TransactWriteItem> {
+        dynamo::condition_check(
+            &self.table,
+            dynamo::key(keys::tenant(tenant), keys::campaign(id)),
+            "updatedAt = :read",
+            &[(":read", dynamo::time(updated_at)?)],
+        )
+    }
+
     /// A page of the tenant's campaigns (`single_call` ones left out) in `state` if given, in
     /// id (creation) order: read on until `limit` match or 1,000 campaigns were examined.
     pub async fn page(

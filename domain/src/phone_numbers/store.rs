@@ -12,6 +12,7 @@ use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::ids::{AgentId, E164, PhoneNumberId, TenantId};
 use serde::{Deserialize, Serialize};
 
+use super::context::RouteContext;
 use super::model::{NumberStatus, PhoneNumber};
 
 /// Key formats of the phone numbers table.
@@ -22,6 +23,8 @@ mod keys {
     pub const ROUTE: &str = "ROUTE";
     /// Beside a number's route: the inbound campaign its calls carry (while it runs).
     pub const ROUTE_CAMPAIGN: &str = "ROUTE#CAMPAIGN";
+    /// Beside a number's route: what a call to it opens with (`super::super::context`).
+    pub const ROUTE_CONTEXT: &str = "ROUTE#CONTEXT";
 
     pub fn tenant(id: TenantId) -> String {
         format!("TENANT#{id}")
@@ -58,6 +61,9 @@ pub struct InboundRoute {
     /// The running inbound campaign the number is assigned to (read with the route).
     #[serde(skip)]
     pub campaign: Option<RouteCampaign>,
+    /// What a call opens with, as last written (read with the route; checked when used).
+    #[serde(skip)]
+    pub context: Option<RouteContext>,
 }
 
 /// A number's inbound campaign: its calls carry the campaign and go to its agent.
@@ -82,6 +88,14 @@ pub fn number_in_campaign(e164: &E164) -> StoreError {
         "NUMBER_IN_CAMPAIGN",
         format!("{e164} is assigned to another running inbound campaign"),
     )
+}
+
+#[derive(Serialize, Deserialize)]
+struct RouteContextItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    context: RouteContext,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -165,6 +179,7 @@ impl PhoneNumberStore {
                 agent_id: number.agent_id,
                 active: number.is_active(),
                 campaign: None,
+                context: None,
             },
         }
     }
@@ -289,6 +304,18 @@ impl PhoneNumberStore {
                 ":id",
                 AttributeValue::S(number.id.to_string()),
             )?,
+            // What calls to it opened with goes with it.
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(dynamo::key(
+                            keys::route(&number.e164),
+                            keys::ROUTE_CONTEXT,
+                        )))
+                        .build()?,
+                )
+                .build(),
         ];
         match dynamo::transact(&self.client, items, Backoff::default()).await {
             Ok(()) => Ok(()),
@@ -351,12 +378,18 @@ impl PhoneNumberStore {
                 .cloned()
                 .unwrap_or_default()
         };
-        let (mut route, mut campaign) = (None, None);
+        let (mut route, mut campaign, mut context) = (None, None, None);
         for item in items {
             match sk_of(&item).as_str() {
                 keys::ROUTE => route = Some(dynamo::from_item::<RouteItem>(item)?.route),
                 keys::ROUTE_CAMPAIGN => {
                     campaign = Some(dynamo::from_item::<RouteCampaignItem>(item)?.campaign);
+                }
+                // One that no longer reads is as good as none: the next call writes it again.
+                keys::ROUTE_CONTEXT => {
+                    context = dynamo::from_item::<RouteContextItem>(item)
+                        .ok()
+                        .map(|i| i.context);
                 }
                 _ => {}
             }
@@ -366,8 +399,31 @@ impl PhoneNumberStore {
             route.campaign = campaign.filter(|c| {
                 c.tenant_id == route.tenant_id && c.phone_number_id == route.phone_number_id
             });
+            route.context = context.filter(|c| c.fits(&route));
             route
         }))
+    }
+
+    /// The write that keeps `context` beside the route of `e164`, for the transaction that opens
+    /// a call from it.
+    pub fn context_put(
+        &self,
+        e164: &E164,
+        context: &RouteContext,
+    ) -> anyhow::Result<TransactWriteItem> {
+        let item = RouteContextItem {
+            pk: keys::route(e164),
+            sk: keys::ROUTE_CONTEXT.into(),
+            context: context.clone(),
+        };
+        Ok(TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(dynamo::to_item(&item)?))
+                    .build()?,
+            )
+            .build())
     }
 
     /// Assigns `e164` to an inbound campaign: refused (`NUMBER_IN_CAMPAIGN`) while another

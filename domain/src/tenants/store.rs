@@ -239,6 +239,26 @@ impl TenantStore {
             .build())
     }
 
+    /// A transaction item that holds while the tenant is at `version`: nothing of it changed
+    /// (every write bumps the version).
+    pub fn unchanged_check(&self, id: TenantId, version: u64) -> anyhow::Result<TransactWriteItem> {
+        dynamo::condition_check(
+            &self.table,
+            dynamo::key(keys::tenant(id), keys::PROFILE),
+            "version = :version",
+            &[(":version", dynamo::n(version))],
+        )
+    }
+
+    /// The tenant and its version (what [`Self::unchanged_check`] holds to).
+    #[tracing::instrument(skip_all, fields(tenant_id = %id))]
+    pub async fn get_versioned(&self, id: TenantId) -> StoreResult<Option<(Tenant, u64)>> {
+        Ok(self
+            .get_item(id)
+            .await?
+            .map(|item| (item.tenant, item.version)))
+    }
+
     async fn get_item(&self, id: TenantId) -> StoreResult<Option<TenantItem>> {
         let output = dynamo::read_item(
             &self.client,

@@ -11,6 +11,7 @@ use gobi_domain::calls::{CallStore, Dispatch, DispatchStatus, call_not_found};
 use gobi_domain::campaigns::context;
 use gobi_domain::campaigns::store::CampaignStore;
 use gobi_domain::leads::store::LeadStore;
+use gobi_domain::webhooks::EventType;
 use gobi_shared::Config;
 use gobi_shared::events::{Envelope, HANDOFF_REQUESTED, HandoffRequested};
 use gobi_shared::ids::DispatchId;
@@ -40,11 +41,18 @@ pub struct WorkerState {
     pub leads: LeadStore,
     pub livekit: Option<LiveKit>,
     pub dispatch_ttl: chrono::Duration,
+    /// The tenant's webhooks: `call.started`, once the call's dispatch exists.
+    pub events: gobi_domain::webhooks::EventSink,
     pub clock: Clock,
 }
 
 impl WorkerState {
-    pub fn new(config: &Config, dynamodb: aws_sdk_dynamodb::Client, clock: Clock) -> Self {
+    pub fn new(
+        config: &Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        clock: Clock,
+    ) -> Self {
         let livekit = match (&config.livekit.api_key, &config.livekit.api_secret) {
             (Some(key), Some(secret)) => Some(LiveKit {
                 url: config
@@ -65,6 +73,7 @@ impl WorkerState {
             leads: LeadStore::new(dynamodb, &config.tables.leads),
             livekit,
             dispatch_ttl: chrono::Duration::seconds(config.dispatch_ttl_seconds),
+            events: gobi_domain::webhooks::EventSink::from_config(config, sqs),
             clock,
         }
     }
@@ -149,8 +158,25 @@ pub async fn handle_message(state: &WorkerState, body: &str) -> Result<Dispatch,
         livekit_dispatch_id: None,
         campaign: campaign.map(|(_, context)| context),
     };
-    let (dispatch, created) = state.calls.create_dispatch(&wanted).await.map_err(retry)?;
+    let (dispatch, created) = state
+        .calls
+        .create_dispatch(&wanted, &call.call_sid)
+        .await
+        .map_err(retry)?;
     tracing::info!(tenant_id = %dispatch.tenant_id, call_id = %dispatch.call_id, dispatch_id = %dispatch.id, created, "dispatch");
+    if created {
+        // The webhook that opened the call leaves this to the worker: its answer waits on
+        // nothing but the call's record and the handoff's send.
+        state
+            .events
+            .emit(
+                call.tenant_id,
+                EventType::CallStarted,
+                call.event_data(),
+                call.started_at,
+            )
+            .await;
+    }
 
     // Ask LiveKit once per dispatch; a redelivery after a failure here asks again.
     if let (Some(livekit), None) = (&state.livekit, &dispatch.livekit_dispatch_id)

@@ -9,7 +9,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let sdk = dynamo::sdk_config().await;
-    let state = WorkerState::new(&config, dynamo::client(&sdk), Clock::system());
+    let state = WorkerState::new(
+        &config,
+        dynamo::client(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
+        Clock::system(),
+    );
     let state = &state;
     lambda_runtime::run(service_fn(move |event| handle(state, event))).await
 }

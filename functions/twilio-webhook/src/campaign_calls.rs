@@ -74,7 +74,13 @@ pub(crate) async fn outbound(
         },
         state.clock.now(),
     );
-    let call = open_and_hand_off(&state, &tenant, &opened).await?;
+    let call = open_and_hand_off(&state, tenant.legal_hold.is_some(), &opened, Vec::new())
+        .await?
+        .map_err(|guard| {
+            gobi_domain::error::StoreError::Dynamo(anyhow::anyhow!(
+                "opening a campaign call failed guard {guard} it was not given"
+            ))
+        })?;
     Ok(xml(StatusCode::OK, answer(&state, &call)))
 }
 

@@ -3,6 +3,7 @@
 //! to the voice runtime through SQS exactly once per CallSid.
 
 mod campaign_calls;
+mod inbound;
 pub mod signature;
 pub mod twiml;
 
@@ -14,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gobi_domain::agents::store::AgentStore;
 use gobi_domain::calls::{
-    Call, CallStatus, CallStore, CampaignCall, Direction, HandoffError, RingingCall,
+    Call, CallStatus, CallStore, CampaignCall, Direction, HandoffError, Opening, RingingCall,
 };
 use gobi_domain::campaigns::dialer::{CampaignCallEnd, UnrecordedDial};
 use gobi_domain::campaigns::dialing::Outcome;
@@ -133,7 +134,7 @@ impl WebhookState {
 
 fn routes() -> OpenApiRouter<WebhookState> {
     OpenApiRouter::default()
-        .routes(routes!(inbound))
+        .routes(routes!(inbound::inbound))
         .routes(routes!(campaign_calls::outbound))
         .routes(routes!(status_callback))
 }
@@ -270,115 +271,23 @@ fn require<'a>(params: &'a [(String, String)], names: &[&str]) -> ApiResult<Vec<
     }
 }
 
-/// A call to one of GOBI's numbers: known and active → recorded, handed off, answered with
-/// TwiML; otherwise rejected with nothing written.
-#[utoipa::path(
-    post,
-    path = "/twilio/webhook/inbound",
-    tag = "Twilio",
-    request_body(content = InboundForm, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 200, description = "TwiML: Connect/Stream, Dial/Sip, Say+Hangup, or Reject", content_type = "text/xml", body = String),
-        (status = 400, description = "VALIDATION_ERROR: CallSid, To or From missing", body = gobi_shared::error::ErrorBody),
-        (status = 403, description = "INVALID_TWILIO_SIGNATURE", body = gobi_shared::error::ErrorBody),
-        (status = 503, description = "HANDOFF_UNAVAILABLE: the call could not be handed off; Twilio's retry will try again", body = gobi_shared::error::ErrorBody),
-    )
-)]
-#[tracing::instrument(skip_all)]
-async fn inbound(
-    State(state): State<WebhookState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let params = signed_form(&state, &uri, &headers, &body)?;
-    let values = require(&params, &["CallSid", "To", "From"])?;
-    let (call_sid, to, from) = (values[0], values[1], values[2]);
-
-    let Ok(to_e164) = E164::parse(to) else {
-        return Ok(xml(StatusCode::OK, twiml::reject()));
-    };
-    let route = match state.numbers.route(&to_e164).await? {
-        Some(route) if route.active => route,
-        _ => {
-            tracing::info!("call to an unknown or inactive number rejected");
-            return Ok(xml(StatusCode::OK, twiml::reject()));
-        }
-    };
-    // A running inbound campaign's number: its agent, and the call carries it.
-    let agent_id = route
-        .campaign
-        .as_ref()
-        .map(|c| c.agent_id)
-        .or(route.agent_id);
-    let lead_id = from.trim_start_matches('+').to_owned();
-    // The tenant, the agent and the campaign at once: one round trip.
-    let (tenant, agent, campaign) = tokio::try_join!(
-        state.tenants.get(route.tenant_id),
-        async {
-            match agent_id {
-                Some(agent) => state.agents.get(route.tenant_id, agent).await,
-                None => Ok(None),
-            }
-        },
-        async {
-            match &route.campaign {
-                Some(c) => state.campaigns.get(route.tenant_id, c.campaign_id).await,
-                None => Ok(None),
-            }
-        },
-    )?;
-    let tenant = match tenant {
-        Some(tenant) if tenant.is_active => tenant,
-        _ => {
-            tracing::info!(tenant_id = %route.tenant_id, "call to an inactive tenant rejected");
-            return Ok(xml(StatusCode::OK, twiml::reject()));
-        }
-    };
-    // The campaign's pin or split pick for the caller, else the agent's active version.
-    let version = campaign
-        .and_then(|c| c.version_for(&lead_id))
-        .or_else(|| agent.and_then(|a| a.active_version_id));
-
-    let opened = Call::ringing(
-        RingingCall {
-            tenant_id: route.tenant_id,
-            call_sid: call_sid.to_owned(),
-            direction: Direction::Inbound,
-            from: from.to_owned(),
-            to: to_e164.as_str().to_owned(),
-            agent_id,
-            agent_version_id: version,
-            phone_number_id: Some(route.phone_number_id),
-            retention_days: tenant.retention_days,
-            timezone: tenant.timezone.clone(),
-            answered_by: None,
-            campaign: route.campaign.as_ref().map(|c| CampaignCall {
-                campaign_id: c.campaign_id,
-                lead_id,
-                attempt: None,
-            }),
-        },
-        state.clock.now(),
-    );
-    let call = open_and_hand_off(&state, &tenant, &opened).await?;
-    Ok(xml(StatusCode::OK, answer(&state, &call)))
-}
-
-/// Records the call (once per CallSid) and hands it to the runtime through SQS; a redelivery
-/// whose first attempt failed to hand off tries again (the worker is idempotent).
+/// Records the call (once per CallSid) with `guards` in its transaction and hands it to the
+/// runtime through SQS; a redelivery whose handoff is still due queues it again (the worker is
+/// idempotent). The call the answer connects, or the guard that failed.
 async fn open_and_hand_off(
     state: &WebhookState,
-    tenant: &gobi_domain::tenants::model::Tenant,
+    tenant_held: bool,
     opened: &Call,
-) -> ApiResult<Call> {
+    guards: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> ApiResult<Result<Call, usize>> {
     let now = state.clock.now();
-    gobi_domain::calls::open_and_hand_off(
+    let opening = gobi_domain::calls::open_and_hand_off(
         &state.calls,
         state.publisher.as_ref(),
         &state.events,
         opened,
-        tenant.legal_hold.is_some(),
+        tenant_held,
+        guards,
         now,
     )
     .await
@@ -391,6 +300,18 @@ async fn open_and_hand_off(
                 message: "The call could not be handed off".into(),
             }
         }
+    })?;
+    Ok(match opening {
+        Opening::New(call) => Ok(*call),
+        // Twilio's retry: the same call under the id its first delivery gave it.
+        Opening::Existing {
+            tenant_id, call_id, ..
+        } => Ok(Call {
+            id: call_id,
+            tenant_id,
+            ..opened.clone()
+        }),
+        Opening::Stale(guard) => Err(guard),
     })
 }
 

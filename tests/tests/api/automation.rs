@@ -56,7 +56,6 @@ async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
         answered_at: Some(now),
         ended_at: None,
         duration_seconds: None,
-        handoff_sent: true,
         dispatch_id: None,
         end_reason: None,
         retention_days: 30,

@@ -821,7 +821,12 @@ async fn world() -> (World, FakeN8n) {
     )
     .await;
     assert_eq!(inbound.status, StatusCode::OK, "{}", inbound.text);
-    let worker = WorkerState::new(&app.config, app.dynamodb.clone(), app.clock.clone());
+    let worker = WorkerState::new(
+        &app.config,
+        app.dynamodb.clone(),
+        app.sqs.clone(),
+        app.clock.clone(),
+    );
     let queue = app.config.handoff_queue_url.clone().unwrap();
     while as_function(
         "HandoffWorkerFunction",

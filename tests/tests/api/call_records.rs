@@ -52,7 +52,6 @@ fn call(tenant: &str, started: chrono::DateTime<Utc>, to: &str, retention: u32) 
         answered_at: None,
         ended_at: None,
         duration_seconds: None,
-        handoff_sent: true,
         dispatch_id: None,
         end_reason: None,
         retention_days: retention,

@@ -244,7 +244,6 @@ async fn an_opt_out_heard_on_a_call_suppresses_the_caller_at_once() {
         answered_at: None,
         ended_at: None,
         duration_seconds: None,
-        handoff_sent: true,
         dispatch_id: None,
         end_reason: None,
         retention_days: 30,

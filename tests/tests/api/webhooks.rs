@@ -103,8 +103,10 @@ async fn a_receiver_that_fails_twice_gets_the_event_once_with_every_attempt_reco
     assert_eq!(read.status, StatusCode::OK);
     assert!(!read.text.contains(&secret), "{}", read.text);
 
-    // A call comes in: `call.started`, tried at once and failing.
+    // A call comes in: `call.started` (from the handoff worker, once the dispatch exists),
+    // tried at once and failing.
     let call = ring(&app, &tenant, "CAhook0001", number).await;
+    app.drain_handoffs().await;
     app.drain_webhooks().await;
     let deliveries = app
         .get(
@@ -328,6 +330,7 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_the_others_are_told() {
     add_endpoint(&app, &tenant, &up_url, events).await;
     let broken = broken["id"].as_str().unwrap().to_owned();
     ring(&app, &tenant, "CAhook0101", number).await;
+    app.drain_handoffs().await;
     app.drain_webhooks().await;
     assert_eq!(up.received().len(), 1);
     // Every ten minutes another failure; after an hour of them the endpoint is disabled.

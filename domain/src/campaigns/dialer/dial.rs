@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::calls::{
-    Call, CallStatus, Direction, LIVEKIT_CALL_SID_PREFIX, RingingCall, open_and_hand_off,
+    Call, CallStatus, Direction, LIVEKIT_CALL_SID_PREFIX, Opening, RingingCall, open_and_hand_off,
 };
 use crate::tenants::model::Tenant;
 
@@ -310,16 +310,32 @@ impl Dialer {
             },
             now,
         );
-        let call = open_and_hand_off(
+        let opening = open_and_hand_off(
             &self.calls,
             self.handoffs.as_ref(),
             &self.events,
             &opened,
             account.legal_hold.is_some(),
+            Vec::new(),
             now,
         )
         .await
         .map_err(|e| format!("the call was not handed off: {e}"))?;
+        let call = match opening {
+            Opening::New(call) => *call,
+            // A redelivered dial: the call an earlier delivery opened, as stored.
+            Opening::Existing {
+                tenant_id, call_id, ..
+            } => self
+                .calls
+                .get(tenant_id, call_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("call {call_id} is gone"))?,
+            Opening::Stale(_) => {
+                return Err("opening the call failed a check it had none of".into());
+            }
+        };
         let room = call.room_name();
         let attributes = HashMap::from([
             ("gobi.tenant_id".to_owned(), campaign.tenant_id.to_string()),

@@ -1,0 +1,193 @@
+//! The hot paths' AWS requests, counted at the SDK as the handler sends them (issue 16's goals:
+//! counts, not times): the webhook for a known number, a Twilio retry, and a call after what it
+//! opens with changed (the context kept beside the route is checked, never trusted).
+
+use gobi_infra::aws_requests::counted;
+use gobi_tests::tokens;
+use http::StatusCode;
+use serde_json::json;
+
+use super::inbound_calls::{NUMBER, calls, drain, form, line, signed};
+
+const INBOUND: &str = "/twilio/webhook/inbound";
+
+#[tokio::test]
+async fn a_known_number_is_answered_after_three_requests_and_a_retry_after_two() {
+    // Answered with a media stream, whose parameters name the call.
+    let line = line(vec![(
+        "TWILIO_MEDIA_STREAM_URL",
+        "wss://stream.example.com/media".to_owned(),
+    )])
+    .await;
+    let app = &line.app;
+    // The number's first call reads what calls to it open with, and keeps it beside the route.
+    let (first, sent) = counted(signed(app, INBOUND, &form("CA1001", NUMBER))).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(
+        sent,
+        [
+            "dynamodb:Query",
+            "dynamodb:GetItem",
+            "dynamodb:GetItem",
+            "dynamodb:TransactWriteItems",
+            "sqs:SendMessage"
+        ]
+    );
+    // Every call after it: the route partition, the call's transaction, the handoff.
+    let (second, sent) = counted(signed(app, INBOUND, &form("CA1002", NUMBER))).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    assert_eq!(
+        sent,
+        [
+            "dynamodb:Query",
+            "dynamodb:TransactWriteItems",
+            "sqs:SendMessage"
+        ]
+    );
+    let call = calls(app)
+        .by_sid("CA1002")
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(
+        call.agent_version_id.map(|v| v.to_string()),
+        Some(line.version.clone())
+    );
+    assert!(
+        second.text.contains(&call.id.to_string()),
+        "{}",
+        second.text
+    );
+
+    // Twilio's retry of it once the worker has the handoff: two requests, the same answer.
+    assert_eq!(drain(app).await, 2);
+    let (retry, sent) = counted(signed(app, INBOUND, &form("CA1002", NUMBER))).await;
+    assert_eq!(retry.status, StatusCode::OK);
+    assert_eq!(sent, ["dynamodb:Query", "dynamodb:TransactWriteItems"]);
+    assert_eq!(retry.text, second.text);
+    assert_eq!(drain(app).await, 0, "nothing queued again");
+}
+
+#[tokio::test]
+async fn a_call_opens_with_the_tenant_and_agent_as_they_are_now() {
+    let line = line(vec![]).await;
+    let app = &line.app;
+    let admin = tokens::admin();
+    assert_eq!(
+        signed(app, INBOUND, &form("CA2001", NUMBER)).await.status,
+        StatusCode::OK
+    );
+
+    // A new retention and a new active version after the number's context was kept.
+    let tenant_path = format!("/api/tenants/{}", line.tenant);
+    let updated = app
+        .put(&tenant_path, &admin, json!({"retentionDays": 45}))
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text);
+    let v2 = app
+        .post(
+            &format!("/internal/agents/{}/versions", line.agent),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(v2.status, StatusCode::CREATED, "{}", v2.text);
+    let v2 = v2.body["data"]["id"].as_str().unwrap().to_owned();
+    let published = app
+        .post(
+            &format!("/internal/agents/{}/versions/{v2}/publish", line.agent),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{}", published.text);
+
+    // The next call's transaction finds the context stale, reads it again and writes it with
+    // the call; the one after is back to three requests.
+    let (answer, sent) = counted(signed(app, INBOUND, &form("CA2002", NUMBER))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(
+        sent,
+        [
+            "dynamodb:Query",
+            "dynamodb:TransactWriteItems",
+            "dynamodb:GetItem",
+            "dynamodb:GetItem",
+            "dynamodb:TransactWriteItems",
+            "sqs:SendMessage"
+        ]
+    );
+    let call = calls(app)
+        .by_sid("CA2002")
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(
+        (
+            call.retention_days,
+            call.agent_version_id.map(|v| v.to_string())
+        ),
+        (45, Some(v2.clone()))
+    );
+    let (_, sent) = counted(signed(app, INBOUND, &form("CA2003", NUMBER))).await;
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    let call = calls(app)
+        .by_sid("CA2003")
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(
+        (
+            call.retention_days,
+            call.agent_version_id.map(|v| v.to_string())
+        ),
+        (45, Some(v2))
+    );
+
+    // A legal hold on the tenant: the next call is opened under it (no expiry on its record).
+    let held = app
+        .post(
+            &format!("/internal/tenants/{}/legal-hold", line.tenant),
+            &admin,
+            json!({"reason": "Regulator request"}),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::ACCEPTED, "{}", held.text);
+    assert_eq!(
+        signed(app, INBOUND, &form("CA2004", NUMBER)).await.status,
+        StatusCode::OK
+    );
+    let call = calls(app)
+        .by_sid("CA2004")
+        .await
+        .unwrap()
+        .expect("recorded");
+    let item = app
+        .dynamodb
+        .get_item()
+        .table_name(&app.config.tables.calls)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}", line.tenant)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("CALL#{}", call.id)),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the call's item");
+    assert!(
+        !item.contains_key("expiresAt"),
+        "a held tenant's call does not expire"
+    );
+
+    // A deactivated tenant: refused, nothing written.
+    let off = app.delete(&tenant_path, &admin).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    let refused = signed(app, INBOUND, &form("CA2005", NUMBER)).await;
+    assert!(refused.text.contains("<Reject"), "{}", refused.text);
+    assert!(calls(app).by_sid("CA2005").await.unwrap().is_none());
+}
