@@ -177,15 +177,24 @@ impl CallStore {
 
     /// Counts a tool execution on its call.
     pub async fn count_execution(&self, call: &Call, succeeded: bool) -> StoreResult<()> {
+        let items = self.execution_counts(call, succeeded)?;
+        dynamo::transact(&self.client, items, Backoff::default())
+            .await
+            .map_err(|e| StoreError::Dynamo(anyhow::Error::new(e).context("counting an execution")))
+    }
+
+    /// The counter updates of one tool execution of `call`, for a transaction.
+    pub fn execution_counts(
+        &self,
+        call: &Call,
+        succeeded: bool,
+    ) -> anyhow::Result<Vec<TransactWriteItem>> {
         let adds: &[(&str, i64)] = if succeeded {
             &[("tool_executions", 1), ("tool_succeeded", 1)]
         } else {
             &[("tool_executions", 1)]
         };
-        let items = self.count(&call.metric_scope(), adds)?;
-        dynamo::transact(&self.client, items, Backoff::default())
-            .await
-            .map_err(|e| StoreError::Dynamo(anyhow::Error::new(e).context("counting an execution")))
+        self.count(&call.metric_scope(), adds)
     }
 
     /// The counters of one dimension from period `from` to period `to` (inclusive; a day names

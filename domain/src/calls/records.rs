@@ -203,6 +203,32 @@ impl CallStore {
         .map(|_| ())
     }
 
+    /// The write of an event on the timeline of `call` (read already), for a transaction.
+    pub fn event_put(
+        &self,
+        call: &StoredCall,
+        event: &CallEvent,
+    ) -> anyhow::Result<TransactWriteItem> {
+        self.sub_item_put(
+            call.call.tenant_id,
+            format!("CALLEVT#{}#{}", event.call_id, event.id),
+            call.expires_at,
+            event,
+        )
+    }
+
+    /// Adds an entry to the timeline of `call` (read already): one write.
+    pub async fn record_event_of(&self, call: &StoredCall, event: &CallEvent) -> StoreResult<()> {
+        dynamo::transact_guarded(
+            &self.client,
+            vec![self.event_put(call, event)?],
+            0,
+            "recording a call event",
+        )
+        .await?;
+        Ok(())
+    }
+
     /// A call's timeline, oldest first.
     pub async fn events(&self, tenant: TenantId, call: CallId) -> StoreResult<Vec<CallEvent>> {
         let items = self

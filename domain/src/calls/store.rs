@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// A call as read, with the expiry its records take (none while it is held), so what is
+/// written about it needs no second read.
+#[derive(Debug, Clone)]
+pub struct StoredCall {
+    pub call: Call,
+    pub expires_at: Option<i64>,
+}
+
 /// How opening a call ended ([`CallStore::open_guarded`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Opening {
@@ -299,15 +307,42 @@ impl CallStore {
             .await?
             .ok_or_else(|| call_not_found(call))?
             .expires_at;
+        let mut items = vec![self.sub_item_put(tenant, sk, expires_at, value)?];
+        items.extend(counts);
+        Ok(dynamo::transact_guarded(&self.client, items, 0, "recording call data").await?)
+    }
+
+    /// The write of a call's sub-item, once, expiring at `expires_at` (the call's).
+    pub(crate) fn sub_item_put<T: Serialize>(
+        &self,
+        tenant: TenantId,
+        sk: String,
+        expires_at: Option<i64>,
+        value: &T,
+    ) -> anyhow::Result<TransactWriteItem> {
         let item = SubItem {
             pk: keys::tenant(tenant),
             sk,
             expires_at,
             value,
         };
-        let mut items = vec![self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")?];
-        items.extend(counts);
-        Ok(dynamo::transact_guarded(&self.client, items, 0, "recording call data").await?)
+        self.put(dynamo::to_item(&item)?, "attribute_not_exists(pk)")
+    }
+
+    /// A call with the expiry its records take: one GetItem.
+    pub async fn stored(&self, tenant: TenantId, id: CallId) -> StoreResult<Option<StoredCall>> {
+        Ok(self.call_item(tenant, id).await?.map(|item| StoredCall {
+            call: item.call,
+            expires_at: item.expires_at,
+        }))
+    }
+
+    /// The same for a call known by id alone: its tenant from the index, then the call.
+    pub async fn find_stored(&self, id: CallId) -> StoreResult<Option<StoredCall>> {
+        match self.tenant_of(keys::call(id)).await? {
+            Some(tenant) => self.stored(tenant, id).await,
+            None => Ok(None),
+        }
     }
 
     pub(crate) async fn query_prefix(

@@ -168,18 +168,56 @@ impl AutomationStore {
     }
 
     pub async fn put_execution(&self, execution: &Execution) -> StoreResult<()> {
+        dynamo::transact(
+            &self.client,
+            vec![self.execution_put(execution)?],
+            dynamo::Backoff::default(),
+        )
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("recording an execution"))?;
+        Ok(())
+    }
+
+    /// The write of `execution`'s record, for a transaction.
+    pub fn execution_put(
+        &self,
+        execution: &Execution,
+    ) -> anyhow::Result<aws_sdk_dynamodb::types::TransactWriteItem> {
         let item = ExecutionItem {
             pk: tenant(execution.tenant_id),
             sk: format!("EXEC#{}#{}", execution.call_id, execution.id),
             execution: execution.clone(),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(dynamo::to_item(&item)?))
-            .send()
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(
+                aws_sdk_dynamodb::types::Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(dynamo::to_item(&item)?))
+                    .build()?,
+            )
+            .build())
+    }
+
+    /// Records a finished execution of `call` (read already) in one transaction: its record,
+    /// the call's counters and the `finished` event on the call's timeline.
+    pub async fn record_finished(
+        &self,
+        calls: &crate::calls::CallStore,
+        call: &crate::calls::StoredCall,
+        execution: &Execution,
+        finished: &crate::calls::CallEvent,
+    ) -> StoreResult<()> {
+        let mut items = vec![
+            self.execution_put(execution)?,
+            calls.event_put(call, finished)?,
+        ];
+        items.extend(calls.execution_counts(
+            &call.call,
+            execution.status == super::model::ExecutionStatus::Succeeded,
+        )?);
+        dynamo::transact(&self.client, items, dynamo::Backoff::default())
             .await
-            .map_err(|e| anyhow::Error::new(e).context("recording an execution"))?;
+            .map_err(|e| anyhow::Error::new(e).context("recording a finished execution"))?;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::integrations::auth_headers;
+use gobi_domain::calls::StoredCall;
 
 pub(crate) fn routes() -> OpenApiRouter<AutomationState> {
     OpenApiRouter::default()
@@ -11,21 +12,23 @@ pub(crate) fn routes() -> OpenApiRouter<AutomationState> {
         .routes(routes!(execute_by_name))
 }
 
-/// The call, if the caller is an internal role that may act on its tenant.
+/// The call (with the expiry its records take), if the caller is an internal role that may act
+/// on its tenant: one GetItem under a tenant token's own tenant, where another tenant's call is
+/// absent; the platform's token finds the call's tenant first.
 async fn runtime_call(
     state: &AutomationState,
     principal: &Principal,
     id: gobi_shared::ids::CallId,
-) -> ApiResult<Call> {
+) -> ApiResult<StoredCall> {
     // The role first: a client_viewer learns nothing of which call ids exist.
     principal.authorize(Access::INTERNAL)?;
-    let call = state
-        .calls
-        .find(id)
-        .await?
-        .ok_or_else(|| call_not_found(id))?;
-    principal.authorize(Access::read(call.tenant_id, call_not_found(id)))?;
-    Ok(call)
+    let stored = match principal.only_tenant() {
+        Some(own) => state.calls.stored(own, id).await?,
+        None => state.calls.find_stored(id).await?,
+    }
+    .ok_or_else(|| call_not_found(id))?;
+    principal.authorize(Access::read(stored.call.tenant_id, call_not_found(id)))?;
+    Ok(stored)
 }
 
 /// The tools the call's agent may use: the allowlist of the version the call runs (chosen when
@@ -70,7 +73,7 @@ async fn catalog(
     State(state): State<AutomationState>,
     ApiQuery(query): ApiQuery<CatalogQuery>,
 ) -> ApiResult<Json<DataResponse<Vec<CatalogEntry>>>> {
-    let call = runtime_call(&state, &principal, query.call_id).await?;
+    let call = runtime_call(&state, &principal, query.call_id).await?.call;
     let allowed = if state.require_mapping {
         Some(allowlist(&state, &call).await?)
     } else {
@@ -121,7 +124,7 @@ async fn execute_by_id(
     let call = runtime_call(&state, &principal, body.call_id).await?;
     let tool = state
         .tools
-        .get(call.tenant_id, id)
+        .get(call.call.tenant_id, id)
         .await?
         .ok_or_else(|| tool_not_found(id))?;
     execute(&state, &call, tool, body).await
@@ -154,7 +157,7 @@ async fn execute_by_name(
     let call = runtime_call(&state, &principal, body.call_id).await?;
     let tool = state
         .tools
-        .by_name(call.tenant_id, &name)
+        .by_name(call.call.tenant_id, &name)
         .await?
         .ok_or_else(|| tool_not_found(&name))?;
     execute(&state, &call, tool, body).await
@@ -181,13 +184,20 @@ fn capped(body: serde_json::Value) -> (serde_json::Value, bool) {
     (serde_json::Value::String(text[..end].to_owned()), true)
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, call_id = %call.id))]
+/// What one execution reads: the call (by the caller), the tool (by the caller), the version's
+/// allowlist when mapping is required (and, for a call older than versions, the agent), the
+/// rate-limit slot (a conditional write), the integration, its sealed secret and headers (KMS);
+/// what it writes: the `started` event, then one transaction with the execution's record, the
+/// `finished` event and the call's counters. The call's expiry comes with the call: nothing
+/// reads it again.
+#[tracing::instrument(skip_all, fields(tenant_id = %stored.call.tenant_id, call_id = %stored.call.id))]
 async fn execute(
     state: &AutomationState,
-    call: &Call,
+    stored: &StoredCall,
     tool: Tool,
     body: ExecuteRequest,
 ) -> ApiResult<Json<DataResponse<ExecutionResult>>> {
+    let call = &stored.call;
     // 1. The input matches the tool's schema.
     let validator = jsonschema::validator_for(&tool.input_schema)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored schema: {e}")))?;
@@ -316,8 +326,8 @@ async fn execute(
     });
     state
         .calls
-        .record_event(
-            call.tenant_id,
+        .record_event_of(
+            stored,
             &CallEvent {
                 id: uuid::Uuid::now_v7(),
                 call_id: call.id,
@@ -387,20 +397,16 @@ async fn execute(
         started_at: now,
         finished_at: finished,
     };
-    state.store.put_execution(&execution).await?;
+    let finished_event = CallEvent {
+        id: uuid::Uuid::now_v7(),
+        call_id: call.id,
+        kind: "tool_execution_finished".into(),
+        detail: serde_json::json!({"execution_id": execution_id, "tool": tool.name, "status": status, "attempts": result.attempts}),
+        at: finished,
+    };
     state
-        .calls
-        .count_execution(call, status == ExecutionStatus::Succeeded)
-        .await?;
-    state
-        .calls
-        .record_event(call.tenant_id, &CallEvent {
-            id: uuid::Uuid::now_v7(),
-            call_id: call.id,
-            kind: "tool_execution_finished".into(),
-            detail: serde_json::json!({"execution_id": execution_id, "tool": tool.name, "status": status, "attempts": result.attempts}),
-            at: finished,
-        })
+        .store
+        .record_finished(&state.calls, stored, &execution, &finished_event)
         .await?;
     tracing::info!(execution_id = %execution_id, tool = %tool.name, ?status, attempts = result.attempts, "tool executed");
     let details = Some(

@@ -177,11 +177,16 @@ async fn claim_dispatch(
 ) -> ApiResult<Json<DataResponse<ClaimedDispatch>>> {
     principal.authorize(Access::INTERNAL)?;
     let id = body.dispatch_id;
-    let tenant = state
-        .calls
-        .dispatch_tenant(id)
-        .await?
-        .ok_or_else(|| dispatch_not_found(id))?;
+    // A tenant's token claims under its own tenant's key: one conditional write, where another
+    // tenant's dispatch is absent. The platform's looks the dispatch's tenant up first.
+    let tenant = match principal.only_tenant() {
+        Some(own) => own,
+        None => state
+            .calls
+            .dispatch_tenant(id)
+            .await?
+            .ok_or_else(|| dispatch_not_found(id))?,
+    };
     principal.authorize(Access::read(tenant, dispatch_not_found(id)))?;
     match state
         .calls

@@ -90,6 +90,13 @@ impl Principal {
     }
 
     /// The one authorisation check: `Ok` when the caller may do what `access` describes.
+    /// The one tenant this token reaches, unless it is the platform's (which reaches every
+    /// tenant): a route that finds an object by id alone can read it under this tenant's key
+    /// directly, where another tenant's object is absent, instead of looking its tenant up.
+    pub fn only_tenant(&self) -> Option<TenantId> {
+        self.tenant_id.filter(|_| !self.platform)
+    }
+
     pub fn authorize(&self, access: Access) -> Result<(), ApiError> {
         match access {
             Access::Tenant {

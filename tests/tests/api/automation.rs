@@ -16,19 +16,19 @@ use serde_json::{Value, json};
 
 const SECRET: &str = "n8n-api-key-very-secret";
 
-struct Setup {
-    app: TestApp,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
     n8n: FakeN8n,
     n8n_url: String,
-    tenant: String,
+    pub(crate) tenant: String,
     agent: String,
     version: String,
-    call: CallId,
+    pub(crate) call: CallId,
     staff: String,
     runtime: String,
 }
 
-async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
+pub(crate) async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
     let n8n = FakeN8n::new(Duration::from_millis(4000));
     let n8n_url = fakes::serve(n8n.router(), ([127, 0, 0, 1], 0).into()).await;
     let app = spawn_app_with(TestAppOptions {
@@ -86,7 +86,7 @@ async fn setup(extra: Vec<(&'static str, String)>) -> Setup {
 }
 
 impl Setup {
-    async fn integration(&self) -> String {
+    pub(crate) async fn integration(&self) -> String {
         let answer = self
             .app
             .post(
@@ -100,7 +100,7 @@ impl Setup {
     }
 
     /// A tool linked to `/webhook/<hook>`, with a 1 s timeout (generous: the machines are shared).
-    async fn tool(&self, name: &str, hook: &str, integration: &str) -> String {
+    pub(crate) async fn tool(&self, name: &str, hook: &str, integration: &str) -> String {
         let created = self
             .app
             .post(
@@ -130,7 +130,7 @@ impl Setup {
         id
     }
 
-    async fn allow(&self, tools: &[&str]) {
+    pub(crate) async fn allow(&self, tools: &[&str]) {
         let answer = self
             .app
             .post(
@@ -145,7 +145,7 @@ impl Setup {
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     }
 
-    async fn execute(&self, tool: &str, input: Value) -> Answer {
+    pub(crate) async fn execute(&self, tool: &str, input: Value) -> Answer {
         self.app
             .post(
                 &format!("/internal/automation/tools/{tool}/execute"),

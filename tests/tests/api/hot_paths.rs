@@ -7,7 +7,7 @@ use gobi_tests::tokens;
 use http::StatusCode;
 use serde_json::json;
 
-use super::inbound_calls::{NUMBER, calls, drain, form, line, signed};
+use super::inbound_calls::{NUMBER, calls, claim, drain, form, line, signed};
 
 const INBOUND: &str = "/twilio/webhook/inbound";
 
@@ -190,4 +190,108 @@ async fn a_call_opens_with_the_tenant_and_agent_as_they_are_now() {
     let refused = signed(app, INBOUND, &form("CA2005", NUMBER)).await;
     assert!(refused.text.contains("<Reject"), "{}", refused.text);
     assert!(calls(app).by_sid("CA2005").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_tenant_s_runtime_claims_its_dispatch_in_one_request() {
+    let line = line(vec![]).await;
+    let app = &line.app;
+    assert_eq!(
+        signed(app, INBOUND, &form("CA3001", NUMBER)).await.status,
+        StatusCode::OK
+    );
+    drain(app).await;
+    let call = calls(app)
+        .by_sid("CA3001")
+        .await
+        .unwrap()
+        .expect("recorded");
+    let dispatch = call.dispatch_id.expect("dispatched").to_string();
+    let runtime = tokens::internal("internal_operator", &line.tenant);
+    let (claimed, sent) = counted(claim(app, &runtime, &dispatch)).await;
+    assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.text);
+    assert_eq!(sent, ["dynamodb:UpdateItem"]);
+    // Another tenant's token finds nothing under its own key: absent, still one request.
+    let other = tokens::internal("internal_operator", &uuid::Uuid::now_v7().to_string());
+    let (absent, sent) = counted(claim(app, &other, &dispatch)).await;
+    assert_eq!(absent.status, StatusCode::NOT_FOUND, "{}", absent.text);
+    assert_eq!(sent, ["dynamodb:UpdateItem"]);
+}
+
+#[tokio::test]
+async fn a_tool_execution_reads_the_call_once_and_records_in_one_transaction() {
+    let s = super::automation::setup(vec![]).await;
+    let integration = s.integration().await;
+    let tool = s.tool("lookup_order", "ok", &integration).await;
+    let (done, sent) = counted(s.execute(&tool, json!({"order": "12345"}))).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(
+        sent,
+        [
+            // The call (with its expiry), then the tool.
+            "dynamodb:GetItem",
+            "dynamodb:GetItem",
+            // The per-call rate limit's slot.
+            "dynamodb:UpdateItem",
+            // The integration, and its sealed secret.
+            "dynamodb:GetItem",
+            "kms:Decrypt",
+            // The tool's sealed headers.
+            "kms:Decrypt",
+            // `started` on the call's timeline; n8n; then the record, `finished` and the counters.
+            "dynamodb:TransactWriteItems",
+            "dynamodb:TransactWriteItems",
+        ]
+    );
+    let timeline = s
+        .app
+        .get(
+            &format!("/client/calls/{}", s.call),
+            &tokens::client_viewer(&s.tenant),
+        )
+        .await;
+    assert_eq!(timeline.status, StatusCode::OK, "{}", timeline.text);
+    let kinds: Vec<&str> = timeline.body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["tool_execution_started", "tool_execution_finished"]);
+}
+
+#[tokio::test]
+async fn kpis_and_analytics_over_ninety_days_take_two_requests() {
+    let line = line(vec![]).await;
+    let app = &line.app;
+    // A call now and then over the last ninety days: 89 days ago, 60, 30, yesterday, today.
+    for (i, advance) in [0, 29, 30, 29, 1].into_iter().enumerate() {
+        app.clock.advance(chrono::Duration::days(advance));
+        assert_eq!(
+            signed(app, INBOUND, &form(&format!("CA40{i:02}"), NUMBER))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let viewer = tokens::client_viewer(&line.tenant);
+    let today = app.clock.now().date_naive();
+    let from = today - chrono::Duration::days(89);
+    for path in [
+        format!("/client/kpis?from={from}&to={today}"),
+        format!("/client/analytics?groupBy=agent&from={from}&to={today}"),
+        format!(
+            "/api/tenants/{}/analytics?groupBy=version&from={from}&to={today}",
+            line.tenant
+        ),
+    ] {
+        let (answer, sent) = counted(app.get(&path, &viewer)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);
+        assert_eq!(sent, ["dynamodb:GetItem", "dynamodb:Query"], "{path}");
+        assert!(
+            answer.text.contains("\"calls\":5") || answer.text.contains("\"calls\": 5"),
+            "{path}: {}",
+            answer.text
+        );
+    }
 }
