@@ -489,6 +489,25 @@ pub async fn ping(client: &Client, table: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens the client's connection during a function's init, where the first request of an
+/// invocation is latency-bound (a caller waits on it): one GetItem of a key no item has, in a
+/// table the function reads, which also loads credentials and resolves the endpoint. A failure
+/// is logged and changes nothing: the first invocation connects as it would have.
+pub async fn warm(client: &Client, table: &str) {
+    let read = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key("WARMUP", "WARMUP")))
+        .send();
+    match tokio::time::timeout(Duration::from_secs(2), read).await {
+        Ok(Ok(_)) => tracing::debug!("DynamoDB connection warm"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "warming the DynamoDB connection failed")
+        }
+        Err(_) => tracing::warn!("warming the DynamoDB connection timed out"),
+    }
+}
+
 /// The primary key of an item in any GOBI table: every table keys on `pk` and `sk`.
 pub fn key(
     pk: impl Into<String>,

@@ -4,8 +4,10 @@
 //!
 //! Needs the local stack: `make test` starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`.
 
+pub mod aws_proxy;
 pub mod bench;
 pub mod fakes;
+pub mod lambda_emulator;
 mod workers;
 
 use std::collections::HashMap;
@@ -64,6 +66,8 @@ impl Default for TestAppOptions {
 /// One app on DynamoDB Local, with its own freshly created tables.
 pub struct TestApp {
     pub config: Config,
+    /// The environment a function binary needs to run as this app (the bench starts them).
+    pub env: HashMap<String, String>,
     /// The test's own handoff queue on moto (with a dead-letter queue, as the template has).
     pub sqs: aws_sdk_sqs::Client,
     /// The app's clock: fixed at start, moved by tests instead of sleeping.
@@ -84,6 +88,11 @@ fn require_stack() {
 }
 
 pub fn test_config(options: &TestAppOptions) -> Config {
+    Config::from_map(&test_variables(options)).expect("test config")
+}
+
+/// The environment [`test_config`] reads.
+pub fn test_variables(options: &TestAppOptions) -> HashMap<String, String> {
     let public_key = match options.public_key {
         PublicKeyForm::Certificate => read_fixture("jwt-certificate.pem"),
         PublicKeyForm::PublicKey => read_fixture("jwt-public.pem"),
@@ -110,7 +119,7 @@ pub fn test_config(options: &TestAppOptions) -> Config {
     for (k, v) in &options.extra {
         vars.insert((*k).to_owned(), v.clone());
     }
-    Config::from_map(&vars).expect("test config")
+    vars
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -119,7 +128,8 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     require_stack();
-    let mut config = test_config(&options);
+    let mut env = test_variables(&options);
+    let mut config = Config::from_map(&env).expect("test config");
     let sdk = dynamo::sdk_config().await;
     // Clients that record what each function asks of AWS, for the IAM check (tests/tests/iam.rs).
     let dynamodb = aws_requests::dynamodb(&sdk);
@@ -210,6 +220,20 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
             aws_requests::name_resource(url, logical_id);
         }
     }
+    for (name, value) in [
+        ("HANDOFF_QUEUE_URL", &config.handoff_queue_url),
+        ("LEGAL_HOLD_QUEUE_URL", &config.legal_hold_queue_url),
+        ("LEAD_IMPORT_QUEUE_URL", &config.lead_import_queue_url),
+        ("DIALER_QUEUE_URL", &config.dialer_queue_url),
+        ("WEBHOOK_QUEUE_URL", &config.webhook_queue_url),
+        ("IMPORTS_BUCKET", &config.imports_bucket),
+        ("KMS_KEY_ID", &config.kms_key_id),
+    ] {
+        if let Some(value) = value {
+            env.insert(name.to_owned(), value.clone());
+        }
+    }
+    env.insert("S3_FORCE_PATH_STYLE".into(), "true".into());
     let clients = app::Clients {
         dynamodb: dynamodb.clone(),
         sqs: sqs.clone(),
@@ -223,6 +247,7 @@ pub async fn spawn_app_with(options: TestAppOptions) -> TestApp {
     );
     TestApp {
         config,
+        env,
         sqs,
         clock,
         dynamodb,

@@ -10,9 +10,12 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let sdk = dynamo::sdk_config().await;
     let verifier = Arc::new(JwtVerifier::new(&config.jwt)?);
+    let dynamodb = dynamo::client(&sdk);
+    // A call waits on the runtime's first request (the dispatch claim): connect now.
+    dynamo::warm(&dynamodb, &config.tables.calls).await;
     let state = RuntimeState::new(
         &config,
-        dynamo::client(&sdk),
+        dynamodb,
         aws_sdk_sqs::Client::new(&sdk),
         verifier,
         Clock::system(),

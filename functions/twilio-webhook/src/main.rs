@@ -7,9 +7,12 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let config = Config::from_env()?;
     let sdk = dynamo::sdk_config().await;
+    let dynamodb = dynamo::client(&sdk);
+    // A ringing caller waits on the first request: connect now (a table it may GetItem).
+    dynamo::warm(&dynamodb, &config.tables.tenants).await;
     let state = WebhookState::new(
         &config,
-        dynamo::client(&sdk),
+        dynamodb,
         aws_sdk_sqs::Client::new(&sdk),
         Clock::system(),
     )?;

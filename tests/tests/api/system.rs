@@ -32,6 +32,7 @@ async fn health_db_is_503_when_dynamodb_is_unreachable() {
     let app = gobi_tests::TestApp {
         sqs: aws_sdk_sqs::Client::new(&sdk),
         config,
+        env: Default::default(),
         clock: gobi_shared::time::Clock::system(),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         s3: aws_sdk_s3::Client::new(&sdk),
@@ -250,6 +251,7 @@ async fn app_with_dynamodb_at(endpoint: &str) -> gobi_tests::TestApp {
     gobi_tests::TestApp {
         sqs: clients.sqs,
         config,
+        env: Default::default(),
         clock,
         dynamodb: clients.dynamodb,
         s3: clients.s3,
