@@ -8,7 +8,7 @@ TEST_DYNAMODB_PORT ?= 8100
 TEST_MOTO_PORT ?= 5100
 TEST_SERVER_PORT ?= 3100
 
-.PHONY: dev test bench-import bench-dialer token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction build-CampaignsFunction build-DialerFunction build-WebhooksFunction build-WebhookWorkerFunction
+.PHONY: dev test bench bench-import bench-dialer token openapi stack-up stack-down lint-template schemathesis fmt build-SystemFunction build-AuthFunction build-PhoneNumbersFunction build-AgentsFunction build-RuntimeFunction build-SchedulerFunction build-TwilioWebhookFunction build-HandoffWorkerFunction build-LegalHoldWorkerFunction build-AutomationFunction build-TenantsFunction build-ClientFunction build-LeadListsFunction build-LeadImportWorkerFunction build-CampaignsFunction build-DialerFunction build-WebhooksFunction build-WebhookWorkerFunction
 
 dev: .env
 	@$(STACK) start
@@ -30,10 +30,23 @@ stack-down:
 test:
 	@bash infra/test.sh
 
-# The lead-import worker on a generated file (ROWS, default 150000) against a local stack of its
-# own, in memory; prints rows/s, peak RSS and DynamoDB requests per 1,000 rows.
+# Every function's release binary (x86_64 here) under a Lambda Runtime API emulator, against a
+# local stack of its own behind counting proxies, beside hello-world lambda_http baselines built
+# the same way: one table of binary size, init, first and warm invoke, peak RSS and AWS requests
+# per invocation, medians over RUNS (default 5) interleaved runs of 1 + WARM (default 5) invokes.
 BENCH_DYNAMODB_PORT ?= 8200
 BENCH_MOTO_PORT ?= 5200
+FUNCTION_BINARIES := $(shell grep -oE '@infra/lambda-package.sh gobi-[a-z-]+' Makefile | cut -d' ' -f2)
+bench:
+	@cargo build -q --release $(addprefix --bin ,$(FUNCTION_BINARIES)) \
+		--bin gobi-baseline-hello --bin gobi-baseline-sdk --bin gobi-bench-functions
+	@export STACK_NAME=bench DYNAMODB_PORT=$(BENCH_DYNAMODB_PORT) MOTO_PORT=$(BENCH_MOTO_PORT); \
+	$(STACK) start --memory && eval "$$($(STACK) env)" && \
+	target/release/gobi-bench-functions $(RUNS) $(WARM); \
+	status=$$?; $(STACK) stop; exit $$status
+
+# The lead-import worker on a generated file (ROWS, default 150000) against a local stack of its
+# own, in memory; prints rows/s, peak RSS and DynamoDB requests per 1,000 rows.
 bench-import:
 	@export STACK_NAME=bench DYNAMODB_PORT=$(BENCH_DYNAMODB_PORT) MOTO_PORT=$(BENCH_MOTO_PORT); \
 	$(STACK) start --memory && eval "$$($(STACK) env)" && \

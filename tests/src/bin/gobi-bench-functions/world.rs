@@ -1,372 +1,24 @@
-//! `make bench`: every function's release binary under the Lambda Runtime API emulator
-//! (`gobi_tests::lambda_emulator`), against the local stack through counting proxies
-//! (`gobi_tests::aws_proxy`), beside two hello-world `lambda_http` baselines built the same way.
-//! Prints one table: binary size, init, first and warm invoke, peak RSS, AWS requests per
-//! invocation, and init and memory as multiples of the SDK baseline. Medians over RUNS
-//! interleaved runs (each run starts every binary once, in turn); no assertion on any time: the
-//! machines are shared and noisy (the request counts are asserted by `tests/tests/api/hot_paths.rs`).
-//!
-//!   gobi-bench-functions [runs] [warm invokes]     (default 5 runs, 5 warm invokes each)
-//!
-//! Needs the release binaries in `target/release` (`make bench` builds them; `BENCH_BINARIES`
-//! names another folder) and the local stack.
+//! What the bench's events act on, set up through the in-process app on the same stack: a
+//! tenant with an agent answering a number, calls over ninety days, calls for status callbacks,
+//! handoffs and claims, an n8n integration and a tool, imports and dial jobs waiting for their
+//! workers; and the cases, one per function and hot path.
 
-use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
-use base64::Engine;
-use gobi_tests::aws_proxy::CountingProxy;
 use gobi_tests::fakes::{self, n8n::FakeN8n};
-use gobi_tests::lambda_emulator::RuntimeApi;
 use gobi_tests::{TestApp, WEBHOOK_BASE, spawn_telephony_app_with, tokens};
-use serde_json::{Value, json};
+use serde_json::json;
 
-const NUMBER: &str = "+15557659001";
-const SDK_BASELINE: &str = "gobi-baseline-sdk";
-
-/// One measured event source: a binary and the event of each invocation (0 is the first).
-struct Case {
-    binary: &'static str,
-    label: &'static str,
-    event: Box<dyn Fn() -> Bytes>,
-}
-
-/// One run of one case.
-#[derive(Default, Clone)]
-struct Sample {
-    init_ms: f64,
-    first_ms: f64,
-    warm_ms: f64,
-    peak_rss_kib: u64,
-    first_requests: usize,
-    warm_requests: usize,
-    errors: usize,
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let runs: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
-    let warm: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
-    // `BENCH_BINARIES` names another folder (target/debug, to try the bench itself quickly).
-    let release = std::env::var_os("BENCH_BINARIES")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| gobi_tests::workspace_root().join("target/release"));
-
-    let dynamodb = CountingProxy::start(&endpoint("AWS_ENDPOINT_URL_DYNAMODB")?).await?;
-    let moto = CountingProxy::start(&endpoint("AWS_ENDPOINT_URL_SQS")?).await?;
-    let world = World::set_up(runs * (warm + 1) + 2).await?;
-    let cases = world.cases();
-
-    let mut samples: HashMap<(&str, &str), Vec<Sample>> = HashMap::new();
-    for run in 0..runs {
-        eprintln!("run {}/{runs}", run + 1);
-        for case in &cases {
-            let sample = measure(&release, case, &world.app.env, &dynamodb, &moto, warm).await?;
-            samples
-                .entry((case.binary, case.label))
-                .or_default()
-                .push(sample);
-        }
-    }
-
-    let sdk = median_sample(&samples[&(SDK_BASELINE, "GET /health")]);
-    println!(
-        "\n{runs} runs × (1 first + {warm} warm invokes), medians; AWS requests counted by the proxies in front of DynamoDB Local and moto\n"
-    );
-    println!(
-        "{:<22} {:<34} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>7} {:>7}",
-        "function",
-        "event",
-        "size MB",
-        "init ms",
-        "first ms",
-        "warm ms",
-        "RSS MB",
-        "AWS 1st",
-        "AWS warm",
-        "init×",
-        "RSS×"
-    );
-    for case in &cases {
-        let m = median_sample(&samples[&(case.binary, case.label)]);
-        let size = std::fs::metadata(release.join(case.binary))
-            .map(|m| m.len() as f64 / 1_048_576.0)
-            .unwrap_or(0.0);
-        println!(
-            "{:<22} {:<34} {:>8.1} {:>8.1} {:>9.2} {:>8.2} {:>8.1} {:>9} {:>9} {:>7.2} {:>7.2}{}",
-            case.binary.trim_start_matches("gobi-"),
-            case.label,
-            size,
-            m.init_ms,
-            m.first_ms,
-            m.warm_ms,
-            m.peak_rss_kib as f64 / 1024.0,
-            m.first_requests,
-            m.warm_requests,
-            m.init_ms / sdk.init_ms,
-            m.peak_rss_kib as f64 / sdk.peak_rss_kib as f64,
-            if m.errors > 0 {
-                format!("  ({} error answers)", m.errors)
-            } else {
-                String::new()
-            }
-        );
-    }
-    Ok(())
-}
-
-fn endpoint(name: &str) -> anyhow::Result<String> {
-    std::env::var(name).map_err(|_| anyhow::anyhow!("{name} is not set: run `make bench`"))
-}
-
-/// Starts `case.binary` under a fresh Runtime API, invokes it once cold and `warm` times warm,
-/// reads its peak RSS, and stops it.
-async fn measure(
-    release: &std::path::Path,
-    case: &Case,
-    env: &HashMap<String, String>,
-    dynamodb: &CountingProxy,
-    moto: &CountingProxy,
-    warm: usize,
-) -> anyhow::Result<Sample> {
-    let api = RuntimeApi::start().await?;
-    let requests = || dynamodb.count() + moto.count();
-    let mut command = tokio::process::Command::new(release.join(case.binary));
-    command
-        .env_clear()
-        .envs(env)
-        .envs(
-            [
-                "PATH",
-                "AWS_REGION",
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-            ]
-            .into_iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| (k, v))),
-        )
-        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url())
-        .env("AWS_ENDPOINT_URL_SQS", moto.url())
-        .env("AWS_ENDPOINT_URL_KMS", moto.url())
-        .env("AWS_ENDPOINT_URL_S3", moto.url())
-        .env("AWS_ENDPOINT_URL_EVENTBRIDGE", moto.url())
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", case.binary)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let before_init = requests();
-    let started = Instant::now();
-    let mut child = command.spawn()?;
-    tokio::time::timeout(Duration::from_secs(20), api.ready())
-        .await
-        .map_err(|_| anyhow::anyhow!("{} did not ask for an event in 20 s", case.binary))?;
-    let init_ms = ms(started.elapsed());
-    let _init_requests = requests() - before_init;
-
-    let mut sample = Sample {
-        init_ms,
-        ..Sample::default()
-    };
-    let mut warm_ms = Vec::new();
-    let mut warm_requests = Vec::new();
-    for i in 0..=warm {
-        let event = (case.event)();
-        let before = requests();
-        let at = Instant::now();
-        let answer = api.invoke(event).await?;
-        let took = ms(at.elapsed());
-        let sent = requests() - before;
-        if answer.error || answer_status(&answer.body) >= 500 {
-            sample.errors += 1;
-        }
-        if i == 0 {
-            sample.first_ms = took;
-            sample.first_requests = sent;
-        } else {
-            warm_ms.push(took);
-            warm_requests.push(sent);
-        }
-    }
-    sample.warm_ms = median(&mut warm_ms);
-    warm_requests.sort_unstable();
-    sample.warm_requests = warm_requests
-        .get(warm_requests.len() / 2)
-        .copied()
-        .unwrap_or(0);
-    sample.peak_rss_kib = child
-        .id()
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0);
-    child.kill().await.ok();
-    Ok(sample)
-}
-
-/// An HTTP answer's status code (workers' answers have none: 200).
-fn answer_status(body: &[u8]) -> u64 {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("statusCode").and_then(Value::as_u64))
-        .unwrap_or(200)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
-}
-
-fn median_sample(samples: &[Sample]) -> Sample {
-    let pick = |f: &dyn Fn(&Sample) -> f64| {
-        let mut values: Vec<f64> = samples.iter().map(f).collect();
-        median(&mut values)
-    };
-    Sample {
-        init_ms: pick(&|s| s.init_ms),
-        first_ms: pick(&|s| s.first_ms),
-        warm_ms: pick(&|s| s.warm_ms),
-        peak_rss_kib: pick(&|s| s.peak_rss_kib as f64) as u64,
-        first_requests: pick(&|s| s.first_requests as f64) as usize,
-        warm_requests: pick(&|s| s.warm_requests as f64) as usize,
-        errors: samples.iter().map(|s| s.errors).sum(),
-    }
-}
-
-/// An API Gateway HTTP API (payload 2.0) event, as `lambda_http` reads it; Function URLs send
-/// the same shape.
-fn http_event(
-    method: &str,
-    path: &str,
-    query: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Bytes {
-    let mut headers = json!({
-        "accept": "application/json",
-        "host": "abc123.execute-api.us-east-1.amazonaws.com",
-        "x-forwarded-proto": "https",
-    });
-    if let Some(token) = token {
-        headers["authorization"] = json!(format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        headers["content-type"] = json!("application/json");
-    }
-    let query_parameters: serde_json::Map<String, Value> =
-        url::form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
-            .collect();
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "gobi-bench"},
-            "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "06/Dec/2026:06:00:00 +0000",
-            "timeEpoch": 1796536800000u64
-        },
-        "isBase64Encoded": false
-    });
-    if !query_parameters.is_empty() {
-        event["queryStringParameters"] = Value::Object(query_parameters);
-    }
-    if let Some(body) = body {
-        event["body"] = json!(body.to_string());
-    }
-    Bytes::from(event.to_string())
-}
-
-/// Twilio's signed form post to the webhook's Function URL.
-fn twilio_event(path: &str, params: &[(&str, &str)]) -> Bytes {
-    let params: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let signature = gobi_twilio_webhook::signature::compute(
-        "twilio-test-token",
-        &format!("{WEBHOOK_BASE}{path}"),
-        &params,
-    );
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&params)
-        .finish();
-    let mut event: Value =
-        serde_json::from_slice(&http_event("POST", path, "", None, None)).expect("an event");
-    event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
-    event["headers"]["x-twilio-signature"] = json!(signature);
-    event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
-    event["isBase64Encoded"] = json!(true);
-    Bytes::from(event.to_string())
-}
-
-/// An SQS event of one record per body.
-fn sqs_event(bodies: &[String]) -> Bytes {
-    let records: Vec<Value> = bodies
-        .iter()
-        .map(|body| {
-            json!({
-                "messageId": uuid::Uuid::new_v4().to_string(),
-                "receiptHandle": "AQEB-bench",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1796536800000", "SenderId": "AROAEXAMPLE:bench", "ApproximateFirstReceiveTimestamp": "1796536800100"},
-                "messageAttributes": {},
-                "md5OfBody": "00000000000000000000000000000000",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:gobi-bench",
-                "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    Bytes::from(json!({"Records": records}).to_string())
-}
-
-/// Takes the next of a prepared list, one per invocation, across runs.
-fn each<T: Clone + 'static>(
-    items: Vec<T>,
-    make: impl Fn(T) -> Bytes + 'static,
-) -> Box<dyn Fn() -> Bytes> {
-    let next = AtomicUsize::new(0);
-    Box::new(move || {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        make(items[i % items.len()].clone())
-    })
-}
+use crate::events::{each, http_event, sqs_event, twilio_event};
+use crate::{Case, NUMBER, SDK_BASELINE};
 
 /// What the events act on: a tenant with an agent answering a number, calls over ninety days,
 /// calls for status callbacks, handoffs and claims, an n8n integration and a tool.
-struct World {
-    app: TestApp,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
     _n8n: FakeN8n,
     _telephony: gobi_tests::Telephony,
     tenant: String,
@@ -381,10 +33,15 @@ struct World {
     handoffs: Vec<String>,
     /// Pending dispatches, for claims.
     dispatches: Vec<String>,
+    /// The lead-import worker's messages of imports waiting for it.
+    imports: Vec<String>,
+    /// The dialer worker's dial jobs, queued by one tick at the end of the set-up (a queued
+    /// dial's lease lasts five minutes: the bench replays them well inside).
+    dial_jobs: Vec<String>,
 }
 
 impl World {
-    async fn set_up(per_case: usize) -> anyhow::Result<Self> {
+    pub(crate) async fn set_up(per_case: usize) -> anyhow::Result<Self> {
         let (app, telephony) = spawn_telephony_app_with(
             true,
             vec![
@@ -399,6 +56,16 @@ impl World {
         .await;
         let admin = tokens::admin();
         let tenant = app.new_tenant("Bench", "bench").await;
+        // Room for the dial jobs (the default is 10 live calls), set before any call: the
+        // first new call measured finds the number's context current.
+        let raised = app
+            .put(
+                &format!("/api/tenants/{tenant}"),
+                &admin,
+                json!({"maxConcurrentCalls": 100}),
+            )
+            .await;
+        anyhow::ensure!(raised.status.is_success(), "caps: {}", raised.text);
         let (agent, _version) = app.published_agent(&tenant, "Reception").await;
         let bought = app
             .post(
@@ -471,32 +138,7 @@ impl World {
             ring(&app).await;
         }
         let queue = app.config.handoff_queue_url.clone().unwrap_or_default();
-        while handoffs.len() < per_case {
-            let received = app
-                .sqs
-                .receive_message()
-                .queue_url(&queue)
-                .max_number_of_messages(10)
-                .send()
-                .await?;
-            let messages = received.messages.unwrap_or_default();
-            if messages.is_empty() {
-                break;
-            }
-            for message in messages {
-                if let Some(body) = message.body {
-                    handoffs.push(body);
-                }
-                if let Some(handle) = message.receipt_handle {
-                    app.sqs
-                        .delete_message()
-                        .queue_url(&queue)
-                        .receipt_handle(handle)
-                        .send()
-                        .await?;
-                }
-            }
-        }
+        handoffs.extend(take_messages(&app, &queue).await?);
         anyhow::ensure!(!handoffs.is_empty(), "no handoff envelopes to replay");
 
         // n8n and a tool linked to it.
@@ -542,6 +184,8 @@ impl World {
             .await;
         anyhow::ensure!(linked.status.is_success(), "endpoint: {}", linked.text);
 
+        let imports = queue_imports(&app, &tenant, per_case).await?;
+        let dial_jobs = queue_dial_jobs(&app, &tenant, &agent, per_case).await?;
         Ok(Self {
             app,
             _n8n: n8n,
@@ -553,10 +197,12 @@ impl World {
             ringing,
             handoffs,
             dispatches,
+            imports,
+            dial_jobs,
         })
     }
 
-    fn cases(&self) -> Vec<Case> {
+    pub(crate) fn cases(&self) -> Vec<Case> {
         let tenant = self.tenant.clone();
         let admin = tokens::admin();
         let runtime = tokens::internal("internal_operator", &tenant);
@@ -754,13 +400,13 @@ impl World {
             },
             Case {
                 binary: "gobi-dialer",
-                label: "empty SQS batch",
-                event: Box::new(|| sqs_event(&[])),
+                label: "dial job (Twilio stand-in)",
+                event: each(self.dial_jobs.clone(), |body| sqs_event(&[body])),
             },
             Case {
                 binary: "gobi-lead-import",
-                label: "empty SQS batch",
-                event: Box::new(|| sqs_event(&[])),
+                label: "import of 194 rows (2 batches)",
+                event: each(self.imports.clone(), |body| sqs_event(&[body])),
             },
             Case {
                 binary: "gobi-legal-hold-worker",
@@ -774,6 +420,129 @@ impl World {
             },
         ]
     }
+}
+
+/// Takes every message off `queue` (without handling it): their bodies.
+async fn take_messages(app: &TestApp, queue: &str) -> anyhow::Result<Vec<String>> {
+    let mut bodies = Vec::new();
+    loop {
+        let received = app
+            .sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(bodies);
+        }
+        for message in messages {
+            bodies.extend(message.body);
+            if let Some(handle) = message.receipt_handle {
+                app.sqs
+                    .delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
+            }
+        }
+    }
+}
+
+/// `count` imports of 194 new leads each (two store batches of 97) into one list, started and
+/// left on the queue for the worker under measurement: their messages.
+async fn queue_imports(app: &TestApp, tenant: &str, count: usize) -> anyhow::Result<Vec<String>> {
+    let list = app.new_lead_list(tenant, "Bench imports").await;
+    for i in 0..count {
+        let mut file = String::from("phone,name\n");
+        for row in 0..194 {
+            file.push_str(&format!("+1415{:03}{:04},Lead {row}\n", 200 + i, row));
+        }
+        let created = app
+            .post_csv(
+                &format!("/api/tenants/{tenant}/lead-lists/{list}/imports"),
+                &tokens::admin(),
+                file.as_bytes(),
+            )
+            .await;
+        anyhow::ensure!(created.status.is_success(), "import: {}", created.text);
+    }
+    let queue = app.config.lead_import_queue_url.clone().unwrap_or_default();
+    take_messages(app, &queue).await
+}
+
+/// A running campaign of `count` leads in a US zone whose local time is now inside the legal
+/// calling hours (8:00–21:00; New York when none is), and one tick: the dial jobs it queued.
+async fn queue_dial_jobs(
+    app: &TestApp,
+    tenant: &str,
+    agent: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    use chrono::Timelike;
+    let now = chrono::Utc::now();
+    let area = [
+        ("212", chrono_tz::America::New_York),
+        ("312", chrono_tz::America::Chicago),
+        ("303", chrono_tz::America::Denver),
+        ("213", chrono_tz::America::Los_Angeles),
+        ("907", chrono_tz::America::Anchorage),
+        ("808", chrono_tz::Pacific::Honolulu),
+    ]
+    .into_iter()
+    .find(|(_, zone)| (9..20).contains(&now.with_timezone(zone).hour()))
+    .map_or("212", |(area, _)| area);
+    let admin = tokens::admin();
+    let list = app.new_lead_list(tenant, "Bench dialing").await;
+    let mut file = String::from("phone,name\n");
+    for i in 0..count {
+        file.push_str(&format!("+1{area}555{i:04},Lead {i}\n"));
+    }
+    let imported = app
+        .post_csv(
+            &format!("/api/tenants/{tenant}/lead-lists/{list}/imports"),
+            &admin,
+            file.as_bytes(),
+        )
+        .await;
+    anyhow::ensure!(imported.status.is_success(), "dial list: {}", imported.text);
+    app.drain_lead_imports().await;
+    let days = json!(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]);
+    let created = app
+        .post(
+            &format!("/api/tenants/{tenant}/campaigns"),
+            &admin,
+            json!({
+                "name": "Bench dialing",
+                "agentId": agent,
+                "leadListIds": [list],
+                "callerIds": [NUMBER],
+                "schedule": {"windows": [{"days": days, "start": "00:00", "end": "23:59"}], "timezone": "UTC"},
+                "pacing": {"maxConcurrency": 100, "maxCallsPerSecond": 50}
+            }),
+        )
+        .await;
+    anyhow::ensure!(created.status.is_success(), "campaign: {}", created.text);
+    let campaign = created.body["data"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let started = app
+        .post(
+            &format!("/api/tenants/{tenant}/campaigns/{campaign}/start"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    anyhow::ensure!(started.status.is_success(), "start: {}", started.text);
+    app.drain_dialer().await;
+    app.tick().await;
+    let queue = app.config.dialer_queue_url.clone().unwrap_or_default();
+    let jobs = take_messages(app, &queue).await?;
+    anyhow::ensure!(!jobs.is_empty(), "the tick queued no dial job");
+    Ok(jobs)
 }
 
 /// A signed form post to the in-process app (setting up).
