@@ -83,6 +83,25 @@ impl Publisher {
         }
     }
 
+    /// Opens the connection to the queue during a function's init, where a caller waits on the
+    /// first send: one `GetQueueAttributes` (the queue's ARN). A failure is logged and changes
+    /// nothing: the first send connects as it would have.
+    pub async fn warm(&self) {
+        let read = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send();
+        match tokio::time::timeout(std::time::Duration::from_secs(2), read).await {
+            Ok(Ok(_)) => tracing::debug!("SQS connection warm"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "warming the SQS connection failed")
+            }
+            Err(_) => tracing::warn!("warming the SQS connection timed out"),
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(tenant_id = %envelope.tenant_id, call_id = ?envelope.call_id))]
     pub async fn send<T: Serialize>(&self, envelope: &Envelope<T>) -> anyhow::Result<()> {
         self.send_after(envelope, 0).await

@@ -54,7 +54,6 @@ pub struct AuthState {
 
 impl AuthState {
     pub fn new(config: &Config, dynamodb: aws_sdk_dynamodb::Client) -> anyhow::Result<Self> {
-        password::warm_up();
         Ok(Self {
             idempotency: IdempotencyStore::new(dynamodb.clone(), &config.tables.idempotency),
             users: UserStore::new(dynamodb.clone(), &config.tables.users),

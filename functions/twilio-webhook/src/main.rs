@@ -8,13 +8,18 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let sdk = dynamo::sdk_config().await;
     let dynamodb = dynamo::client(&sdk);
-    // A ringing caller waits on the first request: connect now (a table it may GetItem).
-    dynamo::warm(&dynamodb, &config.tables.tenants).await;
     let state = WebhookState::new(
         &config,
-        dynamodb,
+        dynamodb.clone(),
         aws_sdk_sqs::Client::new(&sdk),
         Clock::system(),
     )?;
+    // A ringing caller waits on the first requests (DynamoDB, then the handoff's queue):
+    // connect to both now.
+    tokio::join!(dynamo::warm(&dynamodb, &config.tables.tenants), async {
+        if let Some(publisher) = &state.publisher {
+            publisher.warm().await;
+        }
+    });
     http::serve(router(state), &config).await
 }
