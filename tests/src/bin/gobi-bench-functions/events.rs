@@ -61,8 +61,8 @@ pub(crate) fn http_event(
     Bytes::from(event.to_string())
 }
 
-/// Twilio's signed form post to the webhook's Function URL.
-pub(crate) fn twilio_event(path: &str, params: &[(&str, &str)]) -> Bytes {
+/// Twilio's form post of `params` to `path`: the encoded body and its `X-Twilio-Signature`.
+pub(crate) fn signed_form(path: &str, params: &[(&str, &str)]) -> (String, String) {
     let params: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -75,6 +75,12 @@ pub(crate) fn twilio_event(path: &str, params: &[(&str, &str)]) -> Bytes {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&params)
         .finish();
+    (body, signature)
+}
+
+/// Twilio's signed form post to the webhook's Function URL.
+pub(crate) fn twilio_event(path: &str, params: &[(&str, &str)]) -> Bytes {
+    let (body, signature) = signed_form(path, params);
     let mut event: Value =
         serde_json::from_slice(&http_event("POST", path, "", None, None)).expect("an event");
     event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");

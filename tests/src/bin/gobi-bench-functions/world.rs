@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use gobi_tests::fakes::{self, n8n::FakeN8n};
-use gobi_tests::{TestApp, WEBHOOK_BASE, spawn_telephony_app_with, tokens};
+use gobi_tests::{TestApp, spawn_telephony_app_with, tokens};
 use serde_json::json;
 
-use crate::events::{each, http_event, sqs_event, twilio_event};
+use crate::events::{each, http_event, signed_form, sqs_event, twilio_event};
 use crate::{Case, NUMBER, SDK_BASELINE};
 
 /// What the events act on: a tenant with an agent answering a number, calls over ninety days,
@@ -547,18 +547,7 @@ async fn queue_dial_jobs(
 
 /// A signed form post to the in-process app (setting up).
 fn twilio_request(path: &str, params: &[(&str, &str)]) -> http::Request<axum::body::Body> {
-    let params: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let signature = gobi_twilio_webhook::signature::compute(
-        "twilio-test-token",
-        &format!("{WEBHOOK_BASE}{path}"),
-        &params,
-    );
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&params)
-        .finish();
+    let (body, signature) = signed_form(path, params);
     http::Request::post(path)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-twilio-signature", signature)
