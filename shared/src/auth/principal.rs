@@ -89,7 +89,6 @@ impl Principal {
         self.platform || self.tenant_id == Some(tenant)
     }
 
-    /// The one authorisation check: `Ok` when the caller may do what `access` describes.
     /// The one tenant this token reaches, unless it is the platform's (which reaches every
     /// tenant): a route that finds an object by id alone can read it under this tenant's key
     /// directly, where another tenant's object is absent, instead of looking its tenant up.
@@ -97,6 +96,7 @@ impl Principal {
         self.tenant_id.filter(|_| !self.platform)
     }
 
+    /// The one authorisation check: `Ok` when the caller may do what `access` describes.
     pub fn authorize(&self, access: Access) -> Result<(), ApiError> {
         match access {
             Access::Tenant {
