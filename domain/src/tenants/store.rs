@@ -5,9 +5,7 @@ use std::collections::HashMap;
 
 use crate::error::{StoreError, StoreResult};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::ids::{Domain, TenantId};
@@ -211,32 +209,23 @@ impl TenantStore {
 
     /// A transaction item that holds only while the tenant exists.
     pub fn exists_check(&self, id: TenantId) -> anyhow::Result<TransactWriteItem> {
-        Ok(TransactWriteItem::builder()
-            .condition_check(
-                ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
-                    .condition_expression("attribute_exists(pk)")
-                    .build()?,
-            )
-            .build())
+        dynamo::condition_check(
+            &self.table,
+            dynamo::key(keys::tenant(id), keys::PROFILE),
+            "attribute_exists(pk)",
+            &[],
+        )
     }
 
     /// A transaction item that holds while the tenant exists and has no legal hold (a lifted
     /// hold is stored as null), for writes that a tenant hold forbids.
     pub fn not_held_check(&self, id: TenantId) -> anyhow::Result<TransactWriteItem> {
-        Ok(TransactWriteItem::builder()
-            .condition_check(
-                ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(dynamo::key(keys::tenant(id), keys::PROFILE)))
-                    .condition_expression(
-                        "attribute_exists(pk) AND (attribute_not_exists(legalHold) OR attribute_type(legalHold, :null))",
-                    )
-                    .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
-                    .build()?,
-            )
-            .build())
+        dynamo::condition_check(
+            &self.table,
+            dynamo::key(keys::tenant(id), keys::PROFILE),
+            "attribute_exists(pk) AND (attribute_not_exists(legalHold) OR attribute_type(legalHold, :null))",
+            &[(":null", AttributeValue::S("NULL".into()))],
+        )
     }
 
     /// A transaction item that holds while the tenant is at `version`: nothing of it changed

@@ -1,7 +1,7 @@
 //! The tools table: tools and their name markers.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult};
@@ -233,14 +233,11 @@ impl ToolStore {
         tenant_id: TenantId,
         id: ToolId,
     ) -> anyhow::Result<TransactWriteItem> {
-        Ok(TransactWriteItem::builder()
-            .condition_check(
-                ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(dynamo::key(keys::tenant(tenant_id), keys::tool(id))))
-                    .condition_expression("attribute_exists(pk)")
-                    .build()?,
-            )
-            .build())
+        dynamo::condition_check(
+            &self.table,
+            dynamo::key(keys::tenant(tenant_id), keys::tool(id)),
+            "attribute_exists(pk)",
+            &[],
+        )
     }
 }
