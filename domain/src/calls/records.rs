@@ -189,21 +189,8 @@ impl CallStore {
             .map(|i| i.value))
     }
 
-    /// Adds an entry to a call's timeline (`CALLEVT#<call>#<event>`, time-ordered by the v7 id);
-    /// it expires with the call.
-    pub async fn record_event(&self, tenant: TenantId, event: &CallEvent) -> StoreResult<()> {
-        self.put_once(
-            tenant,
-            event.call_id,
-            format!("CALLEVT#{}#{}", event.call_id, event.id),
-            event,
-            Vec::new(),
-        )
-        .await
-        .map(|_| ())
-    }
-
-    /// The write of an event on the timeline of `call` (read already), for a transaction.
+    /// The write of an event on the timeline of `call` (read already), for a transaction:
+    /// `CALLEVT#<call>#<event>`, time-ordered by the v7 id, expiring with the call.
     pub fn event_put(
         &self,
         call: &StoredCall,

@@ -167,17 +167,6 @@ impl AutomationStore {
         }
     }
 
-    pub async fn put_execution(&self, execution: &Execution) -> StoreResult<()> {
-        dynamo::transact(
-            &self.client,
-            vec![self.execution_put(execution)?],
-            dynamo::Backoff::default(),
-        )
-        .await
-        .map_err(|e| anyhow::Error::new(e).context("recording an execution"))?;
-        Ok(())
-    }
-
     /// The write of `execution`'s record, for a transaction.
     pub fn execution_put(
         &self,
