@@ -38,7 +38,12 @@ impl Intercept for CountRequests {
 
 /// The process's peak resident set (`VmHWM`), in KiB.
 pub fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_rss_kib_of("self")
+}
+
+/// The peak resident set (`VmHWM`) of process `pid` (`self`: this one), in KiB; 0 when unknown.
+pub fn peak_rss_kib_of(pid: impl std::fmt::Display) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {
             status

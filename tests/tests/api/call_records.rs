@@ -69,7 +69,7 @@ async fn open(app: &TestApp, call: &Call) {
     assert!(store(app).open(call, false).await.unwrap().1);
 }
 
-async fn raw_expiry(app: &TestApp, tenant: &str, sk: String) -> Option<i64> {
+pub(crate) async fn raw_expiry(app: &TestApp, tenant: &str, sk: String) -> Option<i64> {
     let item = app
         .dynamodb
         .get_item()

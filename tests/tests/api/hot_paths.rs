@@ -7,6 +7,7 @@ use gobi_tests::tokens;
 use http::StatusCode;
 use serde_json::json;
 
+use super::call_records::raw_expiry;
 use super::inbound_calls::{NUMBER, calls, claim, drain, form, line, signed};
 
 const INBOUND: &str = "/twilio/webhook/inbound";
@@ -162,25 +163,9 @@ async fn a_call_opens_with_the_tenant_and_agent_as_they_are_now() {
         .await
         .unwrap()
         .expect("recorded");
-    let item = app
-        .dynamodb
-        .get_item()
-        .table_name(&app.config.tables.calls)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}", line.tenant)),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("CALL#{}", call.id)),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("the call's item");
-    assert!(
-        !item.contains_key("expiresAt"),
+    assert_eq!(
+        raw_expiry(app, &line.tenant, format!("CALL#{}", call.id)).await,
+        None,
         "a held tenant's call does not expire"
     );
 

@@ -166,14 +166,12 @@ async fn measure(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
-    let before_init = requests();
     let started = Instant::now();
     let mut child = command.spawn()?;
     tokio::time::timeout(Duration::from_secs(20), api.ready())
         .await
         .map_err(|_| anyhow::anyhow!("{} did not ask for an event in 20 s", case.binary))?;
     let init_ms = ms(started.elapsed());
-    let _init_requests = requests() - before_init;
 
     let mut sample = Sample {
         init_ms,
@@ -207,13 +205,7 @@ async fn measure(
         .unwrap_or(0);
     sample.peak_rss_kib = child
         .id()
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
+        .map(gobi_tests::bench::peak_rss_kib_of)
         .unwrap_or(0);
     child.kill().await.ok();
     Ok(sample)
