@@ -13,6 +13,7 @@ pub mod ids;
 pub mod openapi;
 pub mod outbound;
 pub mod response;
+pub mod routing;
 pub mod secrets;
 pub mod serde_fields;
 pub mod sqs;

@@ -14,16 +14,16 @@ use gobi_domain::tenants::access::authorized_tenant;
 use gobi_domain::tenants::store::TenantStore;
 use gobi_domain::tools::ToolStore;
 use gobi_shared::Config;
+use gobi_shared::api_routes;
 use gobi_shared::auth::{Access, JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{AgentId, AgentVersionId, TenantId};
 use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::model::*;
 use crate::store::{AgentStore, agent_not_found, version_not_found};
@@ -65,23 +65,23 @@ impl AgentsState {
     }
 }
 
-fn routes() -> OpenApiRouter<AgentsState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_agents, create_agent))
-        .routes(routes!(get_agent, update_agent, delete_agent))
-        .routes(routes!(agent_events))
-        .routes(routes!(list_versions, create_version))
-        .routes(routes!(publish_version))
-        .routes(routes!(set_version_tools))
+fn routes() -> ApiRouter<AgentsState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_agents, create_agent))
+        .routes(api_routes!(get_agent, update_agent, delete_agent))
+        .routes(api_routes!(agent_events))
+        .routes(api_routes!(list_versions, create_version))
+        .routes(api_routes!(publish_version))
+        .routes(api_routes!(set_version_tools))
 }
 
 pub fn router(state: AgentsState) -> axum::Router {
     let keys = state.idempotency.clone();
-    honour_keys(routes().with_state(state).split_for_parts().0, keys)
+    honour_keys(routes().with_state(state), keys)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 /// The tenant of an agent named only by id (the `/internal/agents` routes): an internal role

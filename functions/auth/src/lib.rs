@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use gobi_domain::tenants::model::CreateTenant;
 use gobi_domain::tenants::store::{TenantStore, domain_exists};
+use gobi_shared::api_routes;
 use gobi_shared::auth::{Claims, JwtIssuer, require_header_key};
 use gobi_shared::dynamo::{self, Backoff};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
@@ -20,11 +21,10 @@ use gobi_shared::extract::{ApiJson, SourceAddress};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{Email, PLATFORM_ACCOUNT, TenantId};
 use gobi_shared::response::DataResponse;
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::{Config, time};
 use secrecy::{ExposeSecret, SecretString};
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::model::{
     BootstrapUser, CreatedUser, DevToken, Login, Membership, MembershipRole, RegisterFirstAdmin,
@@ -103,21 +103,21 @@ impl AuthState {
     }
 }
 
-fn routes() -> OpenApiRouter<AuthState> {
-    OpenApiRouter::default()
-        .routes(routes!(register_first_admin))
-        .routes(routes!(login))
-        .routes(routes!(bootstrap_user))
-        .routes(routes!(dev_token))
+fn routes() -> ApiRouter<AuthState> {
+    ApiRouter::default()
+        .routes(api_routes!(register_first_admin))
+        .routes(api_routes!(login))
+        .routes(api_routes!(bootstrap_user))
+        .routes(api_routes!(dev_token))
 }
 
 pub fn router(state: AuthState) -> axum::Router {
     let keys = state.idempotency.clone();
-    honour_keys(routes().with_state(state).split_for_parts().0, keys)
+    honour_keys(routes().with_state(state), keys)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 fn route_not_found() -> ApiError {

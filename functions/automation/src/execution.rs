@@ -5,11 +5,11 @@ use super::*;
 use crate::integrations::auth_headers;
 use gobi_domain::calls::StoredCall;
 
-pub(crate) fn routes() -> OpenApiRouter<AutomationState> {
-    OpenApiRouter::default()
-        .routes(routes!(catalog))
-        .routes(routes!(execute_by_id))
-        .routes(routes!(execute_by_name))
+pub(crate) fn routes() -> ApiRouter<AutomationState> {
+    ApiRouter::default()
+        .routes(api_routes!(catalog))
+        .routes(api_routes!(execute_by_id))
+        .routes(api_routes!(execute_by_name))
 }
 
 /// The call (with the expiry its records take), if the caller is an internal role that may act

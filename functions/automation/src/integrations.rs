@@ -2,11 +2,11 @@
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<AutomationState> {
-    OpenApiRouter::default()
-        .routes(routes!(test_integration))
-        .routes(routes!(list_integrations))
-        .routes(routes!(get_integration))
+pub(crate) fn routes() -> ApiRouter<AutomationState> {
+    ApiRouter::default()
+        .routes(api_routes!(test_integration))
+        .routes(api_routes!(list_integrations))
+        .routes(api_routes!(get_integration))
 }
 
 /// The headers that authenticate to n8n.

@@ -23,17 +23,17 @@ use gobi_domain::calls::{Call, CallEvent, CallStore, call_not_found};
 use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
 use gobi_domain::tools::{Tool, ToolEndpoint, ToolStore};
 use gobi_shared::Config;
+use gobi_shared::api_routes;
 use gobi_shared::auth::{Access, JwtVerifier, Principal};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, FieldError, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{TenantId, ToolId};
 use gobi_shared::response::DataResponse;
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use secrecy::{ExposeSecret, SecretString};
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::model::*;
 use crate::n8n::{N8nRequest, Outcome};
@@ -123,8 +123,8 @@ impl AutomationState {
     }
 }
 
-fn routes() -> OpenApiRouter<AutomationState> {
-    OpenApiRouter::default()
+fn routes() -> ApiRouter<AutomationState> {
+    ApiRouter::default()
         .merge(integrations::routes())
         .merge(tools::routes())
         .merge(execution::routes())
@@ -132,11 +132,11 @@ fn routes() -> OpenApiRouter<AutomationState> {
 
 pub fn router(state: AutomationState) -> axum::Router {
     let keys = state.idempotency.clone();
-    honour_keys(routes().with_state(state).split_for_parts().0, keys)
+    honour_keys(routes().with_state(state), keys)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 async fn existing_tenant(state: &AutomationState, id: TenantId) -> ApiResult<()> {

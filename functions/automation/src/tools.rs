@@ -2,11 +2,11 @@
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<AutomationState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_tools, create_tool))
-        .routes(routes!(get_tool, update_tool))
-        .routes(routes!(link_endpoint))
+pub(crate) fn routes() -> ApiRouter<AutomationState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_tools, create_tool))
+        .routes(api_routes!(get_tool, update_tool))
+        .routes(api_routes!(link_endpoint))
 }
 
 fn tool_name(raw: &str) -> Result<String, &'static str> {

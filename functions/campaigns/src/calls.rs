@@ -13,8 +13,8 @@ use gobi_shared::ids::E164;
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<CampaignsState> {
-    OpenApiRouter::default().routes(routes!(place_call))
+pub(crate) fn routes() -> ApiRouter<CampaignsState> {
+    ApiRouter::default().routes(api_routes!(place_call))
 }
 
 /// Every day, all day: only the law's hours limit a single call.

@@ -6,11 +6,11 @@ use gobi_shared::response::count_up_to;
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<CampaignsState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_campaigns, create_campaign))
-        .routes(routes!(get_campaign, update_campaign, delete_campaign))
-        .routes(routes!(duplicate_campaign))
+pub(crate) fn routes() -> ApiRouter<CampaignsState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_campaigns, create_campaign))
+        .routes(api_routes!(get_campaign, update_campaign, delete_campaign))
+        .routes(api_routes!(duplicate_campaign))
 }
 
 /// Create a campaign (a draft): an agent, its lead lists and caller ids, when it calls and how.

@@ -25,16 +25,16 @@ use gobi_domain::tenants::access::authorized_tenant;
 use gobi_domain::tenants::model::Tenant;
 use gobi_domain::tenants::store::TenantStore;
 use gobi_shared::Config;
+use gobi_shared::api_routes;
 use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::TenantId;
 use gobi_shared::response::DataResponse;
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::model::*;
 
@@ -86,8 +86,8 @@ impl CampaignsState {
     }
 }
 
-fn routes() -> OpenApiRouter<CampaignsState> {
-    OpenApiRouter::default()
+fn routes() -> ApiRouter<CampaignsState> {
+    ApiRouter::default()
         .merge(crud::routes())
         .merge(lifecycle::routes())
         .merge(progress::routes())
@@ -97,11 +97,11 @@ fn routes() -> OpenApiRouter<CampaignsState> {
 
 pub fn router(state: CampaignsState) -> axum::Router {
     let keys = state.idempotency.clone();
-    honour_keys(routes().with_state(state).split_for_parts().0, keys)
+    honour_keys(routes().with_state(state), keys)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 /// A campaign of a tenant the caller may act on with `role`, with the tenant.

@@ -8,12 +8,12 @@ use gobi_domain::campaigns::model::{CampaignState, Direction, PauseReason};
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<CampaignsState> {
-    OpenApiRouter::default()
-        .routes(routes!(start_campaign))
-        .routes(routes!(pause_campaign))
-        .routes(routes!(resume_campaign))
-        .routes(routes!(cancel_campaign))
+pub(crate) fn routes() -> ApiRouter<CampaignsState> {
+    ApiRouter::default()
+        .routes(api_routes!(start_campaign))
+        .routes(api_routes!(pause_campaign))
+        .routes(api_routes!(resume_campaign))
+        .routes(api_routes!(cancel_campaign))
 }
 
 fn wrong_state(action: &str, campaign: &Campaign) -> ApiError {

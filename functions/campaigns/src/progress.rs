@@ -7,10 +7,10 @@ use gobi_shared::response::count_up_to;
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<CampaignsState> {
-    OpenApiRouter::default()
-        .routes(routes!(campaign_leads))
-        .routes(routes!(lead_attempts))
+pub(crate) fn routes() -> ApiRouter<CampaignsState> {
+    ApiRouter::default()
+        .routes(api_routes!(campaign_leads))
+        .routes(api_routes!(lead_attempts))
 }
 
 /// A campaign's leads in number order, cursor-paged; with `status`, those in that status (the

@@ -13,8 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<CampaignsState> {
-    OpenApiRouter::default().routes(routes!(campaign_report))
+pub(crate) fn routes() -> ApiRouter<CampaignsState> {
+    ApiRouter::default().routes(api_routes!(campaign_report))
 }
 
 /// `GET /api/tenants/{id}/campaigns/{campaignId}/report`.

@@ -11,11 +11,11 @@ use gobi_shared::ids::AgentVersionId;
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<ClientState> {
-    OpenApiRouter::default()
-        .routes(routes!(analytics))
-        .routes(routes!(tenant_analytics))
-        .routes(routes!(compare_versions))
+pub(crate) fn routes() -> ApiRouter<ClientState> {
+    ApiRouter::default()
+        .routes(api_routes!(analytics))
+        .routes(api_routes!(tenant_analytics))
+        .routes(api_routes!(compare_versions))
 }
 
 /// Call figures grouped by agent, version, campaign or number, per hour or day, from counters

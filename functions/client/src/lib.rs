@@ -17,17 +17,17 @@ use gobi_domain::calls::{
 };
 use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
 use gobi_shared::Config;
+use gobi_shared::api_routes;
 use gobi_shared::auth::{JwtVerifier, Principal};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiPath, ApiQuery};
 use gobi_shared::ids::{AgentId, CallId, E164, TenantId};
 use gobi_shared::response::{DataResponse, count_up_to};
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
 #[derive(Clone, FromRef)]
@@ -59,22 +59,22 @@ impl ClientState {
     }
 }
 
-fn routes() -> OpenApiRouter<ClientState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_calls))
-        .routes(routes!(get_call))
-        .routes(routes!(get_transcript))
-        .routes(routes!(get_recording))
-        .routes(routes!(kpis))
+fn routes() -> ApiRouter<ClientState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_calls))
+        .routes(api_routes!(get_call))
+        .routes(api_routes!(get_transcript))
+        .routes(api_routes!(get_recording))
+        .routes(api_routes!(kpis))
         .merge(analytics::routes())
 }
 
 pub fn router(state: ClientState) -> axum::Router {
-    routes().with_state(state).split_for_parts().0
+    routes().with_state(state)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 /// The tenant a request reads: a tenant user's own (naming another is answered as absent),

@@ -16,7 +16,6 @@ use gobi_shared::events::Publisher;
 use serde::de::DeserializeOwned;
 
 use super::*;
-use utoipa_axum::router::UtoipaMethodRouterExt;
 
 /// The largest file posted as the request body.
 pub const MAX_INLINE_BYTES: usize = 5 * 1024 * 1024;
@@ -25,12 +24,12 @@ pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 /// The largest error report answered in the response (larger: a download URL).
 pub const MAX_INLINE_REPORT_BYTES: u64 = 5 * 1024 * 1024;
 
-pub(crate) fn routes() -> OpenApiRouter<LeadListsState> {
-    OpenApiRouter::default()
-        .routes(routes!(create_import).layer(DefaultBodyLimit::max(MAX_INLINE_BYTES)))
-        .routes(routes!(get_import))
-        .routes(routes!(start_import))
-        .routes(routes!(import_errors))
+pub(crate) fn routes() -> ApiRouter<LeadListsState> {
+    ApiRouter::default()
+        .routes(api_routes!(create_import).layer(DefaultBodyLimit::max(MAX_INLINE_BYTES)))
+        .routes(api_routes!(get_import))
+        .routes(api_routes!(start_import))
+        .routes(api_routes!(import_errors))
 }
 
 fn not_configured() -> ApiError {

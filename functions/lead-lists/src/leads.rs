@@ -11,10 +11,10 @@ use gobi_shared::response::count_up_to;
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<LeadListsState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_leads, add_lead))
-        .routes(routes!(get_lead, update_lead, delete_lead))
+pub(crate) fn routes() -> ApiRouter<LeadListsState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_leads, add_lead))
+        .routes(api_routes!(get_lead, update_lead, delete_lead))
 }
 
 /// The fields a lead may be given by API, checked: variables, tags, name, external id.

@@ -20,6 +20,7 @@ use gobi_domain::leads::store::{LeadStore, list_not_found};
 use gobi_domain::tenants::access::authorized_tenant;
 use gobi_domain::tenants::store::TenantStore;
 use gobi_shared::Config;
+use gobi_shared::api_routes;
 use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::events::Publisher;
@@ -27,10 +28,9 @@ use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::TenantId;
 use gobi_shared::response::DataResponse;
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::model::*;
 
@@ -81,8 +81,8 @@ impl LeadListsState {
     }
 }
 
-fn routes() -> OpenApiRouter<LeadListsState> {
-    OpenApiRouter::default()
+fn routes() -> ApiRouter<LeadListsState> {
+    ApiRouter::default()
         .merge(lists::routes())
         .merge(leads::routes())
         .merge(suppressions::routes())
@@ -92,11 +92,11 @@ fn routes() -> OpenApiRouter<LeadListsState> {
 
 pub fn router(state: LeadListsState) -> axum::Router {
     let keys = state.idempotency.clone();
-    honour_keys(routes().with_state(state).split_for_parts().0, keys)
+    honour_keys(routes().with_state(state), keys)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 /// A list of a tenant the caller may act on with `role`.

@@ -5,10 +5,10 @@ use gobi_domain::leads::model::{LeadJob, ListCounts};
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<LeadListsState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_lists, create_list))
-        .routes(routes!(get_list, update_list, delete_list))
+pub(crate) fn routes() -> ApiRouter<LeadListsState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_lists, create_list))
+        .routes(api_routes!(get_list, update_list, delete_list))
 }
 
 /// Create a lead list (operators and admins of the tenant).

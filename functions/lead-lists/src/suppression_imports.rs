@@ -15,14 +15,15 @@ use super::*;
 use crate::imports::{
     MAX_INLINE_BYTES, Received, Upload, begin, declared_size, received, report, shown, start,
 };
-use utoipa_axum::router::UtoipaMethodRouterExt;
 
-pub(crate) fn routes() -> OpenApiRouter<LeadListsState> {
-    OpenApiRouter::default()
-        .routes(routes!(create_suppression_import).layer(DefaultBodyLimit::max(MAX_INLINE_BYTES)))
-        .routes(routes!(get_suppression_import))
-        .routes(routes!(start_suppression_import))
-        .routes(routes!(suppression_import_errors))
+pub(crate) fn routes() -> ApiRouter<LeadListsState> {
+    ApiRouter::default()
+        .routes(
+            api_routes!(create_suppression_import).layer(DefaultBodyLimit::max(MAX_INLINE_BYTES)),
+        )
+        .routes(api_routes!(get_suppression_import))
+        .routes(api_routes!(start_suppression_import))
+        .routes(api_routes!(suppression_import_errors))
 }
 
 /// Import a do-not-call file: every valid number in its phone column is suppressed. The

@@ -6,10 +6,10 @@ use gobi_shared::response::count_up_to;
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<LeadListsState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_suppressions, add_suppression))
-        .routes(routes!(check_suppression, remove_suppression))
+pub(crate) fn routes() -> ApiRouter<LeadListsState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_suppressions, add_suppression))
+        .routes(api_routes!(check_suppression, remove_suppression))
 }
 
 fn number(raw: &str) -> ApiResult<E164> {

@@ -3,10 +3,10 @@
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<PhoneNumbersState> {
-    OpenApiRouter::default()
-        .routes(routes!(internal_list, internal_register))
-        .routes(routes!(internal_assign_agent))
+pub(crate) fn routes() -> ApiRouter<PhoneNumbersState> {
+    ApiRouter::default()
+        .routes(api_routes!(internal_list, internal_register))
+        .routes(api_routes!(internal_assign_agent))
 }
 
 /// A tenant's numbers for routing (platform staff), cursor-paged.

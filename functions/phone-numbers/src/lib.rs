@@ -16,17 +16,17 @@ use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use gobi_domain::tenants::access::authorized_tenant;
 use gobi_domain::tenants::store::{TenantStore, tenant_not_found};
+use gobi_shared::api_routes;
 use gobi_shared::auth::{Access, JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::{E164, PhoneNumberId, TenantId};
 use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::{Config, time};
 use url::Url;
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use gobi_domain::agents::store::{AgentStore, agent_not_found};
 use gobi_shared::ids::AgentId;
@@ -72,21 +72,21 @@ impl PhoneNumbersState {
     }
 }
 
-fn routes() -> OpenApiRouter<PhoneNumbersState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_numbers))
-        .routes(routes!(get_number, update_number, delete_number))
+fn routes() -> ApiRouter<PhoneNumbersState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_numbers))
+        .routes(api_routes!(get_number, update_number, delete_number))
         .merge(purchase::routes())
         .merge(internal::routes())
 }
 
 pub fn router(state: PhoneNumbersState) -> axum::Router {
     let keys = state.idempotency.clone();
-    honour_keys(routes().with_state(state).split_for_parts().0, keys)
+    honour_keys(routes().with_state(state), keys)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 fn not_configured(what: &str) -> ApiError {

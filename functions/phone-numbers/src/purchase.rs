@@ -3,10 +3,10 @@
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<PhoneNumbersState> {
-    OpenApiRouter::default()
-        .routes(routes!(available_numbers))
-        .routes(routes!(purchase_number))
+pub(crate) fn routes() -> ApiRouter<PhoneNumbersState> {
+    ApiRouter::default()
+        .routes(api_routes!(available_numbers))
+        .routes(api_routes!(purchase_number))
 }
 
 /// Search the numbers Twilio offers.

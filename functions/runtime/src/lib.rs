@@ -24,6 +24,7 @@ use gobi_domain::dispositions::store::DispositionStore;
 use gobi_domain::leads::store::LeadStore;
 use gobi_domain::webhooks::EventType;
 use gobi_shared::Config;
+use gobi_shared::api_routes;
 use gobi_shared::auth::{Access, JwtVerifier, Principal};
 use gobi_shared::error::Problems;
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody};
@@ -31,12 +32,11 @@ use gobi_shared::extract::ApiPath;
 use gobi_shared::extract::{ApiJson, ApiQuery};
 use gobi_shared::ids::{CallId, DispatchId, E164};
 use gobi_shared::response::DataResponse;
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
 #[derive(Clone, FromRef)]
@@ -79,24 +79,24 @@ impl RuntimeState {
     }
 }
 
-fn routes() -> OpenApiRouter<RuntimeState> {
-    OpenApiRouter::default()
-        .routes(routes!(heartbeat))
-        .routes(routes!(claim_dispatch))
-        .routes(routes!(find_dispatch))
-        .routes(routes!(events::report_events))
-        .routes(routes!(report_transcript))
-        .routes(routes!(report_recording))
-        .routes(routes!(opt_out::opt_out))
-        .routes(routes!(disposition::report_disposition))
+fn routes() -> ApiRouter<RuntimeState> {
+    ApiRouter::default()
+        .routes(api_routes!(heartbeat))
+        .routes(api_routes!(claim_dispatch))
+        .routes(api_routes!(find_dispatch))
+        .routes(api_routes!(events::report_events))
+        .routes(api_routes!(report_transcript))
+        .routes(api_routes!(report_recording))
+        .routes(api_routes!(opt_out::opt_out))
+        .routes(api_routes!(disposition::report_disposition))
 }
 
 pub fn router(state: RuntimeState) -> axum::Router {
-    routes().with_state(state).split_for_parts().0
+    routes().with_state(state)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 /// A runtime worker reports that it serves an agent (internal operator token; a token that

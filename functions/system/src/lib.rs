@@ -11,15 +11,15 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use gobi_shared::api_routes;
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::response::DataResponse;
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::{dynamo, time};
 use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::ToSchema;
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Where Swagger UI and the document live.
@@ -63,10 +63,10 @@ pub struct DatabaseHealth {
     pub latency_ms: u64,
 }
 
-fn routes() -> OpenApiRouter<SystemState> {
-    OpenApiRouter::default()
-        .routes(routes!(health))
-        .routes(routes!(health_db))
+fn routes() -> ApiRouter<SystemState> {
+    ApiRouter::default()
+        .routes(api_routes!(health))
+        .routes(api_routes!(health_db))
 }
 
 /// The OpenAPI document of every function, as `make openapi` wrote it.
@@ -74,7 +74,7 @@ pub const DOCUMENT: &str = include_str!("../openapi.json");
 
 /// The function's part of the OpenAPI document.
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 async fn document() -> impl IntoResponse {
@@ -91,8 +91,6 @@ pub fn router(state: SystemState) -> axum::Router {
     ));
     routes()
         .with_state(state)
-        .split_for_parts()
-        .0
         .route(DOCUMENT_PATH, axum::routing::get(document))
         .merge(docs)
 }

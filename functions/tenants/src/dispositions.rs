@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 
 use super::*;
 
-pub(crate) fn routes() -> OpenApiRouter<TenantsState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_dispositions, create_disposition))
-        .routes(routes!(
+pub(crate) fn routes() -> ApiRouter<TenantsState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_dispositions, create_disposition))
+        .routes(api_routes!(
             get_disposition,
             update_disposition,
             delete_disposition

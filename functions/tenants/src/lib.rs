@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
+use gobi_shared::api_routes;
 use gobi_shared::auth::{Access, JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::events::{Envelope, LEGAL_HOLD_JOB, LegalHoldJobDue, Publisher};
@@ -18,10 +19,9 @@ use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
 use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::TenantId;
 use gobi_shared::response::{DataResponse, PageResponse};
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::time;
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::model::{CreateTenant, DeleteTenantQuery, ListTenantsQuery, Tenant, UpdateTenant};
 use crate::store::{TenantStore, tenant_not_found};
@@ -62,26 +62,26 @@ impl TenantsState {
     }
 }
 
-fn routes() -> OpenApiRouter<TenantsState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_tenants, create_tenant))
-        .routes(routes!(get_tenant, update_tenant, delete_tenant))
-        .routes(routes!(activate_tenant))
-        .routes(routes!(place_tenant_hold, lift_tenant_hold))
-        .routes(routes!(place_call_hold, lift_call_hold))
-        .routes(routes!(delete_call))
+fn routes() -> ApiRouter<TenantsState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_tenants, create_tenant))
+        .routes(api_routes!(get_tenant, update_tenant, delete_tenant))
+        .routes(api_routes!(activate_tenant))
+        .routes(api_routes!(place_tenant_hold, lift_tenant_hold))
+        .routes(api_routes!(place_call_hold, lift_call_hold))
+        .routes(api_routes!(delete_call))
         .merge(dispositions::routes())
 }
 
 /// The function's routes, ready to be layered and served.
 pub fn router(state: TenantsState) -> axum::Router {
     let keys = state.idempotency.clone();
-    honour_keys(routes().with_state(state).split_for_parts().0, keys)
+    honour_keys(routes().with_state(state), keys)
 }
 
 /// The function's part of the OpenAPI document.
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 /// List tenants, filtered, sorted and paged.

@@ -24,18 +24,18 @@ use gobi_domain::phone_numbers::store::PhoneNumberStore;
 use gobi_domain::tenants::store::TenantStore;
 use gobi_domain::webhooks::EventType;
 use gobi_shared::Config;
+use gobi_shared::api_routes;
 use gobi_shared::config::SipAuth;
 use gobi_shared::error::{ApiError, ApiResult};
 use gobi_shared::events::Publisher;
 use gobi_shared::ids::E164;
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 use utoipa::ToSchema;
 use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub const INBOUND_PATH: &str = "/twilio/webhook/inbound";
 pub const STATUS_PATH: &str = "/twilio/webhook/status";
@@ -132,19 +132,19 @@ impl WebhookState {
     }
 }
 
-fn routes() -> OpenApiRouter<WebhookState> {
-    OpenApiRouter::default()
-        .routes(routes!(inbound::inbound))
-        .routes(routes!(campaign_calls::outbound))
-        .routes(routes!(status_callback))
+fn routes() -> ApiRouter<WebhookState> {
+    ApiRouter::default()
+        .routes(api_routes!(inbound::inbound))
+        .routes(api_routes!(campaign_calls::outbound))
+        .routes(api_routes!(status_callback))
 }
 
 pub fn router(state: WebhookState) -> axum::Router {
-    routes().with_state(state).split_for_parts().0
+    routes().with_state(state)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 /// The parameters of an inbound call, as Twilio posts them (more are accepted and signed).

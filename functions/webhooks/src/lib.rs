@@ -14,6 +14,7 @@ use gobi_domain::webhooks::delivery::{Deliverer, hint_of, new_secret};
 use gobi_domain::webhooks::model::{Delivery, Endpoint, EventType, MAX_ENDPOINTS};
 use gobi_domain::webhooks::store::{delivery_not_found, endpoint_not_found};
 use gobi_shared::Config;
+use gobi_shared::api_routes;
 use gobi_shared::auth::{JwtVerifier, Principal, Role};
 use gobi_shared::error::{ApiError, ApiResult, ErrorBody, Problems};
 use gobi_shared::extract::{ApiJson, ApiPath, ApiQuery};
@@ -21,14 +22,13 @@ use gobi_shared::idempotency::{IdempotencyStore, honour_keys};
 use gobi_shared::ids::TenantId;
 use gobi_shared::outbound::check_url;
 use gobi_shared::response::{DataResponse, count_up_to};
+use gobi_shared::routing::ApiRouter;
 use gobi_shared::secrets::SealedFor;
 use gobi_shared::time::Clock;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
 #[derive(Clone, FromRef)]
@@ -60,23 +60,23 @@ impl WebhooksState {
     }
 }
 
-fn routes() -> OpenApiRouter<WebhooksState> {
-    OpenApiRouter::default()
-        .routes(routes!(list_endpoints, create_endpoint))
-        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
-        .routes(routes!(rotate_secret))
-        .routes(routes!(list_deliveries))
-        .routes(routes!(get_delivery))
-        .routes(routes!(redeliver))
+fn routes() -> ApiRouter<WebhooksState> {
+    ApiRouter::default()
+        .routes(api_routes!(list_endpoints, create_endpoint))
+        .routes(api_routes!(get_endpoint, update_endpoint, delete_endpoint))
+        .routes(api_routes!(rotate_secret))
+        .routes(api_routes!(list_deliveries))
+        .routes(api_routes!(get_delivery))
+        .routes(api_routes!(redeliver))
 }
 
 pub fn router(state: WebhooksState) -> axum::Router {
     let keys = state.idempotency.clone();
-    honour_keys(routes().with_state(state).split_for_parts().0, keys)
+    honour_keys(routes().with_state(state), keys)
 }
 
 pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
+    routes().openapi()
 }
 
 /// `POST /api/tenants/{id}/webhooks` and `PUT …/{endpointId}`: a create needs `url` and

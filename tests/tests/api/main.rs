@@ -29,6 +29,7 @@ mod local_kms;
 mod phone_numbers;
 mod request_logs;
 mod secret_debug;
+mod served_routes;
 mod suppression_import;
 mod system;
 mod template_routes;
