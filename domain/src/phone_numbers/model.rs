@@ -47,6 +47,12 @@ pub struct PhoneNumber {
     pub id: PhoneNumberId,
     pub tenant_id: TenantId,
     pub e164: E164,
+    /// The international form (`+1 555 123 4567`), worked out by libphonenumber when the number
+    /// is stored, so that reading numbers never loads its metadata (about 6 MB of memory and
+    /// tens of milliseconds on a cold start). Numbers stored before it existed have none: their
+    /// views work it out.
+    #[serde(default)]
+    pub display: Option<String>,
     pub number_type: NumberType,
     pub label: Option<String>,
     pub provider: Provider,
@@ -68,7 +74,7 @@ impl PhoneNumber {
     pub fn view(&self) -> PhoneNumberView {
         PhoneNumberView {
             id: self.id,
-            number: self.e164.display(),
+            number: self.display.clone().unwrap_or_else(|| self.e164.display()),
             e164: self.e164.clone(),
             number_type: self.number_type,
             label: self.label.clone(),

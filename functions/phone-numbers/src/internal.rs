@@ -66,10 +66,12 @@ async fn internal_register(
     p.finish()?;
     check_agent(&state, body.tenant_id, body.agent_id).await?;
     let now = time::now();
+    let e164 = e164.expect("checked");
     let number = PhoneNumber {
         id: PhoneNumberId::new(),
         tenant_id: body.tenant_id,
-        e164: e164.expect("checked"),
+        display: Some(e164.display()),
+        e164,
         number_type: NumberType::Local,
         label: None,
         provider: Provider::Twilio,

@@ -148,6 +148,7 @@ async fn purchase_number(
     let wanted = PhoneNumber {
         id: PhoneNumberId::new(),
         tenant_id: id,
+        display: Some(e164.display()),
         e164: e164.clone(),
         number_type: body.number_type.unwrap_or(NumberType::Local),
         label,

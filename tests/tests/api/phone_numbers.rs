@@ -238,6 +238,15 @@ async fn purchase_buys_provisions_stores_and_routes() {
         )
         .await;
     assert_eq!(count(&list), 1);
+    // The international form was worked out when the number was stored, so reading numbers
+    // loads no libphonenumber metadata; the list shows the stored form.
+    let stored = store(&app)
+        .find(phone_id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.number.display.as_deref(), Some("+1 555 123 4567"));
+    assert_eq!(list.body["data"][0]["number"], "+1 555 123 4567");
     assert_eq!(
         count(
             &app.get(
