@@ -39,7 +39,8 @@ BENCH_MOTO_PORT ?= 5200
 FUNCTION_BINARIES := $(shell grep -oE '@infra/lambda-package.sh gobi-[a-z-]+' Makefile | cut -d' ' -f2)
 bench:
 	@cargo build -q --release $(addprefix --bin ,$(FUNCTION_BINARIES)) \
-		--bin gobi-baseline-hello --bin gobi-baseline-sdk --bin gobi-bench-functions
+		--bin gobi-baseline-hello --bin gobi-baseline-sdk --bin gobi-baseline-sdk-call \
+		--bin gobi-bench-functions
 	@export STACK_NAME=bench DYNAMODB_PORT=$(BENCH_DYNAMODB_PORT) MOTO_PORT=$(BENCH_MOTO_PORT); \
 	$(STACK) start --memory && eval "$$($(STACK) env)" && \
 	target/release/gobi-bench-functions $(RUNS) $(WARM); \

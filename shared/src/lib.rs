@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod http;
+pub mod https;
 pub mod idempotency;
 pub mod ids;
 pub mod openapi;

@@ -31,7 +31,7 @@ impl CountingProxy {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let state = Upstream {
             base: upstream.trim_end_matches('/').to_owned(),
-            client: reqwest::Client::builder().build()?,
+            client: gobi_shared::https::client_builder().build()?,
             seen: seen.clone(),
         };
         let router = Router::new().fallback(forward).with_state(state);

@@ -405,7 +405,7 @@ impl TestApp {
     /// PUTs a file to an upload URL the API handed out (moto's S3 in tests), as a browser or
     /// `curl -T` would; S3's status.
     pub async fn upload(&self, url: &str, body: impl Into<String>) -> StatusCode {
-        reqwest::Client::new()
+        gobi_shared::https::client()
             .put(url)
             .header("content-type", "text/csv")
             .body(body.into())

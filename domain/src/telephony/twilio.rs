@@ -187,7 +187,7 @@ impl std::fmt::Debug for TwilioClient {
 impl TwilioClient {
     /// `None` when the account SID or auth token is missing.
     pub fn from_config(config: &TwilioConfig) -> Option<Self> {
-        let http = reqwest::Client::builder()
+        let http = gobi_shared::https::client_builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(15))
             .build()

@@ -303,7 +303,7 @@ impl Deliverer {
         let id = format!("msg_{}", delivery.id.simple());
         let timestamp = now.timestamp();
         let signature = sign(&secret, &id, timestamp, &body).map_err(|e| format!("{e:#}"))?;
-        let mut client = reqwest::Client::builder()
+        let mut client = gobi_shared::https::client_builder()
             .timeout(ATTEMPT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none());
         if let Some(host) = target.url.host_str() {

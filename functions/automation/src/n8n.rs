@@ -57,7 +57,7 @@ fn retryable(outcome: &Outcome) -> bool {
 }
 
 fn client(target: &CheckedUrl, timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
+    let mut builder = gobi_shared::https::client_builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .redirect(reqwest::redirect::Policy::none());

@@ -166,7 +166,7 @@ impl FakeTwilio {
                 url.path(),
                 url.query().unwrap_or_default()
             );
-            let answer = reqwest::Client::new()
+            let answer = gobi_shared::https::client()
                 .post(&target)
                 .header("x-twilio-signature", signature)
                 .form(&params)
@@ -211,7 +211,7 @@ impl FakeTwilio {
                 })
                 .collect()
         };
-        let client = reqwest::Client::new();
+        let client = gobi_shared::https::client();
         for (call, outcome) in &ending {
             let (status, answered_by) = match outcome {
                 CallOutcome::Answered => ("completed", Some("human")),

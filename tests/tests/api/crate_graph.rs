@@ -102,6 +102,38 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every reqwest client starts from `gobi_shared::https`: reqwest's own builder has no TLS
+/// provider here (it panics when built) and no other root store is wanted.
+#[test]
+fn every_http_client_starts_from_the_shared_https_builder() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["shared", "domain", "functions", "infra", "tests"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let own = root.join("shared/src/https.rs");
+    let elsewhere: Vec<String> = files
+        .iter()
+        .filter(|path| **path != own)
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("a source file");
+            // Spelt in two halves so this file does not find itself.
+            [
+                concat!("reqwest::Client::", "new("),
+                concat!("reqwest::Client::", "builder("),
+                concat!("reqwest::", "get("),
+            ]
+            .iter()
+            .any(|call| text.contains(call))
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "reqwest clients built outside shared/src/https.rs: {elsewhere:?}"
+    );
+}
+
 /// Files stay of one concern: none is over 600 lines unless its opening says why.
 #[test]
 fn no_source_file_is_over_600_lines_without_a_reason_at_its_top() {

@@ -90,7 +90,7 @@ async fn start(env: &[(&str, String)]) -> Server {
         base: format!("http://127.0.0.1:{port}"),
         log,
     };
-    let client = reqwest::Client::new();
+    let client = gobi_shared::https::client();
     for _ in 0..600 {
         if let Ok(answer) = client.get(format!("{}/health", server.base)).send().await
             && answer.status() == StatusCode::OK
@@ -123,7 +123,7 @@ async fn json_call(
     token: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = gobi_shared::https::client()
         .request(method, url)
         .bearer_auth(token);
     if let Some(body) = body {
@@ -258,7 +258,7 @@ async fn a_signed_webhook_becomes_a_claimed_dispatch_on_the_dev_server() {
     .collect();
     let path = "/twilio/webhook/inbound";
     let signed = signature::compute(AUTH_TOKEN, &format!("{WEBHOOK_BASE}{path}"), &params);
-    let answer = reqwest::Client::new()
+    let answer = gobi_shared::https::client()
         .post(format!("{base}{path}"))
         .header("x-twilio-signature", signed)
         .form(&params)

@@ -102,7 +102,7 @@ fn claims_of(token: &str) -> Value {
 async fn the_bootstrap_story_end_to_end_over_http() {
     let app = spawn_app().await;
     let base = app.serve().await;
-    let http = reqwest::Client::new();
+    let http = gobi_shared::https::client();
 
     let first = http
         .post(format!("{base}/auth/register-first-admin"))

@@ -300,7 +300,11 @@ async fn a_report_too_large_to_answer_inline_redirects_to_a_download_url() {
         .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text);
     let location = answer.headers["location"].to_str().unwrap().to_owned();
-    let download = reqwest::get(&location).await.unwrap();
+    let download = gobi_shared::https::client()
+        .get(&location)
+        .send()
+        .await
+        .unwrap();
     assert!(download.status().is_success());
     assert_eq!(download.text().await.unwrap(), big);
 }

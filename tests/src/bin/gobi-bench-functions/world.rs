@@ -226,6 +226,11 @@ impl World {
                 event: get("/health".into(), String::new(), admin.clone()),
             },
             Case {
+                binary: "gobi-baseline-sdk-call",
+                label: "GET /health: one GetItem",
+                event: get("/health".into(), String::new(), admin.clone()),
+            },
+            Case {
                 binary: "gobi-twilio-webhook",
                 label: "inbound: known number, new call",
                 event: Box::new(move || {
