@@ -123,11 +123,6 @@ impl<S: Clone + Send + Sync + 'static> ApiRouter<S> {
         self.router.with_state(state)
     }
 
-    /// The router without state, for a function that adds its own routes before the state.
-    pub fn into_router(self) -> axum::Router<S> {
-        self.router
-    }
-
     /// The OpenAPI part these routes document: every group's operations and schemas.
     pub fn openapi(&self) -> OpenApi {
         self.docs
