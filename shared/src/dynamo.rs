@@ -499,12 +499,21 @@ pub async fn warm(client: &Client, table: &str) {
         .table_name(table)
         .set_key(Some(key("WARMUP", "WARMUP")))
         .send();
-    match tokio::time::timeout(Duration::from_secs(2), read).await {
-        Ok(Ok(_)) => tracing::debug!("DynamoDB connection warm"),
+    warm_with("DynamoDB", read).await;
+}
+
+/// Runs `request`, a cheap call of `service` made only to open its connection during init, for
+/// at most 2 s; its answer is dropped and a failure or timeout is logged, nothing more.
+pub async fn warm_with<T, E: std::error::Error>(
+    service: &str,
+    request: impl std::future::Future<Output = Result<T, E>>,
+) {
+    match tokio::time::timeout(Duration::from_secs(2), request).await {
+        Ok(Ok(_)) => tracing::debug!("{service} connection warm"),
         Ok(Err(e)) => {
-            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "warming the DynamoDB connection failed")
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "warming the {service} connection failed")
         }
-        Err(_) => tracing::warn!("warming the DynamoDB connection timed out"),
+        Err(_) => tracing::warn!("warming the {service} connection timed out"),
     }
 }
 

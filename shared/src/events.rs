@@ -93,13 +93,7 @@ impl Publisher {
             .queue_url(&self.queue_url)
             .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
             .send();
-        match tokio::time::timeout(std::time::Duration::from_secs(2), read).await {
-            Ok(Ok(_)) => tracing::debug!("SQS connection warm"),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "warming the SQS connection failed")
-            }
-            Err(_) => tracing::warn!("warming the SQS connection timed out"),
-        }
+        crate::dynamo::warm_with("SQS", read).await;
     }
 
     #[tracing::instrument(skip_all, fields(tenant_id = %envelope.tenant_id, call_id = ?envelope.call_id))]
