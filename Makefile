@@ -34,13 +34,15 @@ test:
 # local stack of its own behind counting proxies, beside hello-world lambda_http baselines built
 # the same way: one table of binary size, init, first and warm invoke, peak RSS and AWS requests
 # per invocation, medians over RUNS (default 5) interleaved runs of 1 + WARM (default 5) invokes.
+# The functions are built on their own (`-p`), as `cargo lambda build` builds them: built with
+# the bench (which links gobi-infra), Cargo would turn on their `openapi` feature.
 BENCH_DYNAMODB_PORT ?= 8200
 BENCH_MOTO_PORT ?= 5200
 FUNCTION_BINARIES := $(shell grep -oE '@infra/lambda-package.sh gobi-[a-z-]+' Makefile | cut -d' ' -f2)
 bench:
-	@cargo build -q --release $(addprefix --bin ,$(FUNCTION_BINARIES)) \
-		--bin gobi-baseline-hello --bin gobi-baseline-sdk --bin gobi-baseline-sdk-call \
-		--bin gobi-bench-functions
+	@cargo build -q --release $(addprefix -p ,$(FUNCTION_BINARIES)) --bins
+	@cargo build -q --release -p gobi-tests --bin gobi-baseline-hello --bin gobi-baseline-sdk \
+		--bin gobi-baseline-sdk-call --bin gobi-bench-functions
 	@export STACK_NAME=bench DYNAMODB_PORT=$(BENCH_DYNAMODB_PORT) MOTO_PORT=$(BENCH_MOTO_PORT); \
 	$(STACK) start --memory && eval "$$($(STACK) env)" && \
 	target/release/gobi-bench-functions $(RUNS) $(WARM); \

@@ -23,7 +23,6 @@ use gobi_shared::ids::{AgentId, AgentVersionId, TenantId};
 use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_limit};
 use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
-use utoipa::openapi::OpenApi;
 
 use crate::model::*;
 use crate::store::{AgentStore, agent_not_found, version_not_found};
@@ -80,7 +79,9 @@ pub fn router(state: AgentsState) -> axum::Router {
     honour_keys(routes().with_state(state), keys)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

@@ -24,7 +24,6 @@ use gobi_shared::response::DataResponse;
 use gobi_shared::routing::ApiRouter;
 use gobi_shared::{Config, time};
 use secrecy::{ExposeSecret, SecretString};
-use utoipa::openapi::OpenApi;
 
 use crate::model::{
     BootstrapUser, CreatedUser, DevToken, Login, Membership, MembershipRole, RegisterFirstAdmin,
@@ -116,7 +115,9 @@ pub fn router(state: AuthState) -> axum::Router {
     honour_keys(routes().with_state(state), keys)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

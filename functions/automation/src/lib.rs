@@ -33,7 +33,6 @@ use gobi_shared::response::DataResponse;
 use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use secrecy::{ExposeSecret, SecretString};
-use utoipa::openapi::OpenApi;
 
 use crate::model::*;
 use crate::n8n::{N8nRequest, Outcome};
@@ -135,7 +134,9 @@ pub fn router(state: AutomationState) -> axum::Router {
     honour_keys(routes().with_state(state), keys)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

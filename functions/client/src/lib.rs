@@ -26,7 +26,6 @@ use gobi_shared::response::{DataResponse, count_up_to};
 use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};
 
 /// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
@@ -73,7 +72,9 @@ pub fn router(state: ClientState) -> axum::Router {
     routes().with_state(state)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

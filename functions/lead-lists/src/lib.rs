@@ -30,7 +30,6 @@ use gobi_shared::ids::TenantId;
 use gobi_shared::response::DataResponse;
 use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
-use utoipa::openapi::OpenApi;
 
 use crate::model::*;
 
@@ -95,7 +94,9 @@ pub fn router(state: LeadListsState) -> axum::Router {
     honour_keys(routes().with_state(state), keys)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

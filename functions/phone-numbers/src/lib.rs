@@ -26,7 +26,6 @@ use gobi_shared::response::{DataResponse, PageResponse, count_up_to, page_and_li
 use gobi_shared::routing::ApiRouter;
 use gobi_shared::{Config, time};
 use url::Url;
-use utoipa::openapi::OpenApi;
 
 use gobi_domain::agents::store::{AgentStore, agent_not_found};
 use gobi_shared::ids::AgentId;
@@ -85,7 +84,9 @@ pub fn router(state: PhoneNumbersState) -> axum::Router {
     honour_keys(routes().with_state(state), keys)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

@@ -35,7 +35,6 @@ use gobi_shared::response::DataResponse;
 use gobi_shared::routing::ApiRouter;
 use gobi_shared::time::Clock;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};
 
 /// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
@@ -95,7 +94,9 @@ pub fn router(state: RuntimeState) -> axum::Router {
     routes().with_state(state)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

@@ -19,7 +19,6 @@ use gobi_shared::{dynamo, time};
 use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::ToSchema;
-use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Where Swagger UI and the document live.
@@ -73,7 +72,8 @@ fn routes() -> ApiRouter<SystemState> {
 pub const DOCUMENT: &str = include_str!("../openapi.json");
 
 /// The function's part of the OpenAPI document.
-pub fn openapi() -> OpenApi {
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

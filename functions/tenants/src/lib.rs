@@ -21,7 +21,6 @@ use gobi_shared::ids::TenantId;
 use gobi_shared::response::{DataResponse, PageResponse};
 use gobi_shared::routing::ApiRouter;
 use gobi_shared::time;
-use utoipa::openapi::OpenApi;
 
 use crate::model::{CreateTenant, DeleteTenantQuery, ListTenantsQuery, Tenant, UpdateTenant};
 use crate::store::{TenantStore, tenant_not_found};
@@ -80,7 +79,8 @@ pub fn router(state: TenantsState) -> axum::Router {
 }
 
 /// The function's part of the OpenAPI document.
-pub fn openapi() -> OpenApi {
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

@@ -35,7 +35,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 use utoipa::ToSchema;
-use utoipa::openapi::OpenApi;
 
 pub const INBOUND_PATH: &str = "/twilio/webhook/inbound";
 pub const STATUS_PATH: &str = "/twilio/webhook/status";
@@ -143,7 +142,9 @@ pub fn router(state: WebhookState) -> axum::Router {
     routes().with_state(state)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

@@ -27,7 +27,6 @@ use gobi_shared::secrets::SealedFor;
 use gobi_shared::time::Clock;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::OpenApi;
 use utoipa::{IntoParams, ToSchema};
 
 /// Each field is also state of its own (`FromRef`): the `Principal` extractor takes the verifier.
@@ -75,7 +74,9 @@ pub fn router(state: WebhooksState) -> axum::Router {
     honour_keys(routes().with_state(state), keys)
 }
 
-pub fn openapi() -> OpenApi {
+/// The function's part of the OpenAPI document.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().openapi()
 }
 

@@ -59,6 +59,42 @@ fn no_function_depends_on_another_function() {
     );
 }
 
+/// A function's own build (`cargo lambda build -p …`) links no OpenAPI documentation: neither a
+/// function nor the domain turns on an `openapi` feature for itself (in a dependency or by
+/// default); only `gobi-infra` and the tests do.
+#[test]
+fn no_function_or_the_domain_turns_on_the_documentation_in_its_own_build() {
+    let mut manifests: Vec<PathBuf> = std::fs::read_dir(functions_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("Cargo.toml"))
+        .collect();
+    manifests.push(functions_dir().join("../domain/Cargo.toml"));
+    let mut offenders = Vec::new();
+    for path in &manifests {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut section = "";
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line;
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let in_dependency = section.contains("dependencies") && !section.contains("dev-");
+            let by_default = section == "[features]" && key.trim() == "default";
+            if (in_dependency || by_default) && value.contains("openapi") {
+                offenders.push(format!("{}: {line}", path.display()));
+            }
+        }
+    }
+    assert!(manifests.len() >= 12, "found {manifests:?}");
+    assert!(
+        offenders.is_empty(),
+        "documentation turned on in a function's own build: {offenders:?}"
+    );
+}
+
 /// The AWS SDK runs on its current HTTP stack (hyper 1, rustls 0.23); the legacy client's
 /// rustls 0.21 / rustls-webpki 0.101 / hyper 0.14 are not built at all.
 #[test]
