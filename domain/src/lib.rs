@@ -16,3 +16,4 @@ pub mod tenants;
 pub mod tools;
 pub mod users;
 pub mod webhooks;
+pub mod zone;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::zone::Zone;
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use gobi_shared::error::ApiError;
 use utoipa::IntoParams;
 
@@ -35,7 +35,7 @@ impl DayRange {
         now: DateTime<Utc>,
         max_days: i64,
     ) -> Result<Self, ApiError> {
-        let zone: Tz = timezone.parse().unwrap_or(Tz::UTC);
+        let zone = Zone::named(timezone).unwrap_or(Zone::UTC);
         let today = now.with_timezone(&zone).date_naive();
         let to = to.unwrap_or(today);
         let from = from.unwrap_or_else(|| {

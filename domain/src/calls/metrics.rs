@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono_tz::Tz;
+use crate::zone::Zone;
 
 use super::*;
 
@@ -103,11 +103,11 @@ pub struct MetricScope {
 impl MetricScope {
     /// The local time the call began, in the scope's zone.
     fn local(&self) -> chrono::NaiveDateTime {
-        let zone: Tz = self
+        let zone = self
             .timezone
             .as_deref()
-            .and_then(|z| z.parse().ok())
-            .unwrap_or(Tz::UTC);
+            .and_then(Zone::named)
+            .unwrap_or(Zone::UTC);
         self.at.with_timezone(&zone).naive_local()
     }
 

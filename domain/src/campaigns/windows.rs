@@ -2,10 +2,10 @@
 //! law's hours ([`super::law`]), both in the lead's local time, on no blackout date, between the
 //! campaign's start and end. A lead whose number spans several zones is called only when every
 //! candidate zone allows it (the intersection); a lead with no zone known takes the campaign's
-//! fallback zone. Daylight-saving changes come from the IANA database (`chrono-tz`).
+//! fallback zone. Daylight-saving changes come from the IANA database (`crate::zone`).
 
+use crate::zone::Zone;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -105,12 +105,12 @@ pub struct Permit {
 }
 
 /// The zones a lead is called in: its own, its candidates, or the campaign's fallback.
-pub fn zones_of(timezone: &LeadTimezone, fallback: &str) -> Vec<Tz> {
+pub fn zones_of(timezone: &LeadTimezone, fallback: &str) -> Vec<Zone> {
     let named: Vec<&str> = match timezone {
         LeadTimezone::Explicit { zone } | LeadTimezone::Number { zone } => vec![zone.as_str()],
         LeadTimezone::Ambiguous { candidates } => candidates.iter().map(String::as_str).collect(),
     };
-    let zones: Vec<Tz> = named.iter().filter_map(|z| z.parse().ok()).collect();
+    let zones: Vec<Zone> = named.iter().filter_map(|z| z.parse().ok()).collect();
     if zones.is_empty() {
         fallback.parse().map(|tz| vec![tz]).unwrap_or_default()
     } else {
@@ -121,7 +121,7 @@ pub fn zones_of(timezone: &LeadTimezone, fallback: &str) -> Vec<Tz> {
 /// Whether `at` is inside the schedule and the law for a lead in `zones` under `rule`.
 pub fn permit(
     schedule: &Schedule,
-    zones: &[Tz],
+    zones: &[Zone],
     rule: &CallingRule,
     at: DateTime<Utc>,
 ) -> Option<Permit> {
@@ -160,7 +160,7 @@ const LOOK_AHEAD_DAYS: i64 = 8;
 /// The first moment after `after` at which [`permit`] allows a call, within eight days.
 pub fn next_opening(
     schedule: &Schedule,
-    zones: &[Tz],
+    zones: &[Zone],
     rule: &CallingRule,
     after: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
@@ -219,7 +219,7 @@ mod tests {
         }
     }
 
-    fn zone(name: &str) -> Vec<Tz> {
+    fn zone(name: &str) -> Vec<Zone> {
         vec![name.parse().unwrap()]
     }
 
@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn an_ambiguous_lead_is_called_in_the_intersection_of_its_zones() {
         let schedule = weekdays(hm(9, 0), hm(17, 0));
-        let both: Vec<Tz> = ["America/New_York", "America/Chicago"]
+        let both: Vec<Zone> = ["America/New_York", "America/Chicago"]
             .iter()
             .map(|z| z.parse().unwrap())
             .collect();

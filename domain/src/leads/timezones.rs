@@ -48,10 +48,7 @@ impl LeadTimezone {
 
 /// A time zone name as the IANA database spells it (`America/New_York`), or `None`.
 pub fn iana(name: &str) -> Option<String> {
-    name.trim()
-        .parse::<chrono_tz::Tz>()
-        .ok()
-        .map(|zone| zone.name().to_owned())
+    crate::zone::Zone::named(name.trim()).map(|zone| zone.name().to_owned())
 }
 
 /// The zones a number in E.164 (`+14155550100`) may be in, from its longest listed prefix.

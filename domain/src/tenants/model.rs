@@ -243,11 +243,12 @@ fn default_timezone() -> String {
     DEFAULT_TIMEZONE.to_owned()
 }
 
-/// An IANA time zone name (`America/New_York`), as the tz database (`chrono-tz`) knows it.
+/// An IANA time zone name (`America/New_York`), as the tz database knows it (`domain::zone`),
+/// spelled as it spells it.
 pub fn timezone(raw: &str) -> Result<String, String> {
-    raw.parse::<chrono_tz::Tz>()
-        .map(|tz| tz.name().to_owned())
-        .map_err(|_| "must be an IANA time zone name, e.g. America/New_York".to_owned())
+    crate::zone::Zone::named(raw)
+        .map(|zone| zone.name().to_owned())
+        .ok_or_else(|| "must be an IANA time zone name, e.g. America/New_York".to_owned())
 }
 
 /// A new tenant's validated fields.
