@@ -43,12 +43,22 @@ pub fn peak_rss_kib() -> u64 {
 
 /// The peak resident set (`VmHWM`) of process `pid` (`self`: this one), in KiB; 0 when unknown.
 pub fn peak_rss_kib_of(pid: impl std::fmt::Display) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+/// The resident set now (`VmRSS`) of process `pid`, in KiB; 0 when unknown.
+pub fn rss_kib_of(pid: impl std::fmt::Display) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// One `kB` field of `/proc/{pid}/status`.
+fn status_kib(pid: impl std::fmt::Display, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)

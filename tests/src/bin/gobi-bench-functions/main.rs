@@ -1,8 +1,10 @@
 //! `make bench`: every function's release binary under the Lambda Runtime API emulator
 //! (`gobi_tests::lambda_emulator`), against the local stack through counting proxies
 //! (`gobi_tests::aws_proxy`), beside two hello-world `lambda_http` baselines built the same way.
-//! Prints one table: binary size, init, first and warm invoke, peak RSS, AWS requests per
-//! invocation, and init and memory as multiples of the SDK baseline. Medians over RUNS
+//! Prints one table: binary size, init, first and warm invoke, the resident set after init and
+//! its peak, AWS requests per invocation, and init and memory as multiples of the SDK baseline
+//! (the RSS after init is what the function costs before any work; the peak adds what its
+//! events' work needs, such as Argon2's 19 MiB or libphonenumber's metadata). Medians over RUNS
 //! interleaved runs (each run starts every binary once, in turn); no assertion on any time: the
 //! machines are shared and noisy (the request counts are asserted by `tests/tests/api/hot_paths.rs`).
 //!
@@ -42,6 +44,7 @@ struct Sample {
     init_ms: f64,
     first_ms: f64,
     warm_ms: f64,
+    init_rss_kib: u64,
     peak_rss_kib: u64,
     first_requests: usize,
     warm_requests: usize,
@@ -80,17 +83,19 @@ async fn main() -> anyhow::Result<()> {
         "\n{runs} runs × (1 first + {warm} warm invokes), medians; AWS requests counted by the proxies in front of DynamoDB Local and moto\n"
     );
     println!(
-        "{:<22} {:<34} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>7} {:>7}",
+        "{:<22} {:<34} {:>8} {:>8} {:>9} {:>8} {:>9} {:>8} {:>9} {:>9} {:>7} {:>9} {:>7}",
         "function",
         "event",
         "size MB",
         "init ms",
         "first ms",
         "warm ms",
+        "init RSS",
         "RSS MB",
         "AWS 1st",
         "AWS warm",
         "init×",
+        "init RSS×",
         "RSS×"
     );
     for case in &cases {
@@ -99,17 +104,19 @@ async fn main() -> anyhow::Result<()> {
             .map(|m| m.len() as f64 / 1_048_576.0)
             .unwrap_or(0.0);
         println!(
-            "{:<22} {:<34} {:>8.1} {:>8.1} {:>9.2} {:>8.2} {:>8.1} {:>9} {:>9} {:>7.2} {:>7.2}{}",
+            "{:<22} {:<34} {:>8.1} {:>8.1} {:>9.2} {:>8.2} {:>9.1} {:>8.1} {:>9} {:>9} {:>7.2} {:>9.2} {:>7.2}{}",
             case.binary.trim_start_matches("gobi-"),
             case.label,
             size,
             m.init_ms,
             m.first_ms,
             m.warm_ms,
+            m.init_rss_kib as f64 / 1024.0,
             m.peak_rss_kib as f64 / 1024.0,
             m.first_requests,
             m.warm_requests,
             m.init_ms / sdk.init_ms,
+            m.init_rss_kib as f64 / sdk.init_rss_kib as f64,
             m.peak_rss_kib as f64 / sdk.peak_rss_kib as f64,
             if m.errors > 0 {
                 format!("  ({} error answers)", m.errors)
@@ -175,6 +182,7 @@ async fn measure(
 
     let mut sample = Sample {
         init_ms,
+        init_rss_kib: child.id().map(gobi_tests::bench::rss_kib_of).unwrap_or(0),
         ..Sample::default()
     };
     let mut warm_ms = Vec::new();
@@ -240,6 +248,7 @@ fn median_sample(samples: &[Sample]) -> Sample {
         init_ms: pick(&|s| s.init_ms),
         first_ms: pick(&|s| s.first_ms),
         warm_ms: pick(&|s| s.warm_ms),
+        init_rss_kib: pick(&|s| s.init_rss_kib as f64) as u64,
         peak_rss_kib: pick(&|s| s.peak_rss_kib as f64) as u64,
         first_requests: pick(&|s| s.first_requests as f64) as usize,
         warm_requests: pick(&|s| s.warm_requests as f64) as usize,
