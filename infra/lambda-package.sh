@@ -10,10 +10,7 @@ binary=${1:?usage: lambda-package.sh <binary>}
 artifacts=${ARTIFACTS_DIR:?sam build sets ARTIFACTS_DIR}
 cd "$(dirname "$0")/.."
 
-packages=()
-for manifest in functions/*/Cargo.toml; do
-  packages+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)")
-done
+mapfile -t packages < <(infra/function-packages.sh)
 
 mkdir -p target
 # One build at a time; whoever waits finds it done (cargo has nothing left to compile).

@@ -28,10 +28,7 @@ cargo clippy -q --workspace --all-targets -- -D warnings
 # The functions as they deploy (`cargo lambda build -p …`): without gobi-infra and the tests beside
 # them, so without their `openapi` feature, which the workspace build above turns on.
 echo "== cargo clippy (the functions' own builds)"
-function_packages=()
-for manifest in functions/*/Cargo.toml; do
-  function_packages+=(-p "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)")
-done
+mapfile -t function_packages < <(infra/function-packages.sh)
 cargo clippy -q "${function_packages[@]}" --bins -- -D warnings
 
 infra/stack.sh start --memory

@@ -8,23 +8,33 @@ fn functions_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions")
 }
 
-/// The package name and the `gobi-*` dependencies (of every dependency table) of a manifest.
-fn manifest(path: &Path) -> (String, BTreeSet<String>) {
+/// Every `key = value` line of a manifest, with the `[section]` it is in (all trimmed).
+fn manifest_entries(path: &Path) -> Vec<(String, String, String)> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut name = None;
     let mut section = String::new();
-    let mut depends = BTreeSet::new();
+    let mut entries = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             section = line.to_owned();
-            continue;
+        } else if let Some((key, value)) = line.split_once('=') {
+            entries.push((
+                section.clone(),
+                key.trim().to_owned(),
+                value.trim().to_owned(),
+            ));
         }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let key = key.trim().trim_end_matches(".workspace").to_owned();
+    }
+    entries
+}
+
+/// The package name and the `gobi-*` dependencies (of every dependency table) of a manifest.
+fn manifest(path: &Path) -> (String, BTreeSet<String>) {
+    let mut name = None;
+    let mut depends = BTreeSet::new();
+    for (section, key, value) in manifest_entries(path) {
+        let key = key.trim_end_matches(".workspace").to_owned();
         if section == "[package]" && key == "name" {
-            name = Some(value.trim().trim_matches('"').to_owned());
+            name = Some(value.trim_matches('"').to_owned());
         } else if section.contains("dependencies") && key.starts_with("gobi-") {
             depends.insert(key);
         }
@@ -71,20 +81,11 @@ fn no_function_or_the_domain_turns_on_the_documentation_in_its_own_build() {
     manifests.push(functions_dir().join("../domain/Cargo.toml"));
     let mut offenders = Vec::new();
     for path in &manifests {
-        let text = std::fs::read_to_string(path).unwrap();
-        let mut section = "";
-        for line in text.lines().map(str::trim) {
-            if line.starts_with('[') {
-                section = line;
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                continue;
-            };
+        for (section, key, value) in manifest_entries(path) {
             let in_dependency = section.contains("dependencies") && !section.contains("dev-");
-            let by_default = section == "[features]" && key.trim() == "default";
+            let by_default = section == "[features]" && key == "default";
             if (in_dependency || by_default) && value.contains("openapi") {
-                offenders.push(format!("{}: {line}", path.display()));
+                offenders.push(format!("{}: {key} = {value}", path.display()));
             }
         }
     }
