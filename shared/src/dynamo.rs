@@ -20,6 +20,7 @@ pub const ATTEMPT_TIMEOUT_SECONDS: u64 = 2;
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::https::sdk_http_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))

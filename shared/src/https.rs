@@ -1,8 +1,10 @@
-//! The HTTP client every outbound call GOBI makes starts from (Twilio's API, n8n, webhook
-//! endpoints): reqwest speaking TLS through rustls with the AWS-LC provider the AWS SDK already
-//! links, and the Mozilla root certificates compiled in (`webpki-roots`), so building a client
-//! reads no file and parses no certificate. Without it reqwest has no TLS at all here (its
-//! default features are off) and every `https://` URL fails with "scheme is not http".
+//! The HTTP clients every outbound call GOBI makes starts from. Both speak TLS through rustls
+//! with the AWS-LC provider and trust Mozilla's root certificates compiled in, so building one
+//! reads no file:
+//! - [`client_builder`]: reqwest, for Twilio's API, n8n and webhook endpoints. Without it reqwest
+//!   has no TLS at all here (its default features are off) and every `https://` URL fails with
+//!   "scheme is not http".
+//! - [`sdk_http_client`]: the AWS SDK's own client, for every AWS call.
 
 use std::sync::Arc;
 
@@ -31,16 +33,60 @@ fn tls_config() -> rustls::ClientConfig {
     .with_no_client_auth()
 }
 
+/// The HTTP client of every AWS SDK client (`dynamo::sdk_config`): the SDK's own hyper and
+/// rustls stack with AWS-LC, as its default client, trusting Mozilla's roots instead of the
+/// system's. The default loads the system's at the first request of a process by reading
+/// /etc/ssl/certs (the bundle and every file beside it): 4.5 to 7 ms measured on the bench
+/// machine, more than a whole SDK baseline's init, paid inside the init of a function that warms
+/// its connections and in the first invoke of every other. These are the same authorities
+/// [`client_builder`]'s clients trust; the SDK's trust store takes them as PEM, which it parses
+/// when it builds its connector (at the first request, well under a millisecond).
+pub fn sdk_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let trust = tls::TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(mozilla_roots_pem());
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a trust store of certificates only builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https()
+}
+
+/// Mozilla's root certificates (`webpki-root-certs`) as one PEM bundle.
+fn mozilla_roots_pem() -> Vec<u8> {
+    use base64::Engine;
+    let mut pem = String::new();
+    for certificate in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in encoded.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem.into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use tokio::io::AsyncReadExt;
 
     use super::*;
 
-    /// The first bytes a client sends to an `https://` URL are a TLS handshake record
-    /// (content type 22, version 3.x): it does not refuse the scheme or speak plain HTTP.
-    #[tokio::test]
-    async fn an_https_url_is_spoken_to_in_tls() {
+    /// The first three bytes `call` (given a local port) sends to that port.
+    async fn first_bytes_sent_by<F, C>(call: F) -> [u8; 3]
+    where
+        F: FnOnce(u16) -> C,
+        C: Future + Send + 'static,
+        C::Output: Send,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = tokio::spawn(async move {
@@ -49,19 +95,70 @@ mod tests {
             socket.read_exact(&mut first).await.unwrap();
             first
         });
+        let call = tokio::spawn(call(port));
+        let first = server.await.unwrap();
+        call.abort();
+        first
+    }
+
+    /// The first bytes a client sends to an `https://` URL are a TLS handshake record
+    /// (content type 22, version 3.x): it does not refuse the scheme or speak plain HTTP.
+    #[tokio::test]
+    async fn an_https_url_is_spoken_to_in_tls() {
         let client = client_builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()
             .unwrap();
-        let call = tokio::spawn(async move {
+        let first = first_bytes_sent_by(|port| async move {
             client
                 .get(format!("https://127.0.0.1:{port}/"))
                 .send()
                 .await
-        });
-        let first = server.await.unwrap();
+        })
+        .await;
         assert_eq!(first[0], 22, "a TLS handshake record, got {first:?}");
         assert_eq!(first[1], 3);
-        call.abort();
+    }
+
+    /// An AWS client on [`sdk_http_client`] speaks TLS to an `https://` endpoint.
+    #[tokio::test]
+    async fn an_aws_call_over_https_is_spoken_in_tls() {
+        let first = first_bytes_sent_by(|port| async move {
+            let config = aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "id", "secret", None, None, "test",
+                ))
+                .endpoint_url(format!("https://127.0.0.1:{port}"))
+                .http_client(sdk_http_client())
+                .build();
+            aws_sdk_dynamodb::Client::from_conf(config)
+                .list_tables()
+                .send()
+                .await
+        })
+        .await;
+        assert_eq!(first[0], 22, "a TLS handshake record, got {first:?}");
+        assert_eq!(first[1], 3);
+    }
+
+    /// The SDK's trust store is Mozilla's roots, every one of them, parsed as the SDK parses
+    /// its PEM (a certificate it cannot parse would panic its connector).
+    #[test]
+    fn the_sdk_trusts_mozillas_roots() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let pem = mozilla_roots_pem();
+        let certificates = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        assert_eq!(certificates, webpki_root_certs::TLS_SERVER_ROOT_CERTS);
+        assert!(certificates.len() > 100, "{} roots", certificates.len());
+        let mut store = rustls::RootCertStore::empty();
+        for certificate in certificates {
+            store.add(certificate).unwrap();
+        }
+        assert_eq!(store.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
     }
 }
