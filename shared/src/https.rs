@@ -61,8 +61,11 @@ pub fn sdk_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClie
 /// Mozilla's root certificates (`webpki-root-certs`) as one PEM bundle.
 fn mozilla_roots_pem() -> Vec<u8> {
     use base64::Engine;
-    let mut pem = String::new();
-    for certificate in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+    let certificates = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+    // Sized up front: the trust store keeps this buffer for the life of the process.
+    let base64_bytes: usize = certificates.iter().map(|c| c.len().div_ceil(3) * 4).sum();
+    let mut pem = String::with_capacity(base64_bytes + base64_bytes / 64 + certificates.len() * 60);
+    for certificate in certificates {
         let encoded = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
         pem.push_str("-----BEGIN CERTIFICATE-----\n");
         for line in encoded.as_bytes().chunks(64) {
@@ -71,6 +74,7 @@ fn mozilla_roots_pem() -> Vec<u8> {
         }
         pem.push_str("-----END CERTIFICATE-----\n");
     }
+    pem.shrink_to_fit();
     pem.into_bytes()
 }
 

@@ -149,31 +149,69 @@ fn workspace_rust_files() -> (PathBuf, Vec<PathBuf>) {
     (root, files)
 }
 
+/// The files among `files` but `own` whose text holds any of `calls`.
+fn files_calling(files: &[PathBuf], own: &Path, calls: &[&str]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|path| path.as_path() != own)
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("a source file");
+            calls.iter().any(|call| text.contains(call))
+        })
+        .map(|path| path.display().to_string())
+        .collect()
+}
+
 /// Every reqwest client starts from `gobi_shared::https`: reqwest's own builder has no TLS
 /// provider here (it panics when built) and no other root store is wanted.
 #[test]
 fn every_http_client_starts_from_the_shared_https_builder() {
     let (root, files) = workspace_rust_files();
-    let own = root.join("shared/src/https.rs");
-    let elsewhere: Vec<String> = files
-        .iter()
-        .filter(|path| **path != own)
-        .filter(|path| {
-            let text = std::fs::read_to_string(path).expect("a source file");
-            // Spelt in two halves so this file does not find itself.
-            [
-                concat!("reqwest::Client::", "new("),
-                concat!("reqwest::Client::", "builder("),
-                concat!("reqwest::", "get("),
-            ]
-            .iter()
-            .any(|call| text.contains(call))
-        })
-        .map(|path| path.display().to_string())
-        .collect();
+    // Spelt in two halves so this file does not find itself.
+    let elsewhere = files_calling(
+        &files,
+        &root.join("shared/src/https.rs"),
+        &[
+            concat!("reqwest::Client::", "new("),
+            concat!("reqwest::Client::", "builder("),
+            concat!("reqwest::", "get("),
+        ],
+    );
     assert!(
         elsewhere.is_empty(),
         "reqwest clients built outside shared/src/https.rs: {elsewhere:?}"
+    );
+}
+
+/// Every AWS client of the product comes from `gobi_shared::dynamo::sdk_config`, which puts it
+/// on `https::sdk_http_client` (Mozilla's roots, no certificate file read at the first request)
+/// and bounds its timeouts. The bench's baselines and drivers in tests/ load the SDK's defaults
+/// on purpose.
+#[test]
+fn every_aws_client_of_the_product_loads_the_shared_sdk_config() {
+    let (root, files) = workspace_rust_files();
+    let product: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|path| {
+            ["shared", "domain", "functions"]
+                .iter()
+                .any(|dir| path.starts_with(root.join(dir)))
+        })
+        .collect();
+    assert!(product.len() > 50, "found {} files", product.len());
+    let elsewhere = files_calling(
+        &product,
+        &root.join("shared/src/dynamo.rs"),
+        &[
+            concat!("aws_config::", "defaults("),
+            concat!("aws_config::", "load_defaults("),
+            concat!("aws_config::", "from_env("),
+            concat!("aws_config::", "load_from_env("),
+        ],
+    );
+    assert!(
+        elsewhere.is_empty(),
+        "AWS config loaded outside shared/src/dynamo.rs: {elsewhere:?}"
     );
 }
 

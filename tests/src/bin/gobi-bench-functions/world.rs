@@ -478,8 +478,10 @@ async fn queue_imports(app: &TestApp, tenant: &str, count: usize) -> anyhow::Res
     take_messages(app, &queue).await
 }
 
-/// A running campaign of `count` leads in a US zone whose local time is now inside the legal
-/// calling hours (8:00–21:00; New York when none is), and one tick: the dial jobs it queued.
+/// A running campaign of `count` leads whose local time is now inside the legal calling hours
+/// (8:00–21:00), and one tick: the dial jobs it queued. The leads are New York numbers with an
+/// explicit zone (the `timezone` column, which the dialer takes over the number's) picked among
+/// zones no more than six hours apart, so one is between 9:00 and 20:00 at any hour of the day.
 async fn queue_dial_jobs(
     app: &TestApp,
     tenant: &str,
@@ -488,22 +490,22 @@ async fn queue_dial_jobs(
 ) -> anyhow::Result<Vec<String>> {
     use chrono::Timelike;
     let now = chrono::Utc::now();
-    let area = [
-        ("212", chrono_tz::America::New_York),
-        ("312", chrono_tz::America::Chicago),
-        ("303", chrono_tz::America::Denver),
-        ("213", chrono_tz::America::Los_Angeles),
-        ("907", chrono_tz::America::Anchorage),
-        ("808", chrono_tz::Pacific::Honolulu),
+    let zone = [
+        chrono_tz::America::New_York,
+        chrono_tz::America::Los_Angeles,
+        chrono_tz::Pacific::Honolulu,
+        chrono_tz::Asia::Tokyo,
+        chrono_tz::Asia::Kolkata,
+        chrono_tz::Europe::London,
     ]
     .into_iter()
-    .find(|(_, zone)| (9..20).contains(&now.with_timezone(zone).hour()))
-    .map_or("212", |(area, _)| area);
+    .find(|zone| (9..20).contains(&now.with_timezone(zone).hour()))
+    .expect("the zones are never more than six hours apart");
     let admin = tokens::admin();
     let list = app.new_lead_list(tenant, "Bench dialing").await;
-    let mut file = String::from("phone,name\n");
+    let mut file = String::from("phone,name,timezone\n");
     for i in 0..count {
-        file.push_str(&format!("+1{area}555{i:04},Lead {i}\n"));
+        file.push_str(&format!("+1212555{i:04},Lead {i},{}\n", zone.name()));
     }
     let imported = app
         .post_csv(
