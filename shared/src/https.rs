@@ -35,12 +35,11 @@ fn tls_config() -> rustls::ClientConfig {
 
 /// The HTTP client of every AWS SDK client (`dynamo::sdk_config`): the SDK's own hyper and
 /// rustls stack with AWS-LC, as its default client, trusting Mozilla's roots instead of the
-/// system's. The default loads the system's at the first request of a process by reading
-/// /etc/ssl/certs (the bundle and every file beside it): 4.5 to 7 ms measured on the bench
-/// machine, more than a whole SDK baseline's init, paid inside the init of a function that warms
-/// its connections and in the first invoke of every other. These are the same authorities
+/// system's. The default loads the system's during a function's init, before it first asks for
+/// an event (strace under `make bench`), by reading /etc/ssl/certs: the bundle and every file
+/// beside it, 4.4 to 5 ms on the bench machine. These are the same authorities
 /// [`client_builder`]'s clients trust; the SDK's trust store takes them as PEM, which it parses
-/// when it builds its connector (at the first request, well under a millisecond).
+/// when it builds its connector.
 pub fn sdk_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls;
     let trust = tls::TrustStore::empty()
