@@ -38,9 +38,8 @@ test:
 # the bench (which links gobi-infra), Cargo would turn on their `openapi` feature.
 BENCH_DYNAMODB_PORT ?= 8200
 BENCH_MOTO_PORT ?= 5200
-FUNCTION_BINARIES := $(shell grep -oE '@infra/lambda-package.sh gobi-[a-z-]+' Makefile | cut -d' ' -f2)
 bench:
-	@cargo build -q --release $(addprefix -p ,$(FUNCTION_BINARIES)) --bins
+	@cargo build -q --release $$(infra/function-packages.sh) --bins
 	@cargo build -q --release -p gobi-tests --bin gobi-baseline-hello --bin gobi-baseline-sdk \
 		--bin gobi-baseline-sdk-call --bin gobi-bench-functions
 	@export STACK_NAME=bench DYNAMODB_PORT=$(BENCH_DYNAMODB_PORT) MOTO_PORT=$(BENCH_MOTO_PORT); \

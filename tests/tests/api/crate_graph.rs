@@ -184,7 +184,7 @@ fn every_http_client_starts_from_the_shared_https_builder() {
 }
 
 /// Every AWS client of the product comes from `gobi_shared::dynamo::sdk_config`, which puts it
-/// on `https::sdk_http_client` (Mozilla's roots, no certificate file read at the first request)
+/// on `https::sdk_http_client` (Mozilla's roots, no certificate file read)
 /// and bounds its timeouts. The bench's baselines and drivers in tests/ load the SDK's defaults
 /// on purpose.
 #[test]
