@@ -11,7 +11,8 @@
 //!   gobi-bench-functions [runs] [warm invokes]     (default 5 runs, 5 warm invokes each)
 //!
 //! Needs the release binaries in `target/release` (`make bench` builds them; `BENCH_BINARIES`
-//! names another folder) and the local stack.
+//! names another folder) and the local stack. `BENCH_SMAPS=<folder>` keeps each process's
+//! `/proc/<pid>/smaps` after its invocations.
 
 mod events;
 mod world;
@@ -215,8 +216,31 @@ async fn measure(
         .id()
         .map(gobi_tests::bench::peak_rss_kib_of)
         .unwrap_or(0);
+    if let (Some(dir), Some(pid)) = (std::env::var_os("BENCH_SMAPS"), child.id()) {
+        keep_smaps(std::path::Path::new(&dir), case, pid);
+    }
     child.kill().await.ok();
     Ok(sample)
+}
+
+/// With `BENCH_SMAPS=<folder>`: the process's memory map after its invocations
+/// (`/proc/<pid>/smaps`, what each mapping holds resident) as `<folder>/<binary>.<event>.smaps`,
+/// to see where a function's resident set goes. The last run's map is kept.
+fn keep_smaps(dir: &std::path::Path, case: &Case, pid: u32) {
+    let event: String = case
+        .label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let kept = std::fs::create_dir_all(dir).and_then(|()| {
+        std::fs::copy(
+            format!("/proc/{pid}/smaps"),
+            dir.join(format!("{}.{event}.smaps", case.binary)),
+        )
+    });
+    if let Err(e) = kept {
+        eprintln!("BENCH_SMAPS: {}: {e}", case.binary);
+    }
 }
 
 /// An HTTP answer's status code (workers' answers have none: 200).
