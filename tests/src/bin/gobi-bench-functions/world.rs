@@ -330,17 +330,25 @@ impl World {
             Case {
                 binary: "gobi-auth",
                 label: "POST /auth/login (refused)",
-                event: Box::new(|| {
-                    http_event(
-                        "POST",
-                        "/auth/login",
-                        "",
-                        None,
-                        Some(
-                            json!({"email": "nobody@bench.example", "password": "wrong-password-1"}),
-                        ),
-                    )
-                }),
+                // A new unknown e-mail each time: the login is refused after verifying the
+                // password against a dummy Argon2id hash, as for any unknown e-mail. One e-mail
+                // throughout would be locked out after five failures and answered without
+                // hashing, so the peak would depend on how many runs came before.
+                event: {
+                    let attempts = AtomicUsize::new(0);
+                    Box::new(move || {
+                        let n = attempts.fetch_add(1, Ordering::Relaxed);
+                        http_event(
+                            "POST",
+                            "/auth/login",
+                            "",
+                            None,
+                            Some(
+                                json!({"email": format!("nobody-{n}@bench.example"), "password": "wrong-password-1"}),
+                            ),
+                        )
+                    })
+                },
             },
             Case {
                 binary: "gobi-tenants",
