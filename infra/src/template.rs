@@ -202,13 +202,7 @@ impl Template {
                     .and_then(|p| p.get("FunctionUrlConfig"))
                     .is_some()
             })
-            .filter_map(|(_, r)| {
-                r.get("Metadata")
-                    .and_then(|m| m.get("BuildProperties"))
-                    .and_then(|b| b.get("Binary"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
+            .filter_map(|(_, r)| binary_of(r).map(str::to_owned))
             .collect()
     }
 
@@ -220,14 +214,36 @@ impl Template {
                 r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function")
             })
             .filter_map(|(name, r)| {
-                let binary = r
-                    .get("Metadata")
-                    .and_then(|m| m.get("BuildProperties"))
-                    .and_then(|b| b.get("Binary"))
-                    .and_then(Value::as_str)?;
+                let binary = binary_of(r)?;
                 Some((name.as_str()?.to_owned(), binary.to_owned()))
             })
             .collect()
+    }
+
+    /// The environment variables `binary`'s function sets to literal values in its own
+    /// `Environment` (references to parameters and resources left out): what a local run of
+    /// that binary needs to run as it deploys, such as the allocator's settings.
+    pub fn literal_environment(&self, binary: &str) -> Vec<(String, String)> {
+        let function = self
+            .resources
+            .iter()
+            .find(|(_, r)| binary_of(r) == Some(binary));
+        function
+            .and_then(|(_, r)| r.get("Properties"))
+            .and_then(|p| p.get("Environment"))
+            .and_then(|e| e.get("Variables"))
+            .and_then(Value::as_mapping)
+            .map(|variables| {
+                variables
+                    .iter()
+                    .filter_map(|(k, v)| match v {
+                        // A tagged value (`!Ref`, `!GetAtt`, …) reads as its argument.
+                        Value::String(literal) => Some((k.as_str()?.to_owned(), literal.clone())),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// `binary name → [(METHOD, path)]` for every function built by cargo-lambda.
@@ -237,12 +253,7 @@ impl Template {
             if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
                 continue;
             }
-            let Some(binary) = resource
-                .get("Metadata")
-                .and_then(|m| m.get("BuildProperties"))
-                .and_then(|b| b.get("Binary"))
-                .and_then(Value::as_str)
-            else {
+            let Some(binary) = binary_of(resource) else {
                 continue;
             };
             let mut list = Vec::new();
@@ -271,6 +282,15 @@ impl Template {
     }
 }
 
+/// The binary a function resource is built from (`Metadata.BuildProperties.Binary`).
+fn binary_of(resource: &Value) -> Option<&str> {
+    resource
+        .get("Metadata")
+        .and_then(|m| m.get("BuildProperties"))
+        .and_then(|b| b.get("Binary"))
+        .and_then(Value::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +307,16 @@ mod tests {
             let target = format!("build-{logical_id}:\n\t@infra/lambda-package.sh {binary}\n");
             assert!(makefile.contains(&target), "the Makefile lacks {target:?}");
         }
+    }
+
+    #[test]
+    fn a_function_s_literal_environment_leaves_references_out() {
+        let template = Template::load(&default_path()).unwrap();
+        assert_eq!(
+            template.literal_environment("gobi-auth"),
+            [("MALLOC_MMAP_THRESHOLD_".to_owned(), "131072".to_owned())]
+        );
+        assert!(template.literal_environment("gobi-no-such").is_empty());
     }
 
     #[test]

@@ -66,12 +66,23 @@ async fn main() -> anyhow::Result<()> {
     let moto = CountingProxy::start(&endpoint("AWS_ENDPOINT_URL_SQS")?).await?;
     let world = World::set_up(runs * (warm + 1) + 2).await?;
     let cases = world.cases();
+    let template = gobi_infra::template::Template::load(&gobi_infra::template::default_path())?;
 
     let mut samples: HashMap<(&str, &str), Vec<Sample>> = HashMap::new();
     for run in 0..runs {
         eprintln!("run {}/{runs}", run + 1);
         for case in &cases {
-            let sample = measure(&release, case, &world.app.env, &dynamodb, &moto, warm).await?;
+            let deployed = template.literal_environment(case.binary);
+            let sample = measure(
+                &release,
+                case,
+                &world.app.env,
+                &deployed,
+                &dynamodb,
+                &moto,
+                warm,
+            )
+            .await?;
             samples
                 .entry((case.binary, case.label))
                 .or_default()
@@ -133,12 +144,14 @@ fn endpoint(name: &str) -> anyhow::Result<String> {
     std::env::var(name).map_err(|_| anyhow::anyhow!("{name} is not set: run `make bench`"))
 }
 
-/// Starts `case.binary` under a fresh Runtime API, invokes it once cold and `warm` times warm,
+/// Starts `case.binary` under a fresh Runtime API (with `env`, and the literal variables
+/// template.yaml gives its function, `deployed`), invokes it once cold and `warm` times warm,
 /// reads its peak RSS, and stops it.
 async fn measure(
     release: &std::path::Path,
     case: &Case,
     env: &HashMap<String, String>,
+    deployed: &[(String, String)],
     dynamodb: &CountingProxy,
     moto: &CountingProxy,
     warm: usize,
@@ -171,6 +184,7 @@ async fn measure(
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("RUST_LOG", "warn")
+        .envs(deployed.iter().cloned())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
