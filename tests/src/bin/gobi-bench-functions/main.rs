@@ -67,17 +67,20 @@ async fn main() -> anyhow::Result<()> {
     let world = World::set_up(runs * (warm + 1) + 2).await?;
     let cases = world.cases();
     let template = gobi_infra::template::Template::load(&gobi_infra::template::default_path())?;
+    let deployed: Vec<_> = cases
+        .iter()
+        .map(|case| template.literal_environment(case.binary))
+        .collect();
 
     let mut samples: HashMap<(&str, &str), Vec<Sample>> = HashMap::new();
     for run in 0..runs {
         eprintln!("run {}/{runs}", run + 1);
-        for case in &cases {
-            let deployed = template.literal_environment(case.binary);
+        for (case, deployed) in cases.iter().zip(&deployed) {
             let sample = measure(
                 &release,
                 case,
                 &world.app.env,
-                &deployed,
+                deployed,
                 &dynamodb,
                 &moto,
                 warm,
