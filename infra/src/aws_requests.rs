@@ -135,6 +135,14 @@ pub fn actions_of(target: &str, body: &Value) -> Vec<(String, String, Option<Str
             )],
         }
     } else if service == "AmazonSQS" {
+        // SQS's batch operations need their single operation's permission and have none of
+        // their own (Amazon SQS Developer Guide, "Amazon SQS batch actions").
+        let operation = match operation {
+            "SendMessageBatch" => "SendMessage",
+            "DeleteMessageBatch" => "DeleteMessage",
+            "ChangeMessageVisibilityBatch" => "ChangeMessageVisibility",
+            other => other,
+        };
         vec![(
             format!("sqs:{operation}"),
             text(body, "QueueUrl").unwrap_or_else(|| "*".into()),
@@ -361,6 +369,14 @@ mod tests {
         assert_eq!(
             actions_of("AmazonSQS.SendMessage", &json!({"QueueUrl": "http://q/1"})),
             vec![("sqs:SendMessage".into(), "http://q/1".into(), None)]
+        );
+        assert_eq!(
+            actions_of(
+                "AmazonSQS.SendMessageBatch",
+                &json!({"QueueUrl": "http://q/1"})
+            ),
+            vec![("sqs:SendMessage".into(), "http://q/1".into(), None)],
+            "a batch needs its single operation's permission"
         );
         assert_eq!(
             actions_of("TrentService.Decrypt", &json!({"CiphertextBlob": "x"})),

@@ -118,4 +118,76 @@ impl Publisher {
         request.send().await?;
         Ok(())
     }
+
+    /// Sends `envelopes` in as few requests as SQS allows: one `SendMessage` for one, else a
+    /// `SendMessageBatch` per ten (SQS's most per batch). SQS may refuse some entries of a batch
+    /// and queue the rest; what comes back is each envelope not queued (its index in
+    /// `envelopes`) with why, empty when all were.
+    pub async fn send_all<T: Serialize>(
+        &self,
+        envelopes: &[Envelope<T>],
+    ) -> Vec<(usize, anyhow::Error)> {
+        if let [one] = envelopes {
+            return self
+                .send(one)
+                .await
+                .err()
+                .map(|e| (0, e))
+                .into_iter()
+                .collect();
+        }
+        let mut unsent = Vec::new();
+        for (batch, chunk) in envelopes.chunks(SQS_BATCH_MAX).enumerate() {
+            let first = batch * SQS_BATCH_MAX;
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (index, envelope) in (first..).zip(chunk) {
+                let entry = serde_json::to_string(envelope)
+                    .map_err(anyhow::Error::new)
+                    .and_then(|body| {
+                        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                            .id(index.to_string())
+                            .message_body(body)
+                            .build()
+                            .map_err(anyhow::Error::new)
+                    });
+                match entry {
+                    Ok(entry) => entries.push(entry),
+                    Err(e) => unsent.push((index, e)),
+                }
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            let ids: Vec<usize> = entries.iter().filter_map(|e| e.id().parse().ok()).collect();
+            let sent = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            match sent {
+                Ok(output) => unsent.extend(output.failed().iter().filter_map(|failure| {
+                    let index = failure.id().parse().ok()?;
+                    Some((
+                        index,
+                        anyhow::anyhow!(
+                            "SQS refused the message: {} ({})",
+                            failure.code(),
+                            failure.message().unwrap_or("no message")
+                        ),
+                    ))
+                })),
+                Err(e) => {
+                    let why = format!("{:#}", anyhow::Error::new(e));
+                    unsent.extend(ids.into_iter().map(|i| (i, anyhow::anyhow!("{why}"))));
+                }
+            }
+        }
+        unsent.sort_by_key(|(index, _)| *index);
+        unsent
+    }
 }
+
+/// The most messages one `SendMessageBatch` carries.
+const SQS_BATCH_MAX: usize = 10;

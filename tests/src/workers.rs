@@ -156,33 +156,47 @@ impl TestApp {
         let queue = self.config.dialer_queue_url.clone().expect("queue");
         let mut handled = 0;
         loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&queue)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receiving dialer jobs");
-            let messages = received.messages.unwrap_or_default();
-            if messages.is_empty() {
+            let bodies = self.take_messages(&queue).await;
+            if bodies.is_empty() {
                 return handled;
             }
-            for message in messages {
-                let body = message.body.clone().unwrap_or_default();
+            for body in &bodies {
                 for _ in 0..2 {
-                    as_function("DialerFunction", gobi_dialer::handle_message(&state, &body))
+                    as_function("DialerFunction", gobi_dialer::handle_message(&state, body))
                         .await
                         .expect("a dialer job");
                 }
+            }
+            handled += bodies.len();
+        }
+    }
+
+    /// Receives and deletes every message on `queue` until a receive finds none: their bodies,
+    /// in the order received.
+    pub async fn take_messages(&self, queue: &str) -> Vec<String> {
+        let mut bodies = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receiving messages");
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return bodies;
+            }
+            for message in messages {
                 self.sqs
                     .delete_message()
-                    .queue_url(&queue)
+                    .queue_url(queue)
                     .set_receipt_handle(message.receipt_handle)
                     .send()
                     .await
-                    .expect("deleting a dialer job");
-                handled += 1;
+                    .expect("deleting a message");
+                bodies.push(message.body.unwrap_or_default());
             }
         }
     }

@@ -62,18 +62,37 @@ impl EventSink {
         data: serde_json::Value,
         at: DateTime<Utc>,
     ) {
+        self.emit_all(tenant, vec![(kind, data)], at).await;
+    }
+
+    /// Sends several events of one change for `tenant` in one request (a call's status
+    /// callback that both answers and ends it), best effort as [`EventSink::emit`]: each event
+    /// not queued is logged.
+    pub async fn emit_all(
+        &self,
+        tenant: TenantId,
+        events: Vec<(EventType, serde_json::Value)>,
+        at: DateTime<Utc>,
+    ) {
         let Some(queue) = &self.queue else {
             return;
         };
-        let event = WebhookEvent {
-            id: uuid::Uuid::now_v7(),
-            kind,
-            occurred_at: at,
-            data,
-        };
-        let envelope = Envelope::new(WEBHOOK_EVENT, at, tenant, None, event);
-        if let Err(e) = queue.send(&envelope).await {
-            tracing::error!(tenant_id = %tenant, event = kind.name(), error = format!("{e:#}"), "webhook event not queued");
+        let kinds: Vec<EventType> = events.iter().map(|(kind, _)| *kind).collect();
+        let envelopes: Vec<_> = events
+            .into_iter()
+            .map(|(kind, data)| {
+                let event = WebhookEvent {
+                    id: uuid::Uuid::now_v7(),
+                    kind,
+                    occurred_at: at,
+                    data,
+                };
+                Envelope::new(WEBHOOK_EVENT, at, tenant, None, event)
+            })
+            .collect();
+        for (index, e) in queue.send_all(&envelopes).await {
+            let event = kinds.get(index).map_or("?", |kind| kind.name());
+            tracing::error!(tenant_id = %tenant, event, error = format!("{e:#}"), "webhook event not queued");
         }
     }
 }

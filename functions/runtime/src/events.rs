@@ -140,12 +140,8 @@ pub(crate) async fn report_events(
     if !told.is_empty() {
         let now_call = state.calls.get(call.tenant_id, call.id).await?;
         let data = now_call.as_ref().unwrap_or(&call).event_data();
-        for kind in told {
-            state
-                .events
-                .emit(call.tenant_id, kind, data.clone(), now)
-                .await;
-        }
+        let events = told.into_iter().map(|kind| (kind, data.clone())).collect();
+        state.events.emit_all(call.tenant_id, events, now).await;
     }
     end_livekit_attempt(&state, &call, &batch.events).await?;
     Ok(Json(DataResponse::new(Ingested {

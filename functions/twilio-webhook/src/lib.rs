@@ -405,12 +405,13 @@ async fn status_callback(
                     (!call.status.is_final() && now.status.is_final())
                         .then_some(EventType::CallEnded),
                 ];
-                for kind in events.into_iter().flatten() {
-                    state
-                        .events
-                        .emit(call.tenant_id, kind, now.event_data(), at)
-                        .await;
-                }
+                let data = now.event_data();
+                let events = events
+                    .into_iter()
+                    .flatten()
+                    .map(|kind| (kind, data.clone()))
+                    .collect();
+                state.events.emit_all(call.tenant_id, events, at).await;
             }
             tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, ?status, applied = moved.is_some(), "call status");
         }

@@ -3,14 +3,16 @@
 //! opens with changed (the context kept beside the route is checked, never trusted).
 
 use gobi_infra::aws_requests::counted;
-use gobi_tests::tokens;
+use gobi_tests::{spawn_telephony_app_with, tokens};
 use http::StatusCode;
 use serde_json::json;
 
 use super::call_records::raw_expiry;
 use super::inbound_calls::{NUMBER, calls, claim, drain, form, line, signed};
+use super::{analytics, webhooks};
 
 const INBOUND: &str = "/twilio/webhook/inbound";
+const STATUS: &str = "/twilio/webhook/status";
 
 #[tokio::test]
 async fn a_known_number_is_answered_after_three_requests_and_a_retry_after_two() {
@@ -279,4 +281,65 @@ async fn kpis_and_analytics_over_ninety_days_take_two_requests() {
             answer.text
         );
     }
+}
+
+#[tokio::test]
+async fn a_status_callback_that_answers_and_ends_a_call_queues_both_events_in_one_request() {
+    let (app, _fakes) =
+        spawn_telephony_app_with(true, vec![("TWILIO_VALIDATE_SIGNATURE", "true".into())]).await;
+    let app = &app;
+    let number = "+15557653101";
+    let (tenant, _, _) = analytics::line(app, "batched", "UTC", number).await;
+    let (receiver, url) = webhooks::receiver(0).await;
+    webhooks::add_endpoint(app, &tenant, &url, json!(["call.answered", "call.ended"])).await;
+    analytics::ring(app, &tenant, "CAbatch0001", number).await;
+    app.drain_handoffs().await;
+    app.drain_webhooks().await;
+    assert!(
+        receiver.received().is_empty(),
+        "call.started is not subscribed"
+    );
+
+    // Twilio's only callback for a call it saw answered and end: both events, one request.
+    let completed = [
+        ("CallSid", "CAbatch0001"),
+        ("CallStatus", "completed"),
+        ("CallDuration", "30"),
+    ];
+    // The call found by its CallSid (marker, then the call), the conditional write, ...
+    let found_and_written = [
+        "dynamodb:GetItem",
+        "dynamodb:GetItem",
+        "dynamodb:TransactWriteItems",
+    ];
+    let ((), sent) = counted(analytics::twilio(app, STATUS, &completed)).await;
+    assert_eq!(
+        sent,
+        [
+            found_and_written.as_slice(),
+            // ... the call as it now is, and its two events.
+            &["dynamodb:GetItem", "sqs:SendMessageBatch"]
+        ]
+        .concat()
+    );
+    app.drain_webhooks().await;
+    let mut kinds: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["call.answered", "call.ended"]);
+    // Repeated, it changes nothing and queues nothing (its second conditional write is the
+    // one for a call answered before).
+    let ((), sent) = counted(analytics::twilio(app, STATUS, &completed)).await;
+    assert_eq!(
+        sent,
+        [
+            found_and_written.as_slice(),
+            &["dynamodb:TransactWriteItems"]
+        ]
+        .concat()
+    );
+    assert_eq!(app.drain_webhooks().await, 0);
 }

@@ -15,13 +15,13 @@ use serde_json::{Value, json};
 
 use crate::analytics::{line, ring};
 
-async fn receiver(failures: usize) -> (WebhookReceiver, String) {
+pub(crate) async fn receiver(failures: usize) -> (WebhookReceiver, String) {
     let receiver = WebhookReceiver::failing(failures);
     let base = fakes::serve(receiver.router(), ([127, 0, 0, 1], 0).into()).await;
     (receiver, format!("{base}/hook"))
 }
 
-async fn add_endpoint(app: &TestApp, tenant: &str, url: &str, events: Value) -> Value {
+pub(crate) async fn add_endpoint(app: &TestApp, tenant: &str, url: &str, events: Value) -> Value {
     let added = app
         .post(
             &format!("/api/tenants/{tenant}/webhooks"),
@@ -452,4 +452,62 @@ async fn campaign_lead_and_agent_changes_reach_the_webhooks() {
             .collect::<Vec<_>>(),
         [1, 2, 3]
     );
+}
+
+#[tokio::test]
+async fn events_go_ten_to_a_request_and_a_refused_batch_names_every_event_it_held() {
+    let app = gobi_tests::spawn_app().await;
+    let queue_url = app
+        .config
+        .webhook_queue_url
+        .clone()
+        .expect("a webhook queue");
+    let publisher = gobi_shared::events::Publisher::new(app.sqs.clone(), &queue_url);
+    let tenant = gobi_shared::ids::TenantId::new();
+    let now = app.clock.now();
+    let envelopes = |sizes: &[usize]| -> Vec<_> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| {
+                let data = json!({"n": i, "pad": "x".repeat(*size)});
+                gobi_shared::events::Envelope::new("test.batch", now, tenant, None, data)
+            })
+            .collect()
+    };
+    let queued = || async {
+        let mut numbers: Vec<u64> = app
+            .take_messages(&queue_url)
+            .await
+            .iter()
+            .map(|body| {
+                serde_json::from_str::<Value>(body).unwrap()["data"]["n"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        numbers.sort_unstable();
+        numbers
+    };
+
+    // Twelve small events: two requests, every event queued.
+    let (unsent, sent) =
+        gobi_infra::aws_requests::counted(publisher.send_all(&envelopes(&[10; 12]))).await;
+    assert!(unsent.is_empty(), "{unsent:?}");
+    assert_eq!(sent, ["sqs:SendMessageBatch", "sqs:SendMessageBatch"]);
+    assert_eq!(queued().await, (0..12).collect::<Vec<u64>>());
+
+    // Ten events over SQS's 1 MiB a batch, then one more: the first batch is refused whole
+    // and each of its events reported; the eleventh is queued.
+    let unsent = publisher
+        .send_all(&envelopes(&[[110_000; 10].as_slice(), &[10]].concat()))
+        .await;
+    let indexes: Vec<usize> = unsent.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indexes, (0..10).collect::<Vec<usize>>());
+    assert!(
+        format!("{:#}", unsent[0].1).contains("BatchRequestTooLong"),
+        "{:#}",
+        unsent[0].1
+    );
+    assert_eq!(queued().await, [10]);
 }
