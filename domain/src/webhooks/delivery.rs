@@ -120,13 +120,18 @@ impl Deliverer {
         }
     }
 
-    async fn queue_attempt(&self, tenant: TenantId, due: DeliveryDue, now: DateTime<Utc>) {
+    /// Queues an attempt of each delivery, as few requests as SQS allows (ten a request).
+    async fn queue_attempts(&self, attempts: &[(TenantId, DeliveryDue)], now: DateTime<Utc>) {
         let Some(queue) = &self.events.queue else {
             return;
         };
-        let envelope = Envelope::new(WEBHOOK_DELIVERY, now, tenant, None, due);
-        if let Err(e) = queue.send(&envelope).await {
+        let envelopes: Vec<_> = attempts
+            .iter()
+            .map(|(tenant, due)| Envelope::new(WEBHOOK_DELIVERY, now, *tenant, None, *due))
+            .collect();
+        for (index, e) in queue.send_all(&envelopes).await {
             // The delivery is due in the index: the next tick queues it.
+            let (tenant, due) = &attempts[index];
             tracing::warn!(tenant_id = %tenant, delivery_id = %due.delivery_id, error = format!("{e:#}"), "delivery not queued; the tick will");
         }
     }
@@ -135,6 +140,7 @@ impl Deliverer {
     /// (a repeated event adds none), each numbered and queued for its first attempt.
     pub async fn fan_out(&self, tenant: TenantId, event: &WebhookEvent) -> StoreResult<usize> {
         let mut made = 0;
+        let mut attempts = Vec::new();
         for endpoint in self.store.endpoints(tenant).await? {
             if !endpoint.active || !endpoint.event_types.contains(&event.kind) {
                 continue;
@@ -180,8 +186,11 @@ impl Deliverer {
                 endpoint_id: endpoint.id,
                 delivery_id: event.id,
             };
-            self.queue_attempt(tenant, due, event.occurred_at).await;
+            attempts.push((tenant, due));
         }
+        // A failure above leaves the deliveries made so far unqueued: they are due in the
+        // index from the event's time, so the tick queues them.
+        self.queue_attempts(&attempts, event.occurred_at).await;
         Ok(made)
     }
 
@@ -381,13 +390,17 @@ impl Deliverer {
     /// Queues every delivery that fell due (retries, and attempts whose claim lapsed).
     pub async fn requeue_due(&self, now: DateTime<Utc>) -> StoreResult<usize> {
         let due = self.store.due(now, REQUEUE_LIMIT).await?;
-        for d in &due {
-            let message = DeliveryDue {
-                endpoint_id: d.endpoint,
-                delivery_id: d.delivery,
-            };
-            self.queue_attempt(d.tenant, message, now).await;
-        }
+        let attempts: Vec<_> = due
+            .iter()
+            .map(|d| {
+                let message = DeliveryDue {
+                    endpoint_id: d.endpoint,
+                    delivery_id: d.delivery,
+                };
+                (d.tenant, message)
+            })
+            .collect();
+        self.queue_attempts(&attempts, now).await;
         Ok(due.len())
     }
 
@@ -406,7 +419,7 @@ impl Deliverer {
             endpoint_id: endpoint,
             delivery_id: delivery,
         };
-        self.queue_attempt(tenant, due, now).await;
+        self.queue_attempts(&[(tenant, due)], now).await;
         Ok(Some(restarted))
     }
 }

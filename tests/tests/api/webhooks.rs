@@ -511,3 +511,51 @@ async fn events_go_ten_to_a_request_and_a_refused_batch_names_every_event_it_hel
     );
     assert_eq!(queued().await, [10]);
 }
+
+#[tokio::test]
+async fn a_backlog_of_retries_is_queued_ten_to_a_request() {
+    let app = gobi_tests::spawn_app().await;
+    let tenant = app.new_tenant("Backlog", "backlog").await;
+    let (receiver, url) = receiver(12).await;
+    add_endpoint(&app, &tenant, &url, json!(["call.started"])).await;
+
+    // Twelve events of one change: two requests.
+    let sink = gobi_domain::webhooks::EventSink::from_config(&app.config, app.sqs.clone());
+    let events = (0..12)
+        .map(|n| {
+            (
+                gobi_domain::webhooks::EventType::CallStarted,
+                json!({"n": n}),
+            )
+        })
+        .collect();
+    let ((), sent) = gobi_infra::aws_requests::counted(sink.emit_all(
+        tenant.parse().unwrap(),
+        events,
+        app.clock.now(),
+    ))
+    .await;
+    assert_eq!(sent, ["sqs:SendMessageBatch", "sqs:SendMessageBatch"]);
+    // Each is fanned out to the endpoint and tried at once: all twelve fail.
+    app.drain_webhooks().await;
+    assert_eq!(receiver.received().len(), 12);
+
+    // Their retries come due together: the tick queues them in two requests, and they land.
+    app.clock.advance(Duration::minutes(10));
+    let (_, sent) = gobi_infra::aws_requests::counted(app.tick()).await;
+    let queued: Vec<&str> = sent
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.starts_with("sqs:"))
+        .collect();
+    assert_eq!(queued, ["sqs:SendMessageBatch", "sqs:SendMessageBatch"]);
+    app.drain_webhooks().await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 24);
+    let mut numbers: Vec<i64> = received[12..]
+        .iter()
+        .map(|r| r.json()["data"]["n"].as_i64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..12).collect::<Vec<i64>>());
+}
