@@ -76,11 +76,19 @@ pub async fn run(state: &SchedulerState) -> anyhow::Result<SchedulerReport> {
     if heartbeats.examined > 0 {
         tracing::info!(?heartbeats, "heartbeat sweep");
     }
+    // A tenant's agents that went quiet together are told in one request.
+    let mut offline = std::collections::BTreeMap::<_, Vec<_>>::new();
     for (tenant, agent) in &heartbeats.went_offline {
         let data = serde_json::json!({ "agentId": agent, "status": "offline" });
+        offline
+            .entry(*tenant)
+            .or_default()
+            .push((EventType::AgentOffline, data));
+    }
+    for (tenant, events) in offline {
         state
             .events
-            .emit(*tenant, EventType::AgentOffline, data, state.clock.now())
+            .emit_all(tenant, events, state.clock.now())
             .await;
     }
     let now = state.clock.now();

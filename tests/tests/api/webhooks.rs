@@ -44,6 +44,28 @@ async fn delivery(app: &TestApp, tenant: &str, endpoint: &str, id: &str) -> Valu
     read.body["data"].clone()
 }
 
+/// An app with a tenant (`label`) whose one endpoint, a receiver failing its first `failures`
+/// requests, subscribes to `events`.
+async fn subscribed(
+    label: &str,
+    failures: usize,
+    events: Value,
+) -> (TestApp, String, WebhookReceiver) {
+    let app = gobi_tests::spawn_app().await;
+    let tenant = app.new_tenant(label, label).await;
+    let (receiver, url) = receiver(failures).await;
+    add_endpoint(&app, &tenant, &url, events).await;
+    (app, tenant, receiver)
+}
+
+/// The SQS requests among `sent` (as `aws_requests::counted` names them).
+fn sqs_only(sent: &[String]) -> Vec<&str> {
+    sent.iter()
+        .map(String::as_str)
+        .filter(|s| s.starts_with("sqs:"))
+        .collect()
+}
+
 /// Moves the clock past the next retry, lets the scheduler queue it, and delivers.
 async fn next_round(app: &TestApp, by: Duration) {
     app.clock.advance(by);
@@ -514,10 +536,7 @@ async fn events_go_ten_to_a_request_and_a_refused_batch_names_every_event_it_hel
 
 #[tokio::test]
 async fn a_backlog_of_retries_is_queued_ten_to_a_request() {
-    let app = gobi_tests::spawn_app().await;
-    let tenant = app.new_tenant("Backlog", "backlog").await;
-    let (receiver, url) = receiver(12).await;
-    add_endpoint(&app, &tenant, &url, json!(["call.started"])).await;
+    let (app, tenant, receiver) = subscribed("backlog", 12, json!(["call.started"])).await;
 
     // Twelve events of one change: two requests.
     let sink = gobi_domain::webhooks::EventSink::from_config(&app.config, app.sqs.clone());
@@ -543,12 +562,10 @@ async fn a_backlog_of_retries_is_queued_ten_to_a_request() {
     // Their retries come due together: the tick queues them in two requests, and they land.
     app.clock.advance(Duration::minutes(10));
     let (_, sent) = gobi_infra::aws_requests::counted(app.tick()).await;
-    let queued: Vec<&str> = sent
-        .iter()
-        .map(String::as_str)
-        .filter(|s| s.starts_with("sqs:"))
-        .collect();
-    assert_eq!(queued, ["sqs:SendMessageBatch", "sqs:SendMessageBatch"]);
+    assert_eq!(
+        sqs_only(&sent),
+        ["sqs:SendMessageBatch", "sqs:SendMessageBatch"]
+    );
     app.drain_webhooks().await;
     let received = receiver.received();
     assert_eq!(received.len(), 24);
@@ -558,4 +575,36 @@ async fn a_backlog_of_retries_is_queued_ten_to_a_request() {
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (0..12).collect::<Vec<i64>>());
+}
+
+#[tokio::test]
+async fn a_tenant_s_agents_that_go_quiet_together_are_told_in_one_request() {
+    let (app, tenant, receiver) = subscribed("fleet", 0, json!(["agent.offline"])).await;
+    let mut agents = Vec::new();
+    for name in ["Front desk", "After hours"] {
+        let (agent, _) = app.published_agent(&tenant, name).await;
+        let beat = app
+            .post(
+                "/internal/runtime/heartbeat",
+                &tokens::internal("internal_operator", &tenant),
+                json!({"agent_id": agent, "worker_id": "w1", "status": "available", "active_calls": 0, "capacity": 4}),
+            )
+            .await;
+        assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
+        agents.push(agent);
+    }
+    app.clock
+        .advance(Duration::seconds(app.config.heartbeat_timeout_seconds + 5));
+    let (report, sent) = gobi_infra::aws_requests::counted(app.tick()).await;
+    assert_eq!(report.heartbeats.marked_offline, 2);
+    assert_eq!(sqs_only(&sent), ["sqs:SendMessageBatch"]);
+    app.drain_webhooks().await;
+    let mut told: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["data"]["agentId"].as_str().unwrap().to_owned())
+        .collect();
+    told.sort();
+    agents.sort();
+    assert_eq!(told, agents);
 }
