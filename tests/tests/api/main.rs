@@ -15,6 +15,7 @@ mod crate_graph;
 mod dev_server;
 mod dialing;
 mod dispositions;
+mod event_batches;
 mod hot_paths;
 mod idempotency;
 mod identity;
