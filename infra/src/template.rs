@@ -237,7 +237,8 @@ impl Template {
                 variables
                     .iter()
                     .filter_map(|(k, v)| match v {
-                        // A tagged value (`!Ref`, `!GetAtt`, …) reads as its argument.
+                        // Plain strings only: a tagged value (`!Ref`, `!GetAtt`, …) names
+                        // something the deploy resolves, not a literal.
                         Value::String(literal) => Some((k.as_str()?.to_owned(), literal.clone())),
                         _ => None,
                     })

@@ -140,6 +140,7 @@ impl Publisher {
         for (batch, chunk) in envelopes.chunks(SQS_BATCH_MAX).enumerate() {
             let first = batch * SQS_BATCH_MAX;
             let mut entries = Vec::with_capacity(chunk.len());
+            let mut ids = Vec::with_capacity(chunk.len());
             for (index, envelope) in (first..).zip(chunk) {
                 let entry = serde_json::to_string(envelope)
                     .map_err(anyhow::Error::new)
@@ -151,14 +152,16 @@ impl Publisher {
                             .map_err(anyhow::Error::new)
                     });
                 match entry {
-                    Ok(entry) => entries.push(entry),
+                    Ok(entry) => {
+                        entries.push(entry);
+                        ids.push(index);
+                    }
                     Err(e) => unsent.push((index, e)),
                 }
             }
             if entries.is_empty() {
                 continue;
             }
-            let ids: Vec<usize> = entries.iter().filter_map(|e| e.id().parse().ok()).collect();
             let sent = self
                 .client
                 .send_message_batch()

@@ -77,7 +77,6 @@ impl EventSink {
         let Some(queue) = &self.queue else {
             return;
         };
-        let kinds: Vec<EventType> = events.iter().map(|(kind, _)| *kind).collect();
         let envelopes: Vec<_> = events
             .into_iter()
             .map(|(kind, data)| {
@@ -91,7 +90,7 @@ impl EventSink {
             })
             .collect();
         for (index, e) in queue.send_all(&envelopes).await {
-            let event = kinds.get(index).map_or("?", |kind| kind.name());
+            let event = envelopes[index].data.kind.name();
             tracing::error!(tenant_id = %tenant, event, error = format!("{e:#}"), "webhook event not queued");
         }
     }
