@@ -3,13 +3,19 @@
 //! request they send passes here and is counted (by operation: `X-Amz-Target`, or the method
 //! for S3) before it is forwarded as it came. The local stand-ins do not check SigV4, so the
 //! changed host costs nothing.
+//!
+//! Like any HTTP proxy it keeps hop-by-hop headers (RFC 9110 §7.6.1) to its own hop. That
+//! matters here: moto's server (Werkzeug) answers every request with `Connection: close`, and
+//! passed on, that would make the function under measurement open a new connection for every
+//! SQS, KMS or S3 request, where AWS keeps its connections open. The proxy's connection to the
+//! function stays open whatever the stand-in does with its own.
 
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Clone)]
@@ -77,7 +83,7 @@ async fn forward(
         .request(method, format!("{}{path}", upstream.base))
         .body(body);
     for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
+        if name != "host" && name != "content-length" && !hop_by_hop(&headers, name) {
             request = request.header(name, value);
         }
     }
@@ -86,7 +92,7 @@ async fn forward(
             let status = answer.status();
             let mut out = HeaderMap::new();
             for (name, value) in answer.headers() {
-                if name != "content-length" && name != "transfer-encoding" {
+                if name != "content-length" && !hop_by_hop(answer.headers(), name) {
                     out.insert(name, value.clone());
                 }
             }
@@ -95,4 +101,25 @@ async fn forward(
         }
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
+}
+
+/// Whether `name` belongs to one hop only: the headers RFC 9110 §7.6.1 names, and any the
+/// message's own `Connection` header lists.
+pub fn hop_by_hop(headers: &HeaderMap, name: &HeaderName) -> bool {
+    const ALWAYS: [&str; 7] = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    ALWAYS.contains(&name.as_str())
+        || headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|listed| listed.trim().eq_ignore_ascii_case(name.as_str()))
 }

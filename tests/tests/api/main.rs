@@ -4,6 +4,7 @@ mod agents;
 mod analytics;
 mod auth;
 mod automation;
+mod bench_proxy;
 mod bola;
 mod call_records;
 mod campaign_dialer;
