@@ -74,12 +74,24 @@ impl EventSink {
         events: Vec<(EventType, serde_json::Value)>,
         at: DateTime<Utc>,
     ) {
+        let events = events.into_iter().map(|(kind, data)| (tenant, kind, data));
+        self.emit_across_tenants(events, at).await;
+    }
+
+    /// Sends events that happened together to their tenants, ten to a request whatever their
+    /// tenants (the scheduler's tick that finds agents of many tenants quiet at once), best
+    /// effort as [`EventSink::emit`]: each event not queued is logged.
+    pub async fn emit_across_tenants(
+        &self,
+        events: impl IntoIterator<Item = (TenantId, EventType, serde_json::Value)>,
+        at: DateTime<Utc>,
+    ) {
         let Some(queue) = &self.queue else {
             return;
         };
         let envelopes: Vec<_> = events
             .into_iter()
-            .map(|(kind, data)| {
+            .map(|(tenant, kind, data)| {
                 let event = WebhookEvent {
                     id: uuid::Uuid::now_v7(),
                     kind,
@@ -90,8 +102,9 @@ impl EventSink {
             })
             .collect();
         for (index, e) in queue.send_all(&envelopes).await {
-            let event = envelopes[index].data.kind.name();
-            tracing::error!(tenant_id = %tenant, event, error = format!("{e:#}"), "webhook event not queued");
+            let envelope = &envelopes[index];
+            let event = envelope.data.kind.name();
+            tracing::error!(tenant_id = %envelope.tenant_id, event, error = format!("{e:#}"), "webhook event not queued");
         }
     }
 }

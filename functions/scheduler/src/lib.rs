@@ -76,21 +76,15 @@ pub async fn run(state: &SchedulerState) -> anyhow::Result<SchedulerReport> {
     if heartbeats.examined > 0 {
         tracing::info!(?heartbeats, "heartbeat sweep");
     }
-    // A tenant's agents that went quiet together are told in one request.
-    let mut offline = std::collections::BTreeMap::<_, Vec<_>>::new();
-    for (tenant, agent) in &heartbeats.went_offline {
+    // Agents that went quiet together are told ten to a request, whatever their tenants.
+    let offline = heartbeats.went_offline.iter().map(|(tenant, agent)| {
         let data = serde_json::json!({ "agentId": agent, "status": "offline" });
-        offline
-            .entry(*tenant)
-            .or_default()
-            .push((EventType::AgentOffline, data));
-    }
-    for (tenant, events) in offline {
-        state
-            .events
-            .emit_all(tenant, events, state.clock.now())
-            .await;
-    }
+        (*tenant, EventType::AgentOffline, data)
+    });
+    state
+        .events
+        .emit_across_tenants(offline, state.clock.now())
+        .await;
     let now = state.clock.now();
     let mut dispatches_expired = 0;
     for (tenant, dispatch) in state

@@ -1,7 +1,7 @@
 //! Events and webhook delivery attempts go onto SQS in batches (issue 16: requests per hot
-//! path): the events of one change, a fan-out's attempts, the tick's backlog of retries and a
-//! tenant's agents that went quiet together, ten to a request; what SQS refuses is named, event
-//! by event.
+//! path): the events of one change, a fan-out's attempts, the tick's backlog of retries and the
+//! agents that went quiet together, whatever their tenants, ten to a request; what SQS refuses
+//! is named, event by event.
 
 use chrono::Duration;
 use gobi_infra::aws_requests::counted;
@@ -130,15 +130,22 @@ async fn a_backlog_of_retries_is_queued_ten_to_a_request() {
 }
 
 #[tokio::test]
-async fn a_tenant_s_agents_that_go_quiet_together_are_told_in_one_request() {
-    let (app, tenant, receiver) = subscribed("fleet", 0, json!(["agent.offline"])).await;
+async fn agents_that_go_quiet_together_are_told_in_one_request_whatever_their_tenant() {
+    let (app, first, first_receiver) = subscribed("fleet", 0, json!(["agent.offline"])).await;
+    let second = app.new_tenant("fleet-two", "fleet-two").await;
+    let (second_receiver, url) = receiver(0).await;
+    add_endpoint(&app, &second, &url, json!(["agent.offline"])).await;
     let mut agents = Vec::new();
-    for name in ["Front desk", "After hours"] {
-        let (agent, _) = app.published_agent(&tenant, name).await;
+    for (tenant, name) in [
+        (&first, "Front desk"),
+        (&first, "After hours"),
+        (&second, "Reception"),
+    ] {
+        let (agent, _) = app.published_agent(tenant, name).await;
         let beat = app
             .post(
                 "/internal/runtime/heartbeat",
-                &tokens::internal("internal_operator", &tenant),
+                &tokens::internal("internal_operator", tenant),
                 json!({"agent_id": agent, "worker_id": "w1", "status": "available", "active_calls": 0, "capacity": 4}),
             )
             .await;
@@ -148,15 +155,20 @@ async fn a_tenant_s_agents_that_go_quiet_together_are_told_in_one_request() {
     app.clock
         .advance(Duration::seconds(app.config.heartbeat_timeout_seconds + 5));
     let (report, sent) = counted(app.tick()).await;
-    assert_eq!(report.heartbeats.marked_offline, 2);
+    assert_eq!(report.heartbeats.marked_offline, 3);
     assert_eq!(sqs_only(&sent), ["sqs:SendMessageBatch"]);
     app.drain_webhooks().await;
-    let mut told: Vec<String> = receiver
-        .received()
-        .iter()
-        .map(|r| r.json()["data"]["agentId"].as_str().unwrap().to_owned())
-        .collect();
-    told.sort();
-    agents.sort();
-    assert_eq!(told, agents);
+    let told = |receiver: &WebhookReceiver| -> Vec<String> {
+        let mut agents: Vec<String> = receiver
+            .received()
+            .iter()
+            .map(|r| r.json()["data"]["agentId"].as_str().unwrap().to_owned())
+            .collect();
+        agents.sort();
+        agents
+    };
+    let mut first_agents = agents[..2].to_vec();
+    first_agents.sort();
+    assert_eq!(told(&first_receiver), first_agents);
+    assert_eq!(told(&second_receiver), agents[2..]);
 }
