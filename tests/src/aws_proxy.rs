@@ -105,7 +105,7 @@ async fn forward(
 
 /// Whether `name` belongs to one hop only: the headers RFC 9110 §7.6.1 names, and any the
 /// message's own `Connection` header lists.
-pub fn hop_by_hop(headers: &HeaderMap, name: &HeaderName) -> bool {
+fn hop_by_hop(headers: &HeaderMap, name: &HeaderName) -> bool {
     const ALWAYS: [&str; 7] = [
         "connection",
         "keep-alive",

@@ -62,7 +62,7 @@ impl EventSink {
         data: serde_json::Value,
         at: DateTime<Utc>,
     ) {
-        self.emit_all(tenant, vec![(kind, data)], at).await;
+        self.emit_all(tenant, [(kind, data)], at).await;
     }
 
     /// Sends several events of one change for `tenant` in one request (a call's status
@@ -71,7 +71,7 @@ impl EventSink {
     pub async fn emit_all(
         &self,
         tenant: TenantId,
-        events: Vec<(EventType, serde_json::Value)>,
+        events: impl IntoIterator<Item = (EventType, serde_json::Value)>,
         at: DateTime<Utc>,
     ) {
         let events = events.into_iter().map(|(kind, data)| (tenant, kind, data));

@@ -140,7 +140,7 @@ pub(crate) async fn report_events(
     if !told.is_empty() {
         let now_call = state.calls.get(call.tenant_id, call.id).await?;
         let data = now_call.as_ref().unwrap_or(&call).event_data();
-        let events = told.into_iter().map(|kind| (kind, data.clone())).collect();
+        let events = told.into_iter().map(|kind| (kind, data.clone()));
         state.events.emit_all(call.tenant_id, events, now).await;
     }
     end_livekit_attempt(&state, &call, &batch.events).await?;

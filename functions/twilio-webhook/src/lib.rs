@@ -409,8 +409,7 @@ async fn status_callback(
                 let events = events
                     .into_iter()
                     .flatten()
-                    .map(|kind| (kind, data.clone()))
-                    .collect();
+                    .map(|kind| (kind, data.clone()));
                 state.events.emit_all(call.tenant_id, events, at).await;
             }
             tracing::info!(tenant_id = %call.tenant_id, call_id = %call.id, ?status, applied = moved.is_some(), "call status");

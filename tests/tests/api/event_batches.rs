@@ -97,14 +97,12 @@ async fn a_backlog_of_retries_is_queued_ten_to_a_request() {
 
     // Twelve events of one change: two requests.
     let sink = gobi_domain::webhooks::EventSink::from_config(&app.config, app.sqs.clone());
-    let events = (0..12)
-        .map(|n| {
-            (
-                gobi_domain::webhooks::EventType::CallStarted,
-                json!({"n": n}),
-            )
-        })
-        .collect();
+    let events = (0..12).map(|n| {
+        (
+            gobi_domain::webhooks::EventType::CallStarted,
+            json!({"n": n}),
+        )
+    });
     let ((), sent) = counted(sink.emit_all(tenant.parse().unwrap(), events, app.clock.now())).await;
     assert_eq!(sent, ["sqs:SendMessageBatch", "sqs:SendMessageBatch"]);
     // Each is fanned out to the endpoint and tried at once: all twelve fail.
